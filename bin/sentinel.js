@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `sentinel` command: the compiled CLI when built (npm run build), the TypeScript source otherwise.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const built = path.join(__dirname, '..', 'dist', 'client', 'cli.js');
+const entry = fs.existsSync(built) ? built : path.join(__dirname, '..', 'src', 'client', 'cli.ts');
+if (entry.endsWith('.ts')) require('tsx/cjs');
+require(entry)
+  .main(process.argv)
+  .then((code) => {
+    process.exitCode = code;
+  });

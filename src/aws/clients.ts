@@ -1,0 +1,75 @@
+/**
+ * AWS SDK v3 clients, one per service and region, shared by every activity of
+ * a worker. Region comes from the environment's configuration; credentials
+ * from the standard chain; the endpoint from the standard AWS_ENDPOINT_URL /
+ * AWS_ENDPOINT_URL_<SERVICE> variables (which is how tests and the demo point
+ * at an emulator, with no custom flag).
+ *
+ * Every call is counted by operation, so benchmarks and tests can assert how
+ * many AWS calls a run makes.
+ */
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
+
+type AnyClient = EC2Client | SSMClient | S3Client | IAMClient;
+
+export class AwsClients {
+  private readonly clients = new Map<string, AnyClient>();
+  private readonly calls = new Map<string, number>();
+
+  ec2(region: string): EC2Client {
+    return this.get(`ec2:${region}`, () => new EC2Client({ region }));
+  }
+
+  ssm(region: string): SSMClient {
+    return this.get(`ssm:${region}`, () => new SSMClient({ region }));
+  }
+
+  s3(region: string): S3Client {
+    // Path-style keeps bucket names out of DNS, which emulators and private endpoints need.
+    return this.get(`s3:${region}`, () => new S3Client({ region, forcePathStyle: !!process.env.AWS_ENDPOINT_URL || !!process.env.AWS_ENDPOINT_URL_S3 }));
+  }
+
+  /** IAM is global; the region only picks the signing endpoint. */
+  iam(region: string): IAMClient {
+    return this.get(`iam:${region}`, () => new IAMClient({ region }));
+  }
+
+  /** Calls made so far, keyed `Service.Operation` (e.g. `EC2.RunInstances`). */
+  callCounts(): Record<string, number> {
+    return Object.fromEntries([...this.calls.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  resetCallCounts(): void {
+    this.calls.clear();
+  }
+
+  destroy(): void {
+    for (const client of this.clients.values()) client.destroy();
+    this.clients.clear();
+  }
+
+  private get<C extends AnyClient>(key: string, create: () => C): C {
+    let client = this.clients.get(key) as C | undefined;
+    if (!client) {
+      client = create();
+      this.count(client, key.split(':')[0]!.toUpperCase());
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private count(client: AnyClient, service: string): void {
+    (client.middlewareStack as EC2Client['middlewareStack']).add(
+      (next, context) => async (args) => {
+        const operation = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+        const key = `${service}.${operation}`;
+        this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+        return next(args);
+      },
+      { step: 'initialize', name: 'sentinelCallCounter' },
+    );
+  }
+}

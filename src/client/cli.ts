@@ -1,0 +1,52 @@
+/**
+ * `sentinel`: the command line of the release gate. Thin: each command lives
+ * in ./commands; errors become one clear message and a documented exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { configCommand } from './commands/config';
+import { runCommand } from './commands/run';
+import { CliError, EXIT } from './exit-codes';
+import { createPrinter } from './output';
+
+export function buildProgram(jsonMode: boolean): Command {
+  const printer = createPrinter(jsonMode);
+  const program = new Command('sentinel')
+    .description('GPU-matrix release gate: proves a cluster-agent image on every GPU vendor before promoting its digest')
+    .option('--invariants <path>', 'configuration file (default: $SENTINEL_INVARIANTS, then ops/invariants.yaml)')
+    .option('--json', 'print one machine-readable JSON result on stdout (progress goes to stderr)')
+    .exitOverride()
+    .showHelpAfterError('(run sentinel --help for usage)');
+  program.addCommand(runCommand(printer));
+  program.addCommand(configCommand(printer));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const jsonMode = argv.includes('--json');
+  const printer = createPrinter(jsonMode);
+  const program = buildProgram(jsonMode);
+  program.commands.forEach((c) => c.exitOverride());
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.PASSED;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, successfully.
+      return err.exitCode === 0 ? EXIT.PASSED : EXIT.REFUSED;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`sentinel: ${err.message}\n${err.problems.map((p) => `  - ${p}\n`).join('')}`);
+      printer.json({ error: { message: err.message, problems: err.problems }, exitCode: err.exitCode });
+      return err.exitCode;
+    }
+    process.stderr.write(`sentinel: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    printer.json({ error: { message: String(err) }, exitCode: EXIT.INTERNAL });
+    return EXIT.INTERNAL;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * What every command needs: the configuration (loaded once, validated) and,
+ * lazily, a Temporal client. Failures become CliErrors with their exit codes.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { InvariantsError, loadInvariants, type LoadedInvariants } from '../config/load';
+import type { EnvironmentConfig } from '../config/schema';
+import { connectionOptions, taskQueueOf, temporalSettings, TemporalSettingsError, type TemporalSettings } from '../temporal/connection';
+import { CliError, EXIT } from './exit-codes';
+
+export interface GlobalOptions {
+  invariants?: string;
+  json?: boolean;
+}
+
+export function loadConfig(options: GlobalOptions): LoadedInvariants {
+  try {
+    return loadInvariants(options.invariants);
+  } catch (err) {
+    if (err instanceof InvariantsError) {
+      throw new CliError(EXIT.CONFIG_INVALID, `invalid configuration in ${err.file}`, err.problems);
+    }
+    throw err;
+  }
+}
+
+export function environmentFrom(invariants: LoadedInvariants, name: string): EnvironmentConfig {
+  const env = invariants.environments[name];
+  if (!env) {
+    throw new CliError(EXIT.REFUSED, `unknown environment ${JSON.stringify(name)}: ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`);
+  }
+  return env;
+}
+
+export interface TemporalContext {
+  client: Client;
+  settings: TemporalSettings;
+  taskQueue: string;
+  uiUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function connectTemporal(invariants: LoadedInvariants): Promise<TemporalContext> {
+  let settings: TemporalSettings;
+  try {
+    settings = temporalSettings();
+  } catch (err) {
+    if (err instanceof TemporalSettingsError) throw new CliError(EXIT.REFUSED, err.message);
+    throw err;
+  }
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: 5_000 });
+    await connection.workflowService.getSystemInfo({});
+  } catch (err) {
+    throw new CliError(
+      EXIT.TEMPORAL_UNREACHABLE,
+      `cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message.split('\n')[0]}; set TEMPORAL_ADDRESS (and TLS variables for a secured server)`,
+    );
+  }
+  const uiUrl = process.env.TEMPORAL_UI_URL || invariants.temporal.uiUrl;
+  return {
+    client: new Client({ connection, namespace: settings.namespace }),
+    settings,
+    taskQueue: taskQueueOf(invariants.temporal.taskQueue),
+    uiUrl,
+    close: () => connection.close(),
+  };
+}
+
+export function workflowUrl(ctx: TemporalContext, workflowId: string, runId?: string): string | undefined {
+  if (!ctx.uiUrl) return undefined;
+  const base = ctx.uiUrl.replace(/\/$/, '');
+  const id = encodeURIComponent(workflowId);
+  return `${base}/namespaces/${encodeURIComponent(ctx.settings.namespace)}/workflows/${id}${runId ? `/${runId}` : ''}/history`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Human output goes to stdout (or stderr when --json keeps stdout for the one
+ * machine-readable result).
+ */
+import { formatDuration } from '../domain/duration';
+import type { MatrixRunResult } from '../domain/run';
+
+export interface Printer {
+  readonly jsonMode: boolean;
+  /** A line for people. */
+  info(line: string): void;
+  /** The one machine-readable result (printed only with --json). */
+  json(value: unknown): void;
+}
+
+export function createPrinter(jsonMode: boolean): Printer {
+  return {
+    jsonMode,
+    info: (line) => (jsonMode ? process.stderr : process.stdout).write(`${line}\n`),
+    json: (value) => {
+      if (jsonMode) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+  };
+}
+
+export function printResult(printer: Printer, result: MatrixRunResult, url?: string): void {
+  const seconds = (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000;
+  printer.info('');
+  printer.info(`verdict: ${result.verdict.toUpperCase()}${result.dryRun ? ' (dry run)' : ''}${result.simulated ? ' [SIMULATED]' : ''} in ${formatDuration(seconds * 1000)}`);
+  for (const leg of result.legs) {
+    const failure = leg.failure ? `  ${leg.failure.code}: ${leg.failure.detail ?? leg.failure.summary}` : '';
+    printer.info(`  ${leg.outcome === 'passed' ? 'PASS' : leg.outcome === 'cancelled' ? 'CANC' : 'FAIL'}  ${leg.target.padEnd(16)} ${leg.instanceId ?? ''}${failure}`);
+    if (leg.failure) printer.info(`        remediation: ${leg.failure.remediation}`);
+  }
+  if (result.failure) {
+    printer.info(`  ${result.failure.code}: ${result.failure.detail ?? result.failure.summary}`);
+    printer.info(`  remediation: ${result.failure.remediation}`);
+  }
+  printer.info(`promotion: ${result.promotion.status}${result.promotion.detail ? ` (${result.promotion.detail})` : ''}`);
+  printer.info(`approved before: ${result.approvedBefore?.reference ?? '(none)'}`);
+  printer.info(`approved after:  ${result.approvedAfter?.reference ?? '(none)'}`);
+  if (result.evidence) printer.info(`evidence: ${result.evidence.json}\n          ${result.evidence.markdown}`);
+  printer.json({ ...result, ...(url ? { url } : {}) });
+}

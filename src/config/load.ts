@@ -1,0 +1,136 @@
+/**
+ * Loads ops/invariants.yaml once, validates it, and returns it typed.
+ * An invalid file is reported with every problem at its path in the file,
+ * never with a stack trace.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { invariantsSchema, type EnvironmentConfig, type Invariants } from './schema';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+export const DEFAULT_INVARIANTS_PATH = path.join(PROJECT_ROOT, 'ops', 'invariants.yaml');
+
+export interface LoadedInvariants extends Invariants {
+  /** Absolute path of the file this was read from. */
+  file: string;
+  /** sha256 of the file's bytes, recorded in evidence so a run names the exact configuration it used. */
+  sha256: string;
+}
+
+export class InvariantsError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration in ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'InvariantsError';
+  }
+}
+
+/** `--invariants <path>` wins, then SENTINEL_INVARIANTS, then ops/invariants.yaml. */
+export function resolveInvariantsPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = explicit ?? env.SENTINEL_INVARIANTS ?? DEFAULT_INVARIANTS_PATH;
+  return path.resolve(chosen);
+}
+
+export function loadInvariants(explicitPath?: string, env: NodeJS.ProcessEnv = process.env): LoadedInvariants {
+  const file = resolveInvariantsPath(explicitPath, env);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new InvariantsError(file, [`${reason}; pass --invariants <path> or set SENTINEL_INVARIANTS`]);
+  }
+  return parseInvariants(text, file);
+}
+
+export function parseInvariants(text: string, file: string): LoadedInvariants {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InvariantsError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const result = invariantsSchema.safeParse(withoutExtensions(doc.toJS()), { reportInput: true });
+  if (!result.success) throw new InvariantsError(file, formatIssues(result.error.issues));
+
+  const dir = path.dirname(file);
+  const problems: string[] = [];
+  for (const [envName, env] of Object.entries(result.data.environments)) {
+    resolveLocalPaths(env, dir, `environments.${envName}`, problems);
+  }
+  if (problems.length > 0) throw new InvariantsError(file, problems);
+  return { ...result.data, file, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Top-level `x-…` keys hold YAML anchors shared between environments (as in compose files); they are not settings. */
+function withoutExtensions(data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  return Object.fromEntries(Object.entries(data).filter(([key]) => !key.startsWith('x-')));
+}
+
+/** Paths in the file are relative to the file itself, so it can be copied with its neighbours. */
+function resolveLocalPaths(env: EnvironmentConfig, dir: string, where: string, problems: string[]): void {
+  if (!env.evidence.location.startsWith('s3://')) {
+    env.evidence.location = path.resolve(dir, env.evidence.location);
+  } else if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(env.evidence.location)) {
+    problems.push(`${where}.evidence.location: expected s3://<bucket>/<prefix>/ or a directory`);
+  }
+  if (env.executor.kind === 'local') {
+    const hostsDir = path.resolve(dir, env.executor.hostsDir);
+    env.executor.hostsDir = hostsDir;
+    env.targets.forEach((t, i) => {
+      const hostDir = path.join(hostsDir, t.name);
+      if (!existsSync(hostDir) || !statSync(hostDir).isDirectory()) {
+        problems.push(`${where}.targets[${i}].name: no simulated host at ${hostDir} for the local executor`);
+      }
+    });
+  }
+}
+
+/** `environments.dev.targets[1].ami: expected ami-…` */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const where = issue.path
+      .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+      .join('');
+    return `${where || '(top level)'}: ${describeIssue(issue)}`;
+  });
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (a typo?)`;
+    default:
+      return issue.message;
+  }
+}
+
+export function environmentOf(invariants: Invariants, envName: string): EnvironmentConfig {
+  const env = invariants.environments[envName];
+  if (!env) {
+    throw new UnknownEnvironmentError(envName, Object.keys(invariants.environments));
+  }
+  return env;
+}
+
+export class UnknownEnvironmentError extends Error {
+  constructor(
+    readonly envName: string,
+    readonly known: string[],
+  ) {
+    super(`unknown environment ${JSON.stringify(envName)}; ops/invariants.yaml defines ${known.join(', ')}`);
+    this.name = 'UnknownEnvironmentError';
+  }
+}

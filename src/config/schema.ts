@@ -1,0 +1,190 @@
+/**
+ * The schema of ops/invariants.yaml. Every value Sentinel acts on is declared
+ * here once; nothing else in the code base carries a default for it.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration';
+import { isValidRepository } from '../domain/image-ref';
+
+/** A duration string (`30s`, `5m`, `4h`) turned into milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m or 4h, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const name = (what: string) =>
+  z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, `expected a ${what} of lower-case letters, digits and dashes (at most 40), starting with a letter`);
+
+const vendor = z.enum(['nvidia', 'amd'], { message: 'expected nvidia or amd' });
+
+const regexSource = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a valid regular expression' },
+);
+
+const target = z
+  .strictObject({
+    name: name('target name'),
+    vendor,
+    provider: z.literal('aws-ec2', { message: 'expected aws-ec2 (the only provider so far)' }),
+    ami: z.string().regex(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'expected ami-<8 or 17 lower-case hex>, the pinned AMI id'),
+    amiName: z.string().min(1).optional(),
+    instanceTypes: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge'))
+      .min(1, 'expected at least one instance type'),
+    gpu: z.strictObject({
+      vendor,
+      minCount: z.number().int().min(1, 'expected at least 1 GPU'),
+      modelPattern: regexSource.optional(),
+    }),
+  })
+  .superRefine((t, ctx) => {
+    if (t.gpu.vendor !== t.vendor) {
+      ctx.addIssue({ code: 'custom', path: ['gpu', 'vendor'], message: `expected ${t.vendor}, the target's vendor` });
+    }
+  });
+
+const executor = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('ssm') }),
+    z.strictObject({
+      kind: z.literal('local'),
+      /** Directory holding one simulated host per target (`<hostsDir>/<target name>/`), relative to this file. */
+      hostsDir: z.string().min(1),
+    }),
+  ],
+  { message: 'expected executor.kind ssm or local' },
+);
+
+const retry = z.strictObject({
+  initialInterval: duration,
+  backoffCoefficient: z.number().min(1, 'expected a coefficient of at least 1'),
+  maximumInterval: duration,
+  maximumAttempts: z.number().int().min(1, 'expected at least 1 attempt'),
+});
+
+const timeouts = z.strictObject({
+  /** Whole matrix run, queueing for the lane excluded. */
+  run: duration,
+  /** Time a run may wait for the environment's lane before it gives up. */
+  laneWait: duration,
+  /** How often the lane checks that its holder is still running (a terminated holder is skipped). */
+  laneHolderCheck: duration,
+  provision: duration,
+  hostReady: duration,
+  gpuDetect: duration,
+  containerRuntime: duration,
+  installer: duration,
+  timeToActive: duration,
+  smokeJob: duration,
+  cleanup: duration,
+  evidence: duration,
+  promotion: duration,
+  /** Maximum gap between heartbeats of the long-waiting activities. */
+  heartbeat: duration,
+});
+
+const evidence = z.strictObject({
+  /** `s3://bucket/prefix/` or a directory (relative to this file). */
+  location: z.string().min(1),
+  retentionDays: z.number().int().min(1),
+});
+
+const environment = z
+  .strictObject({
+    /** `live` environments guard a real approved pointer; `sandbox` ones may run simulated hosts. */
+    kind: z.enum(['live', 'sandbox'], { message: 'expected live or sandbox' }),
+    awsRegion: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2'),
+    approvedDigestParameter: z.string(),
+    image: z.strictObject({
+      repository: z.string().refine(isValidRepository, 'expected an image repository such as ghcr.io/org/name (no tag, no digest)'),
+    }),
+    instanceProfile: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'expected an IAM instance profile name'),
+    executor,
+    evidence,
+    cleanupTtl: duration,
+    timeouts,
+    retry,
+    polling: z.strictObject({ initialInterval: duration, maximumInterval: duration }),
+    targets: z.array(target).min(1, 'expected at least one hardware target'),
+  })
+  .superRefine((env, ctx) => {
+    const seen = new Set<string>();
+    env.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name ${t.name}` });
+      seen.add(t.name);
+    });
+    if (env.kind === 'live' && env.executor.kind === 'local') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['executor', 'kind'],
+        message: 'a live environment guards a real approved digest and refuses the local (simulated) executor; use ssm',
+      });
+    }
+    if (env.polling.initialInterval > env.polling.maximumInterval) {
+      ctx.addIssue({ code: 'custom', path: ['polling', 'initialInterval'], message: 'expected at most polling.maximumInterval' });
+    }
+    if (env.timeouts.heartbeat <= env.polling.maximumInterval) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeouts', 'heartbeat'],
+        message: 'expected more than polling.maximumInterval, or a poll loop would miss its heartbeat',
+      });
+    }
+  });
+
+export const invariantsSchema = z
+  .strictObject({
+    schemaVersion: z.literal(1, { message: 'expected 1' }),
+    temporal: z.strictObject({
+      taskQueue: z.string().min(1),
+      /** Web UI base for links printed by the CLI; TEMPORAL_UI_URL overrides it. */
+      uiUrl: z.string().url().optional(),
+    }),
+    environments: z.record(name('environment name'), environment),
+  })
+  .superRefine((file, ctx) => {
+    if (!file.environments.dev) {
+      ctx.addIssue({ code: 'custom', path: ['environments', 'dev'], message: 'the dev environment is required' });
+    }
+    const parameterOwners = new Map<string, string>();
+    for (const [envName, env] of Object.entries(file.environments)) {
+      const expected = `/radix/${envName}/agent_digest_approved`;
+      if (env.approvedDigestParameter !== expected) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', envName, 'approvedDigestParameter'],
+          message: `expected ${expected}`,
+        });
+      }
+      const owner = parameterOwners.get(env.approvedDigestParameter);
+      if (owner) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', envName, 'approvedDigestParameter'],
+          message: `already used by environment ${owner}`,
+        });
+      }
+      parameterOwners.set(env.approvedDigestParameter, envName);
+    }
+  });
+
+export type Invariants = z.infer<typeof invariantsSchema>;
+export type EnvironmentConfig = z.infer<typeof environment>;
+export type TargetConfig = z.infer<typeof target>;
+export type RetryConfig = z.infer<typeof retry>;
+export type Timeouts = z.infer<typeof timeouts>;
+export type ExecutorConfig = z.infer<typeof executor>;
+export type Vendor = z.infer<typeof vendor>;

@@ -1,0 +1,79 @@
+/**
+ * The dev stack the demo, the tests and the benchmarks run on: a real
+ * Temporal dev server and moto_server, both on free loopback ports, and an
+ * emulated AWS account bootstrapped for the sandbox environment with the
+ * same code operators use (`sentinel bootstrap --apply`).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { AwsClients } from '../aws/clients';
+import { bootstrapEnvironment } from '../bootstrap/bootstrap';
+import type { LoadedInvariants } from '../config/load';
+import { startMoto, type MotoServer } from './moto';
+import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
+
+export interface DevStack {
+  temporal: TemporalDevServer;
+  moto: MotoServer;
+  /** Variables that point AWS SDKs and Temporal clients at this stack. */
+  env: Record<string, string>;
+  /** Prepares the emulated account for one environment (instance profile, evidence store). */
+  bootstrap(environment: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DevStackOptions {
+  invariants: LoadedInvariants;
+  /** Where logs and state go. */
+  workDir: string;
+  ui?: boolean;
+  temporalDbFile?: string;
+}
+
+/** Credentials for the emulator only: moto accepts any. */
+export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_ACCESS_KEY: 'emulator' } as const;
+
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  mkdirSync(options.workDir, { recursive: true });
+  const [temporal, moto] = await Promise.all([
+    startTemporalDevServer({
+      logFile: path.join(options.workDir, 'temporal.log'),
+      ...(options.ui ? { ui: true } : {}),
+      ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
+    }),
+    startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
+  ]);
+  const env: Record<string, string> = {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    ...EMULATOR_CREDENTIALS,
+  };
+  if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
+  return {
+    temporal,
+    moto,
+    env,
+    async bootstrap(environment: string) {
+      const settings = options.invariants.environments[environment];
+      if (!settings) throw new Error(`unknown environment ${environment}`);
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      const aws = new AwsClients();
+      try {
+        const report = await bootstrapEnvironment(aws, environment, settings, { apply: true });
+        const broken = report.items.filter((i) => i.item !== 'approved-digest' && i.status !== 'present' && i.status !== 'created');
+        if (broken.length > 0) throw new Error(`bootstrap of ${environment} incomplete: ${broken.map((i) => `${i.item}: ${i.detail}`).join('; ')}`);
+      } finally {
+        aws.destroy();
+        for (const key of Object.keys(env)) {
+          if (saved[key] === undefined) delete process.env[key];
+          else process.env[key] = saved[key];
+        }
+      }
+    },
+    async stop() {
+      await Promise.all([temporal.stop(), moto.stop()]);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The evidence pack every run leaves behind, whatever its outcome.
+ * Schema `sentinel.evidence/v1` (docs/evidence.md, docs/evidence-v1.schema.json).
+ * Additive changes keep v1; anything else bumps the version.
+ */
+import type { FailureRecord } from './failures';
+import type { ApprovedDigestState, LegResult, PromotionStatus, Trigger, Verdict } from './run';
+
+export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
+
+export interface EvidenceRecord {
+  schema: typeof EVIDENCE_SCHEMA;
+  /** True when the hosts were simulated (local executor): such a run proves nothing about real hardware. */
+  simulated: boolean;
+  verdict: Verdict;
+  failure?: FailureRecord;
+  run: {
+    workflowId: string;
+    runId: string;
+    environment: string;
+    trigger: Trigger;
+    dryRun: boolean;
+    gitSha: string;
+    ciRunId: string;
+    startedAt: string;
+    finishedAt: string;
+    durationSeconds: number;
+    executor: string;
+    configFile: string;
+    configSha256: string;
+  };
+  candidate: { reference: string; repository: string; digest: string };
+  approvedDigest: {
+    parameter: string;
+    before: ApprovedDigestState | null;
+    after: ApprovedDigestState | null;
+  };
+  promotion: { status: PromotionStatus; detail?: string };
+  legs: LegResult[];
+}

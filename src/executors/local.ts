@@ -1,0 +1,122 @@
+/**
+ * Local executor: runs the check plan on this machine against a simulated
+ * host (ops/simulated-hosts/<target>/). Used by the demo and the tests, and
+ * only in sandbox environments: everything it reports is marked simulated.
+ *
+ * Each leg gets its own working directory, standing in for the instance's
+ * disk; the environment of a check is built from scratch (no variable of the
+ * worker leaks to the "host", as none would on a real instance).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { HostExecutor, HostRef, Readiness, RunScriptOptions, ScriptResult } from './types';
+
+const OUTPUT_LIMIT = 1 << 20;
+
+export class LocalExecutor implements HostExecutor {
+  readonly kind = 'local' as const;
+  private sequence = 0;
+
+  constructor(
+    private readonly hostsDir: string,
+    private readonly workRoot = path.join(os.tmpdir(), 'sentinel-hosts'),
+  ) {}
+
+  hostDir(host: HostRef): string {
+    return path.join(this.hostsDir, host.target);
+  }
+
+  workDir(host: HostRef): string {
+    return path.join(this.workRoot, host.instanceId);
+  }
+
+  async probeReady(host: HostRef): Promise<Readiness> {
+    if (!existsSync(this.hostDir(host))) return { ready: false, detail: `no simulated host at ${this.hostDir(host)}` };
+    await mkdir(this.workDir(host), { recursive: true });
+    return { ready: true, detail: `simulated host ${host.target} ready` };
+  }
+
+  async runScript(host: HostRef, script: string, options: RunScriptOptions): Promise<ScriptResult> {
+    const workDir = this.workDir(host);
+    await mkdir(workDir, { recursive: true });
+    const commandId = `local-${process.pid}-${Date.now()}-${++this.sequence}`;
+    const file = path.join(workDir, `${options.name}.sh`);
+    await writeFile(file, script, { mode: 0o700 });
+    const hostDir = this.hostDir(host);
+    const env: NodeJS.ProcessEnv = {
+      PATH: `${path.join(hostDir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      HOME: workDir,
+      TMPDIR: workDir,
+      LANG: 'C.UTF-8',
+      RADIX_HOST_ROOT: path.join(hostDir, 'root'),
+      RADIX_HOST_WORKDIR: workDir,
+      SENTINEL_INSTANCE_ID: host.instanceId,
+    };
+    options.onStarted?.(commandId);
+    const started = Date.now();
+    const child = spawn('sh', [file], { cwd: workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (stdout.length < OUTPUT_LIMIT) stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < OUTPUT_LIMIT) stderr += chunk.toString('utf8');
+    });
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, options.timeoutMs);
+    const heartbeat = setInterval(() => options.wait.heartbeat({ commandId, elapsedMs: Date.now() - started }), 1000);
+    options.wait.signal.addEventListener('abort', killGroup, { once: true });
+    try {
+      const exitCode = await new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => resolve(code));
+      });
+      return {
+        status: timedOut ? 'timed_out' : exitCode === 0 ? 'success' : 'failed',
+        exitCode,
+        stdout,
+        stderr,
+        durationMs: Date.now() - started,
+        commandId,
+      };
+    } finally {
+      clearTimeout(timer);
+      clearInterval(heartbeat);
+      options.wait.signal.removeEventListener('abort', killGroup);
+    }
+  }
+
+  /** Stops what the host still runs (processes that wrote `*.pid` files in its work dir) and removes its disk. */
+  async release(host: HostRef): Promise<void> {
+    const workDir = this.workDir(host);
+    if (!existsSync(workDir)) return;
+    for (const entry of await readdir(workDir)) {
+      if (!entry.endsWith('.pid')) continue;
+      const pid = Number((await readFile(path.join(workDir, entry), 'utf8')).trim());
+      if (Number.isInteger(pid) && pid > 1) {
+        for (const target of [-pid, pid]) {
+          try {
+            process.kill(target, 'SIGKILL');
+          } catch {
+            // not running
+          }
+        }
+      }
+    }
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Builds the Sentinel worker: one task queue, the three workflows, every
+ * activity with its dependencies (configuration, AWS clients, executors, a
+ * Temporal client for the lane).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { AwsClients } from '../aws/clients';
+import type { LoadedInvariants } from '../config/load';
+import { Executors } from '../executors';
+import { connectionOptions, taskQueueOf, type TemporalSettings } from '../temporal/connection';
+
+export interface SentinelWorkerOptions {
+  invariants: LoadedInvariants;
+  temporal: TemporalSettings;
+  /** A pre-built bundle (tests build it once); otherwise the workflows are bundled from source. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Where the local executor keeps simulated hosts' disks. */
+  localWorkRoot?: string;
+  aws?: AwsClients;
+}
+
+export interface SentinelWorker {
+  worker: Worker;
+  aws: AwsClients;
+  taskQueue: string;
+  /** Stops polling, lets running activities finish or fail over, and closes connections. */
+  close(): Promise<void>;
+}
+
+export async function createSentinelWorker(options: SentinelWorkerOptions): Promise<SentinelWorker> {
+  const taskQueue = taskQueueOf(options.invariants.temporal.taskQueue);
+  const aws = options.aws ?? new AwsClients();
+  const clientConnection = await Connection.connect(connectionOptions(options.temporal));
+  const temporal = new Client({ connection: clientConnection, namespace: options.temporal.namespace });
+  const connection = await NativeConnection.connect(connectionOptions(options.temporal));
+  const activities = createActivities({
+    invariants: options.invariants,
+    aws,
+    executors: new Executors(aws, options.localWorkRoot),
+    temporal,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.temporal.namespace,
+    taskQueue,
+    activities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+  });
+  return {
+    worker,
+    aws,
+    taskQueue,
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await connection.close();
+      await clientConnection.close();
+      if (!options.aws) aws.destroy();
+    },
+  };
+}

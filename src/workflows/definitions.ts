@@ -1,0 +1,55 @@
+/**
+ * Names shared by workflows, activities and clients: workflow ids, signals,
+ * queries and search attributes. Importable from both sides.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { LegProgress, QueueMode, RunProgress } from '../domain/run';
+
+/** One lane per environment: whoever starts a run, runs of one environment go through it one at a time. */
+export function laneWorkflowId(environment: string): string {
+  return `sentinel-lane-${environment}`;
+}
+
+export function runWorkflowId(environment: string, runId: string): string {
+  return `sentinel-run-${environment}-${runId}`;
+}
+
+export function legWorkflowId(runWorkflowId: string, target: string): string {
+  return `${runWorkflowId}--${target}`;
+}
+
+export const SEARCH_ATTRIBUTES = {
+  environment: defineSearchAttributeKey('SentinelEnvironment', SearchAttributeType.KEYWORD),
+  candidateDigest: defineSearchAttributeKey('SentinelCandidateDigest', SearchAttributeType.KEYWORD),
+  verdict: defineSearchAttributeKey('SentinelVerdict', SearchAttributeType.KEYWORD),
+  target: defineSearchAttributeKey('SentinelTarget', SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey('SentinelPhase', SearchAttributeType.KEYWORD),
+} as const;
+
+export interface LaneRequest {
+  workflowId: string;
+  runId: string;
+  mode: QueueMode;
+}
+
+export interface LaneGrant {
+  granted: boolean;
+  /** The run holding the lane when a request is refused. */
+  holder?: string;
+}
+
+export interface LaneState {
+  environment: string;
+  holderCheckIntervalMs: number;
+  holder: LaneRequest | null;
+  queue: LaneRequest[];
+}
+
+export const laneRequestSignal = defineSignal<[LaneRequest]>('laneRequest');
+export const laneReleaseSignal = defineSignal<[Pick<LaneRequest, 'workflowId' | 'runId'>]>('laneRelease');
+export const laneGrantSignal = defineSignal<[LaneGrant]>('laneGrant');
+export const laneStateQuery = defineQuery<LaneState>('laneState');
+
+export const runProgressQuery = defineQuery<RunProgress>('progress');
+export const legProgressQuery = defineQuery<LegProgress>('progress');

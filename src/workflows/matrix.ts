@@ -1,0 +1,312 @@
+/**
+ * A matrix run: decides whether a candidate image may be promoted.
+ *
+ * prepare → wait for the environment's lane → read the approved digest →
+ * one hardware leg per target, in parallel (child workflows) → promote only
+ * if every leg passed and this is not a dry run → read the approved digest
+ * again → write the evidence pack (always: passed, failed, cancelled) →
+ * give the lane back.
+ */
+import {
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SentinelActivities } from '../activities';
+import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
+import { failureRecord, type FailureRecord } from '../domain/failures';
+import type {
+  ApprovedDigestState,
+  EvidenceLocation,
+  LegResult,
+  MatrixRunInput,
+  MatrixRunResult,
+  PromotionStatus,
+  RunPlan,
+  RunProgress,
+  Verdict,
+} from '../domain/run';
+import { activityOptions } from './activity-options';
+import {
+  laneGrantSignal,
+  laneReleaseSignal,
+  laneWorkflowId,
+  legWorkflowId,
+  runProgressQuery,
+  SEARCH_ATTRIBUTES,
+  type LaneGrant,
+} from './definitions';
+import { runFailure } from './failure-mapping';
+import { hardwareLegWorkflow } from './leg';
+
+/** The plan is read before the configured timeouts are known; reading it is local and quick. */
+const { prepareRun } = proxyActivities<SentinelActivities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CONFIG_INVALID', 'INPUT_REFUSED'] },
+});
+
+export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRunResult> {
+  const info = workflowInfo();
+  const startedAt = new Date().toISOString();
+  const progress: RunProgress = {
+    stage: 'preparing',
+    environment: input.environment,
+    candidate: input.candidate,
+    simulated: false,
+    legs: [],
+  };
+  let grant: LaneGrant | undefined;
+  setHandler(runProgressQuery, () => progress);
+  setHandler(laneGrantSignal, (answer) => {
+    grant = answer;
+  });
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.environment, value: input.environment },
+    { key: SEARCH_ATTRIBUTES.candidateDigest, value: input.candidate.slice(input.candidate.indexOf('@') + 1) },
+    { key: SEARCH_ATTRIBUTES.verdict, value: 'running' },
+  ]);
+
+  const plan: RunPlan = await prepareRun(input);
+  progress.simulated = plan.simulated;
+  const { timeouts, retry } = plan.settings;
+  const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
+  const lane = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
+  const pointer = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
+  const safetyNet = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
+  const evidenceStore = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry));
+
+  let verdict: Verdict = 'failed';
+  let failure: FailureRecord | undefined;
+  let promotion: { status: PromotionStatus; detail?: string } = { status: 'not_promoted_failed' };
+  let approvedBefore: ApprovedDigestState | null = null;
+  let approvedAfter: ApprovedDigestState | null = null;
+  let legs: LegResult[] = [];
+  let askedLane = false;
+
+  try {
+    // 1. The lane: strictly one run per environment at a time.
+    progress.stage = 'waiting_for_lane';
+    askedLane = true;
+    await lane.requestLane({
+      environment: plan.environment,
+      request: { workflowId: info.workflowId, runId: info.runId, mode: input.queue },
+      holderCheckIntervalMs: timeouts.laneHolderCheck,
+    });
+    if (!(await condition(() => grant !== undefined, timeouts.laneWait))) {
+      failure = failureRecord('LANE_WAIT_TIMEOUT', `waited ${Math.round(timeouts.laneWait / 1000)}s for ${laneWorkflowId(plan.environment)}`);
+    } else if (!grant!.granted) {
+      verdict = 'lane_busy';
+      failure = failureRecord('LANE_BUSY', `held by ${grant!.holder ?? 'another run'}`);
+      progress.lane = { holder: grant!.holder };
+    } else {
+      // 2. What is approved now: the promotion may only replace exactly this.
+      progress.stage = 'preflight';
+      approvedBefore = await pointer.readApprovedDigest(digestRef);
+
+      if (input.dryRun) {
+        verdict = 'passed';
+        promotion = { status: 'not_promoted_dry_run' };
+      } else {
+        // 3. The hardware legs, in parallel, bounded by the run's timeout.
+        progress.stage = 'running_legs';
+        const legsScope = new CancellationScope({ cancellable: true, timeout: timeouts.run });
+        legs = await legsScope.run(() => Promise.all(plan.targets.map((target) => runLeg(target))));
+        if (legsScope.consideredCancelled && !CancellationScope.current().consideredCancelled) {
+          failure = failureRecord('RUN_TIMEOUT', `legs still running after ${Math.round(timeouts.run / 1000)}s were cancelled`);
+        }
+        if (CancellationScope.current().consideredCancelled) throw new CancelledMarker();
+
+        // 4. Promotion, only when every target passed.
+        if (!failure && legs.every((leg) => leg.outcome === 'passed')) {
+          progress.stage = 'promoting';
+          try {
+            const outcome = await pointer.promoteDigest({
+              ...digestRef,
+              expected: approvedBefore,
+              candidate: plan.candidate.reference,
+              workflowId: info.workflowId,
+            });
+            verdict = 'passed';
+            promotion = { status: outcome.status };
+          } catch (err) {
+            failure = runFailure(err);
+            verdict = failure.code === 'PROMOTION_CONFLICT' ? 'promotion_conflict' : 'failed';
+            promotion = { status: failure.code === 'PROMOTION_CONFLICT' ? 'conflict' : 'error', detail: failure.detail };
+          }
+        } else {
+          promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
+        }
+      }
+    }
+  } catch (err) {
+    if (isCancellation(err) || err instanceof CancelledMarker) {
+      verdict = 'cancelled';
+      failure = failureRecord('LEG_CANCELLED', 'the run was cancelled');
+    } else {
+      verdict = 'failed';
+      failure = runFailure(err);
+    }
+    if (promotion.status === 'not_promoted_failed' && !promotion.detail) promotion = { status: 'not_promoted_failed', detail: verdict };
+  }
+
+  // 5. Always: the pointer after, the evidence, the lane back. None of it may be cancelled.
+  let evidence: EvidenceLocation | undefined;
+  await CancellationScope.nonCancellable(async () => {
+    if (approvedBefore !== null) {
+      try {
+        approvedAfter = await pointer.readApprovedDigest(digestRef);
+      } catch {
+        approvedAfter = null; // recorded as "not read"; the verdict stands
+      }
+    }
+    progress.stage = 'writing_evidence';
+    progress.verdict = verdict;
+    const record: EvidenceRecord = {
+      schema: EVIDENCE_SCHEMA,
+      simulated: plan.simulated,
+      verdict,
+      ...(failure ? { failure } : {}),
+      run: {
+        workflowId: info.workflowId,
+        runId: info.runId,
+        environment: plan.environment,
+        trigger: input.trigger,
+        dryRun: input.dryRun,
+        gitSha: input.gitSha,
+        ciRunId: input.ciRunId,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        durationSeconds: (Date.now() - Date.parse(startedAt)) / 1000,
+        executor: plan.settings.executor.kind,
+        configFile: plan.configFile,
+        configSha256: plan.configSha256,
+      },
+      candidate: { reference: plan.candidate.reference, repository: plan.candidate.repository, digest: plan.candidate.digest },
+      approvedDigest: { parameter: plan.settings.approvedDigestParameter, before: approvedBefore, after: approvedAfter },
+      promotion,
+      legs,
+    };
+    try {
+      evidence = await evidenceStore.writeEvidence({
+        location: plan.settings.evidence.location,
+        region: plan.settings.awsRegion,
+        record,
+      });
+    } catch (err) {
+      // The run's result (in history) still carries the verdict; the failure says where evidence went missing.
+      failure ??= runFailure(err);
+    }
+    if (askedLane) {
+      try {
+        await getExternalWorkflowHandle(laneWorkflowId(plan.environment)).signal(laneReleaseSignal, {
+          workflowId: info.workflowId,
+          runId: info.runId,
+        });
+      } catch {
+        // The lane is gone (closed or terminated): nothing to give back.
+      }
+    }
+  });
+
+  progress.stage = 'done';
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.verdict, value: verdict }]);
+  return {
+    schema: 'sentinel.run-result/v1',
+    workflowId: info.workflowId,
+    runId: info.runId,
+    environment: plan.environment,
+    simulated: plan.simulated,
+    executor: plan.settings.executor.kind,
+    dryRun: input.dryRun,
+    trigger: input.trigger,
+    candidate: plan.candidate.reference,
+    gitSha: input.gitSha,
+    ciRunId: input.ciRunId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    verdict,
+    ...(failure ? { failure } : {}),
+    approvedBefore,
+    approvedAfter,
+    promotion,
+    legs: legs.map((leg) => ({
+      target: leg.target,
+      vendor: leg.vendor,
+      workflowId: leg.workflowId,
+      outcome: leg.outcome,
+      ...(leg.instance ? { instanceId: leg.instance.instanceId } : {}),
+      ...(leg.failure ? { failure: leg.failure } : {}),
+    })),
+    ...(evidence ? { evidence } : {}),
+  };
+
+  /**
+   * One target as a child workflow. Whatever happens to the child, this
+   * resolves to a leg result: a child that ended without one (terminated,
+   * timed out, crashed) is a failed leg, and its machines are terminated
+   * here by their leg tag.
+   */
+  async function runLeg(target: RunPlan['targets'][number]): Promise<LegResult> {
+    const id = legWorkflowId(info.workflowId, target.name);
+    progress.legs.push({ target: target.name, workflowId: id });
+    const entry = progress.legs[progress.legs.length - 1]!;
+    let result: LegResult;
+    try {
+      const child = await startChild(hardwareLegWorkflow, {
+        workflowId: id,
+        args: [{ runWorkflowId: info.workflowId, environment: plan.environment, candidate: plan.candidate, target, settings: plan.settings, simulated: plan.simulated }],
+        // If this run is terminated, its legs are asked to cancel, so they still clean up.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        // Backstop only: legs enforce their own phase timeouts and clean up before this.
+        workflowExecutionTimeout: timeouts.run + timeouts.cleanup * 2,
+      });
+      result = await child.result();
+    } catch (err) {
+      const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          await safetyNet.terminateLegInstances({
+            region: plan.settings.awsRegion,
+            legWorkflowId: id,
+            target: target.name,
+            executor: plan.settings.executor,
+          });
+        } catch {
+          // The janitor reaps what is left after cleanupTtl.
+        }
+      });
+      result = {
+        target: target.name,
+        vendor: target.vendor,
+        provider: target.provider,
+        workflowId: id,
+        outcome: isCancellation(err) ? 'cancelled' : 'failed',
+        simulated: plan.simulated,
+        executor: plan.settings.executor.kind,
+        region: plan.settings.awsRegion,
+        ami: target.ami,
+        phases: [],
+        failure: crashed,
+      };
+    }
+    entry.outcome = result.outcome;
+    return result;
+  }
+}
+
+/** Marks a run cancelled while its legs were finishing their cleanup. */
+class CancelledMarker extends Error {}
+
+function failedTargets(legs: LegResult[]): string {
+  const failed = legs.filter((l) => l.outcome !== 'passed').map((l) => `${l.target}: ${l.failure?.code ?? l.outcome}`);
+  return failed.length > 0 ? failed.join(', ') : 'no leg passed';
+}
