@@ -118,6 +118,15 @@ const environment = z
     timeouts,
     retry,
     polling: z.strictObject({ initialInterval: duration, maximumInterval: duration }),
+    /** The control plane the legs onboard through, and its installer endpoint. */
+    controlPlane: z.strictObject({
+      /** Public API base URL (the installer hands it to the agent). RADIX_API_URL overrides it. */
+      baseUrl: z.string().url('expected an http(s) URL'),
+      installer: z.strictObject({
+        /** How long the installer endpoint serves the approved digest from memory before asking SSM again. */
+        cacheTtl: duration,
+      }),
+    }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
   })
   .superRefine((env, ctx) => {
