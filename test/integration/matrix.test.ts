@@ -18,7 +18,7 @@ describe('matrix run on the real Temporal server', function () {
     const env = testEnvironment('pass');
     const worker = await startWorker(env.invariants);
     try {
-      const digest = candidate('pass');
+      const digest = await candidate('pass');
       const handle = await startRun(env, { candidate: digest });
       const result = await handle.result();
 
@@ -66,7 +66,7 @@ describe('matrix run on the real Temporal server', function () {
     });
     const worker = await startWorker(env.invariants);
     try {
-      const result = await (await startRun(env, { candidate: candidate('amd-fails') })).result();
+      const result = await (await startRun(env, { candidate: await candidate('amd-fails') })).result();
       assert.equal(result.verdict, 'failed');
       assert.equal(result.promotion.status, 'not_promoted_failed');
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined);

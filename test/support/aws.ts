@@ -25,7 +25,7 @@ export async function putParameter(name: string, value: string): Promise<void> {
 }
 
 /** A pinned candidate of the configured repository; `seed` varies the digest. */
-export function candidate(seed: string, repository = 'ghcr.io/iangreen74/radix-cluster-agent'): string {
+export async function candidate(seed: string, repository = 'ghcr.io/iangreen74/radix-cluster-agent'): Promise<string> {
   const hex = require('node:crypto').createHash('sha256').update(seed).digest('hex') as string;
   return `${repository}@sha256:${hex}`;
 }
