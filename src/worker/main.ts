@@ -1,23 +1,37 @@
 /**
  * `npm run worker`: the Sentinel worker process. Configured by
- * ops/invariants.yaml (or SENTINEL_INVARIANTS) and the TEMPORAL_* variables.
+ * ops/invariants.yaml (or SENTINEL_INVARIANTS), the TEMPORAL_* variables
+ * (src/temporal/connection.ts) and the observability variables
+ * (src/worker/telemetry.ts: SENTINEL_METRICS_ADDRESS, SENTINEL_LOG_LEVEL).
+ * SENTINEL_WORKFLOW_BUNDLE names a pre-built workflow bundle (the image has one).
  */
+import { Runtime } from '@temporalio/worker';
 import { InvariantsError, loadInvariants } from '../config/load';
 import { temporalSettings } from '../temporal/connection';
+import { installTelemetry, startFleetGauges, telemetrySettings } from './telemetry';
 import { createSentinelWorker } from './worker';
 
 async function main(): Promise<void> {
+  const telemetry = telemetrySettings();
+  installTelemetry(telemetry);
   const invariants = loadInvariants();
   const settings = temporalSettings();
   const sentinel = await createSentinelWorker({
     invariants,
     temporal: settings,
     ...(process.env.SENTINEL_LOCAL_WORK_ROOT ? { localWorkRoot: process.env.SENTINEL_LOCAL_WORK_ROOT } : {}),
+    ...(process.env.SENTINEL_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.SENTINEL_WORKFLOW_BUNDLE } } : {}),
   });
-  console.log(
-    JSON.stringify({ level: 'info', message: 'sentinel worker started', taskQueue: sentinel.taskQueue, address: settings.address, namespace: settings.namespace, invariants: invariants.file }),
-  );
+  const gauges = telemetry.metricsAddress ? startFleetGauges(sentinel.client, sentinel.taskQueue) : undefined;
+  Runtime.instance().logger.info('sentinel worker started', {
+    taskQueue: sentinel.taskQueue,
+    address: settings.address,
+    namespace: settings.namespace,
+    invariants: invariants.file,
+    ...(telemetry.metricsAddress ? { metrics: `http://${telemetry.metricsAddress}/metrics` } : {}),
+  });
   await sentinel.worker.run();
+  gauges?.stop();
   await sentinel.close();
 }
 

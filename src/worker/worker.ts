@@ -24,6 +24,8 @@ export interface SentinelWorkerOptions {
 export interface SentinelWorker {
   worker: Worker;
   aws: AwsClients;
+  /** The worker's Temporal client (the lane's activities and the fleet gauges use it). */
+  client: Client;
   taskQueue: string;
   /** Stops polling, lets running activities finish or fail over, and closes connections. */
   close(): Promise<void>;
@@ -51,6 +53,7 @@ export async function createSentinelWorker(options: SentinelWorkerOptions): Prom
   return {
     worker,
     aws,
+    client: temporal,
     taskQueue,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

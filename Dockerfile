@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+#
+# The Sentinel worker (and the `sentinel` CLI) as a container image.
+#
+#   docker build -t sentinel-worker .
+#   docker run --rm sentinel-worker                          # the worker
+#   docker run --rm sentinel-worker node bin/sentinel.js --help   # the CLI
+#
+# The base image is pinned by digest: node:22-bookworm-slim (Node 22.23.2,
+# Debian 12), the multi-platform index digest published by the official image
+# (docker-library/repo-info, repos/node/remote/22-bookworm-slim.md). To move
+# it, replace the digest in both stages with the one `docker buildx
+# imagetools inspect node:22-bookworm-slim` reports, and rebuild.
+ARG NODE_IMAGE=node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
+
+# --- build: compile TypeScript into dist/ and bundle the workflows ----------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts/bundle-workflows.ts ./scripts/
+RUN npm run build \
+ && node --import tsx scripts/bundle-workflows.ts dist/workflow-bundle.js
+
+# --- runtime: production dependencies, compiled code, configuration ---------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
+    SENTINEL_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
+    SENTINEL_METRICS_ADDRESS=0.0.0.0:9464 \
+    SWC_NATIVE_BINDING_CACHE=/tmp/swc
+WORKDIR /app
+RUN groupadd --system --gid 10001 sentinel \
+ && useradd --system --uid 10001 --gid sentinel --home-dir /app --shell /usr/sbin/nologin sentinel
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY ops ./ops
+# Local evidence of sandbox environments lands here; everything else is read-only.
+RUN mkdir -p /app/.sentinel && chown sentinel:sentinel /app/.sentinel
+USER sentinel:sentinel
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "const a=(process.env.SENTINEL_METRICS_ADDRESS||'').replace(/^0\\.0\\.0\\.0:/,'127.0.0.1:');fetch('http://'+a+'/metrics').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/worker/main.js"]
