@@ -13,6 +13,7 @@ import type { gpuMatrixWorkflow } from '../../workflows';
 import { runWorkflowId } from '../../workflows/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
 import { CliError, EXIT, exitCodeForVerdict, type ExitCode } from '../exit-codes';
+import { writeJunitReport } from '../junit';
 import { followRun } from '../progress';
 import { printResult, type Printer } from '../output';
 
@@ -24,6 +25,7 @@ export interface RunOptions extends GlobalOptions {
   dryRun?: boolean;
   wait: boolean;
   queue: boolean;
+  junit?: string;
 }
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -39,6 +41,7 @@ export function runCommand(printer: Printer): Command {
     .option('--dry-run', 'check the candidate and the setup without any instance; never promotes')
     .option('--no-wait', 'start the run and return at once')
     .option('--no-queue', 'refuse (exit 4) instead of waiting when another run holds the environment')
+    .option('--junit <path>', 'also write a JUnit XML report: one test case per target and phase (src/client/junit.ts)')
     .action(async (options: RunOptions, command: Command) => {
       const global = command.optsWithGlobals<RunOptions>();
       process.exitCode = await runMatrix({ ...global, ...options }, printer);
@@ -56,6 +59,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   }
   const gitSha = options.gitSha ?? process.env.GITHUB_SHA ?? localGitSha() ?? 'unknown';
   if (!GIT_SHA.test(gitSha)) throw new CliError(EXIT.REFUSED, `--git-sha ${JSON.stringify(gitSha)} is not a hex commit id`);
+  if (options.junit !== undefined && !options.wait) throw new CliError(EXIT.REFUSED, '--junit needs the run\'s verdict: drop --no-wait');
   const ciRunId = options.runId ?? ciRunIdFromEnv() ?? generatedRunId();
   if (!RUN_ID.test(ciRunId)) throw new CliError(EXIT.REFUSED, `--run-id ${JSON.stringify(ciRunId)} must be 1-64 of letters, digits, '.', '_' and '-'`);
 
@@ -96,6 +100,11 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
       return EXIT.PASSED;
     }
     const result = await waitForResult(handle, temporal, printer);
+    if (options.junit !== undefined) {
+      const warning = await writeJunitReport(options.junit, result, env.awsRegion);
+      if (warning) printer.info(`warning: ${warning}`);
+      printer.info(`junit: ${options.junit}`);
+    }
     printResult(printer, result, url);
     return exitCodeForVerdict(result.verdict);
   } finally {
