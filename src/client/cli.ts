@@ -3,6 +3,7 @@
  * in ./commands; errors become one clear message and a documented exit code.
  */
 import { Command, CommanderError } from 'commander';
+import { bootstrapCommand } from './commands/bootstrap';
 import { configCommand } from './commands/config';
 import { runCommand } from './commands/run';
 import { CliError, EXIT } from './exit-codes';
@@ -18,6 +19,7 @@ export function buildProgram(jsonMode: boolean): Command {
     .showHelpAfterError('(run sentinel --help for usage)');
   program.addCommand(runCommand(printer));
   program.addCommand(configCommand(printer));
+  program.addCommand(bootstrapCommand(printer));
   return program;
 }
 
