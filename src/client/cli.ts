@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { bootstrapCommand } from './commands/bootstrap';
 import { configCommand } from './commands/config';
+import { promoteCommand } from './commands/promote';
 import { runCommand } from './commands/run';
 import { CliError, EXIT } from './exit-codes';
 import { createPrinter } from './output';
@@ -20,6 +21,7 @@ export function buildProgram(jsonMode: boolean): Command {
   program.addCommand(runCommand(printer));
   program.addCommand(configCommand(printer));
   program.addCommand(bootstrapCommand(printer));
+  program.addCommand(promoteCommand(printer));
   return program;
 }
 

@@ -1,0 +1,80 @@
+/**
+ * `sentinel promote --rollback --env <env>`: restores the previous approved
+ * digest from the parameter's history (src/promotion/rollback.ts), with an
+ * evidence record. Promotion itself only ever happens through `sentinel run`.
+ */
+import os from 'node:os';
+import { ApplicationFailure } from '@temporalio/common';
+import { Command } from 'commander';
+import { AwsClients } from '../../aws/clients';
+import { awsErrorMessage } from '../../aws/errors';
+import { applyRollback, planRollback, RollbackError } from '../../promotion/rollback';
+import { environmentFrom, loadConfig, type GlobalOptions } from '../context';
+import { CliError, EXIT, type ExitCode } from '../exit-codes';
+import type { Printer } from '../output';
+
+export interface PromoteOptions extends GlobalOptions {
+  env: string;
+  rollback?: boolean;
+  dryRun?: boolean;
+  reason?: string;
+}
+
+export function promoteCommand(printer: Printer): Command {
+  return new Command('promote')
+    .description('change the approved digest by hand: --rollback restores the previous one (promotion itself goes through `sentinel run`)')
+    .requiredOption('--env <env>', 'environment of ops/invariants.yaml')
+    .option('--rollback', 'restore the newest earlier valid value of the approved-digest parameter')
+    .option('--reason <text>', 'why, recorded in the evidence')
+    .option('--dry-run', 'show what would be restored; write nothing')
+    .action(async (options: PromoteOptions, command: Command) => {
+      process.exitCode = await runPromote({ ...command.optsWithGlobals<PromoteOptions>(), ...options }, printer);
+    });
+}
+
+function actor(): string {
+  return process.env.GITHUB_ACTOR ? `${process.env.GITHUB_ACTOR} (GitHub Actions)` : `${os.userInfo().username}@${os.hostname()}`;
+}
+
+export async function runPromote(options: PromoteOptions, printer: Printer): Promise<ExitCode> {
+  if (!options.rollback) {
+    throw new CliError(EXIT.REFUSED, 'only --rollback is supported: a digest is promoted by passing the GPU matrix (sentinel run)');
+  }
+  const invariants = loadConfig(options);
+  const env = environmentFrom(invariants, options.env);
+  const aws = new AwsClients();
+  try {
+    const plan = await planRollback(aws, options.env, env);
+    printer.info(`${plan.parameter} (${plan.region})`);
+    printer.info(`  current:  ${plan.current.reference} (version ${plan.current.version})`);
+    printer.info(`  restores: ${plan.restore.reference} (version ${plan.restore.version}${plan.restore.lastModified ? `, ${plan.restore.lastModified}` : ''})`);
+    if (options.dryRun) {
+      printer.info('dry run: nothing written');
+      printer.json({ status: 'dry_run', plan });
+      return EXIT.PASSED;
+    }
+    const { record, evidence } = await applyRollback(aws, plan, {
+      actor: actor(),
+      ...(options.reason ? { reason: options.reason } : {}),
+      evidenceLocation: env.evidence.location,
+      configFile: invariants.file,
+      configSha256: invariants.sha256,
+    });
+    printer.info(`rolled back: ${record.after.reference} is approved again (version ${record.after.version})`);
+    printer.info(`evidence: ${evidence.json}\n          ${evidence.markdown}`);
+    printer.json({ status: 'rolled_back', record, evidence });
+    return EXIT.PASSED;
+  } catch (err) {
+    if (err instanceof RollbackError) {
+      throw new CliError(err.reason === 'parameter_absent' ? EXIT.AWS_ERROR : EXIT.FAILED, err.message);
+    }
+    if (err instanceof ApplicationFailure && err.type === 'PROMOTION_CONFLICT') {
+      throw new CliError(EXIT.PROMOTION_CONFLICT, `rollback not written: ${err.message}`);
+    }
+    if (err instanceof ApplicationFailure) throw new CliError(EXIT.AWS_ERROR, `rollback failed (${err.type}): ${err.message}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(EXIT.AWS_ERROR, `rollback failed: ${awsErrorMessage(err)}`);
+  } finally {
+    aws.destroy();
+  }
+}
