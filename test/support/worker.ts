@@ -48,13 +48,14 @@ export async function startWorker(invariants: LoadedInvariants): Promise<TestWor
 }
 
 /** `npm run worker` as its own process, for tests that kill it. */
-export async function startWorkerProcess(invariantsFile: string, logName: string): Promise<ManagedProcess> {
+export async function startWorkerProcess(invariantsFile: string, logName: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ManagedProcess> {
   const stack = await sharedStack();
   const proc = startProcess(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')], path.join(suiteDir, `${logName}.log`), {
     ...process.env,
     ...stack.env,
     SENTINEL_INVARIANTS: invariantsFile,
     SENTINEL_LOCAL_WORK_ROOT: path.join(suiteDir, 'hosts-work'),
+    ...extraEnv,
   });
   const stopper = { stop: () => proc.stop('SIGKILL') };
   running.add(stopper);
