@@ -61,6 +61,9 @@ describe('worker observability: Prometheus metrics and JSON logs', function () {
       assert.ok(sample(metrics, 'temporal_workflow_completed', { workflow_type: 'hardwareLegWorkflow', ...queue })! >= 2);
       assert.notEqual(sample(metrics, 'sentinel_runs_running', queue), undefined);
 
+      // Log lines reach the file through the SDK's log buffer and a pipe: give them a moment.
+      const logged = Date.now() + 10_000;
+      while (Date.now() < logged && !readFileSync(worker.logFile, 'utf8').includes('"activityType":"detectGpu"')) await new Promise((r) => setTimeout(r, 200));
       const lines = readFileSync(worker.logFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
       const entries = lines.map((line) => {
         try {
