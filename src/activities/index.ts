@@ -4,6 +4,7 @@
  * `proxyActivities<SentinelActivities>`.
  */
 import { approvedDigestActivities } from './approved-digest';
+import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...approvedDigestActivities(deps),
     ...instanceActivities(deps),
     ...hostCheckActivities(deps),
+    ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
   };
 }

@@ -126,6 +126,14 @@ const environment = z
         /** How long the installer endpoint serves the approved digest from memory before asking SSM again. */
         cacheTtl: duration,
       }),
+      /** The Cognito user pool Sentinel's service user signs in to (USER_PASSWORD_AUTH). */
+      cognito: z.strictObject({
+        region: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2'),
+        userPoolId: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d_[0-9A-Za-z]+$/, 'expected a user pool id such as us-west-2_AbC123xyZ'),
+        clientId: z.string().regex(/^[0-9A-Za-z]{1,128}$/, 'expected an app client id (letters and digits)'),
+        /** A cached IdToken is replaced this long before it expires. */
+        refreshBefore: duration,
+      }),
     }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
   })

@@ -233,6 +233,11 @@ const catalogue = {
     remediation: 'Check that the digest exists in the registry and the host can reach and authenticate to it.',
     retryable: false,
   },
+  INSTALLED_DIGEST_MISMATCH: {
+    summary: 'The agent on the host runs a different image than the candidate under test',
+    remediation: 'The installer did not install the candidate: check that the control plane honours the candidate of release-gate clusters (the service user must be in the release-gate group).',
+    retryable: false,
+  },
   ONBOARDING_TIMEOUT: {
     summary: 'The cluster did not turn active within timeouts.timeToActive',
     remediation: 'Check the agent\'s logs on the host (`docker logs radix-cluster-agent`): token exchange or control-plane reachability usually fail here.',
