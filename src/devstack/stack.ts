@@ -9,12 +9,16 @@ import path from 'node:path';
 import { AwsClients } from '../aws/clients';
 import { bootstrapEnvironment } from '../bootstrap/bootstrap';
 import type { LoadedInvariants } from '../config/load';
+import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
+import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 
 export interface DevStack {
   temporal: TemporalDevServer;
   moto: MotoServer;
+  controlPlane: ReferenceControlPlane;
+  serviceUser: EmulatedServiceUser;
   /** Variables that point AWS SDKs and Temporal clients at this stack. */
   env: Record<string, string>;
   /** Prepares the emulated account for one environment (instance profile, evidence store). */
@@ -24,6 +28,8 @@ export interface DevStack {
 
 export interface DevStackOptions {
   invariants: LoadedInvariants;
+  /** The sandbox environment whose settings the reference control plane serves (default: local). */
+  environment?: string;
   /** Where logs and state go. */
   workDir: string;
   ui?: boolean;
@@ -43,16 +49,29 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     }),
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
   ]);
+  const sandbox = options.invariants.environments[options.environment ?? 'local'];
+  if (!sandbox) throw new Error(`the dev stack serves a sandbox environment; ${options.environment ?? 'local'} is not in ${options.invariants.file}`);
+  const serviceUser = await createServiceUser(sandbox.controlPlane.cognito.region, moto.endpoint);
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     AWS_ENDPOINT_URL: moto.endpoint,
     ...EMULATOR_CREDENTIALS,
+    ...serviceUser.env,
   };
   if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
+  const controlPlane = await startReferenceControlPlane({
+    cognito: { region: serviceUser.region, userPoolId: serviceUser.userPoolId, clientId: serviceUser.clientId },
+    repository: sandbox.image.repository,
+    onboardingTokenTtlMs: sandbox.timeouts.installer,
+    env: { ...process.env, ...env },
+  });
+  env.RADIX_API_URL = controlPlane.url;
   return {
     temporal,
     moto,
+    controlPlane,
+    serviceUser,
     env,
     async bootstrap(environment: string) {
       const settings = options.invariants.environments[environment];
@@ -73,6 +92,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       }
     },
     async stop() {
+      await controlPlane.stop();
       await Promise.all([temporal.stop(), moto.stop()]);
     },
   };
