@@ -125,6 +125,8 @@ const environment = z
       installer: z.strictObject({
         /** How long the installer endpoint serves the approved digest from memory before asking SSM again. */
         cacheTtl: duration,
+        /** How long the installer endpoint waits for one SSM read before answering APPROVED_DIGEST_UNAVAILABLE. */
+        ssmTimeout: duration,
       }),
       /** The Cognito user pool Sentinel's service user signs in to (USER_PASSWORD_AUTH). */
       cognito: z.strictObject({
