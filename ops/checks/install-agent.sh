@@ -21,6 +21,7 @@ esac
 exit_code=0
 sh "$dir/install.sh" >"$dir/install.out" 2>"$dir/install.err" || exit_code=$?
 duration_ms=$(( $(now_ns) / 1000000 - started_ms ))
-cat "$dir/install.out" "$dir/install.err" >&2
-printf '{"check":"installer","ok":true,"exitCode":%s,"httpStatus":%s,"startedAtMs":%s,"durationMs":%s,"stderr":%s}\n' \
-  "$exit_code" "$(json_num "$http")" "$started_ms" "$duration_ms" "$(json_str "$(tail -n 5 "$dir/install.err")")"
+cat "$dir/install.err" >&2
+# The installer's own result line (what it installed) travels inside ours, as a string.
+printf '{"check":"installer","ok":true,"exitCode":%s,"httpStatus":%s,"startedAtMs":%s,"durationMs":%s,"stderr":%s,"result":%s}\n' \
+  "$exit_code" "$(json_num "$http")" "$started_ms" "$duration_ms" "$(json_str "$(tail -n 5 "$dir/install.err")")" "$(json_str "$(tail -n 1 "$dir/install.out")")"

@@ -88,9 +88,11 @@ function run(argv) {
   if (!images().includes(image)) pull(image);
   const id = crypto.randomBytes(32).toString('hex');
   const log = fs.openSync(path.join(stateDir, 'containers', `${name}.log`), 'a');
-  // The agent image runs the agent simulation; the container sees the host's GPU tools, as with GPU access granted.
+  // The agent image runs the agent simulation. Like a real container it reaches a GPU only through
+  // the flags it was started with: --gpus (NVIDIA Container Toolkit) or the ROCm device nodes.
+  const gpuAccess = opts.gpus ? 'nvidia' : opts.devices.some((d) => d.split(':')[0] === '/dev/kfd') ? 'amd' : 'none';
   const child = spawn(process.execPath, [path.join(__dirname, 'agent', 'radix-agent-sim.js')], {
-    env: { PATH: process.env.PATH, HOME: work, RADIX_HOST_ROOT: hostRoot, RADIX_AGENT_IMAGE: image, ...env },
+    env: { PATH: process.env.PATH, HOME: work, RADIX_HOST_ROOT: hostRoot, RADIX_AGENT_IMAGE: image, SIMULATED_CONTAINER_GPU_ACCESS: gpuAccess, ...env },
     detached: true,
     stdio: ['ignore', log, log],
   });

@@ -11,11 +11,11 @@
 import { Context } from '@temporalio/activity';
 import { ControlPlaneAuthError } from '../auth/cognito-token';
 import { CheckFailure, parseInstallerRun } from '../checks/results';
-import { installerFailureCode } from '../checks/installer-exit';
 import type { Vendor } from '../config/schema';
 import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
 import type { ControlPlaneRef } from '../control-plane/clients';
 import type { FailureCode } from '../domain/failures';
+import { installerFailureCode, parseInstallerResult } from '../domain/installer';
 import type { OnboardingFacts, SmokeJobFacts } from '../domain/run';
 import { pollWithBackoff } from '../executors/types';
 import type { ActivityDeps } from './deps';
@@ -33,6 +33,8 @@ export interface InstallAgentRequest extends HostCheckRequest {
 
 export interface InstallAgentResult {
   clusterId: string;
+  /** `sha256:<hex>` the installer pulled and started. */
+  installedDigest: string;
   installerStartedAtMs: number;
   installerDurationSeconds: number;
 }
@@ -92,7 +94,17 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       if (run.exitCode !== 0) {
         throw activityFailure(installerFailureCode(run.exitCode), `installer exited ${run.exitCode} (HTTP ${run.httpStatus ?? '?'}): ${run.stderr}`, undefined, { clusterId });
       }
-      return { clusterId, installerStartedAtMs: run.startedAtMs, installerDurationSeconds: seconds(run.durationMs) };
+      let installed;
+      try {
+        installed = parseInstallerResult(run.result);
+      } catch (err) {
+        throw activityFailure('INSTALLER_FAILED', `the installer succeeded but ${(err as Error).message}`, undefined, { clusterId });
+      }
+      const expected = req.candidate.slice(req.candidate.indexOf('@') + 1);
+      if (installed.digest !== expected) {
+        throw activityFailure('INSTALLED_DIGEST_MISMATCH', `the installer installed ${installed.reference} (${installed.source}), not the candidate`, undefined, { clusterId });
+      }
+      return { clusterId, installedDigest: installed.digest, installerStartedAtMs: run.startedAtMs, installerDurationSeconds: seconds(run.durationMs) };
     },
 
     /**

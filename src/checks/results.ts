@@ -114,6 +114,7 @@ const installerResult = z.object({
   startedAtMs: z.number(),
   durationMs: z.number(),
   stderr: z.string(),
+  result: z.string(),
 });
 
 export interface InstallerRun {
@@ -123,11 +124,13 @@ export interface InstallerRun {
   durationMs: number;
   /** The installer's last stderr lines (never holds the onboarding token: the script receives it as a header only). */
   stderr: string;
+  /** The installer's own result line (src/domain/installer.ts parseInstallerResult). */
+  result: string;
 }
 
 CODES_BY_CHECK.installer = ['INSTALLER_DOWNLOAD_FAILED'];
 
 export function parseInstallerRun(stdout: string): InstallerRun {
   const r = parseResult(stdout, 'installer', installerResult);
-  return { exitCode: r.exitCode, httpStatus: r.httpStatus, startedAtMs: r.startedAtMs, durationMs: r.durationMs, stderr: r.stderr };
+  return { exitCode: r.exitCode, httpStatus: r.httpStatus, startedAtMs: r.startedAtMs, durationMs: r.durationMs, stderr: r.stderr, result: r.result };
 }

@@ -117,7 +117,8 @@ export function renderInstallScript(s: ScriptSettings, image: PinnedImage, sourc
     '# GPU access for the agent\'s jobs: NVIDIA through the container toolkit, AMD through the ROCm device nodes.',
     'if command -v nvidia-smi >/dev/null 2>&1; then',
     '  set -- --gpus all',
-    'elif [ -e /dev/kfd ]; then',
+    // RADIX_HOST_ROOT is unset on real hosts; Sentinel's simulated hosts set it to their own root.
+    'elif [ -e "${RADIX_HOST_ROOT:-}/dev/kfd" ]; then',
     '  set -- --device /dev/kfd --device /dev/dri --group-add video',
     'else',
     '  set --',

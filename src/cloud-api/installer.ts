@@ -40,6 +40,8 @@ export interface InstallerDeps {
   grants: CandidateGrants | undefined;
   /** Seconds a failing SSM answer is kept (for Retry-After). */
   retryAfterSeconds: number;
+  /** When the service knows its clusters: is this an unexpired, unused onboarding token of one of them? */
+  isKnownOnboardingToken?: (token: string) => boolean;
 }
 
 export interface InstallerRequest {
@@ -76,6 +78,9 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
   const token = onboardingToken(req);
   if (token.kind !== 'ok') {
     return fail('ONBOARDING_TOKEN_INVALID', onboardingTokenInvalidScript(token.kind === 'missing'), token.kind);
+  }
+  if (deps.isKnownOnboardingToken && !deps.isKnownOnboardingToken(token.value)) {
+    return fail('ONBOARDING_TOKEN_INVALID', onboardingTokenInvalidScript(false), 'unknown');
   }
 
   // 2. A candidate, only for a granted test leg.

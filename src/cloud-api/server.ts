@@ -32,6 +32,8 @@ export interface CloudApiOptions {
   grantKey: Uint8Array | undefined;
   /** Fastify's logger: false for none, or pino options (a `stream` captures the log). */
   logger: FastifyServerOptions['logger'];
+  /** Set when the service also manages clusters (the reference control plane): refuses unknown tokens. */
+  isKnownOnboardingToken?: (token: string) => boolean;
 }
 
 export interface CloudApi {
@@ -92,6 +94,7 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
     approved,
     grants: options.grantKey ? new CandidateGrants(options.grantKey) : undefined,
     retryAfterSeconds: Math.max(1, Math.ceil(env.controlPlane.installer.cacheTtl / 1000)),
+    ...(options.isKnownOnboardingToken ? { isKnownOnboardingToken: options.isKnownOnboardingToken } : {}),
   };
 
   app.get(INSTALLER_PATH, async (request, reply) => {

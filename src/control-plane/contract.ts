@@ -72,8 +72,5 @@ export type Job = z.infer<typeof job>;
 export type CreateClusterRequest = z.infer<typeof createClusterRequest>;
 export type SubmitJobRequest = z.infer<typeof submitJobRequest>;
 
-/** Onboarding tokens: opaque, URL- and shell-safe by construction. */
-export const ONBOARDING_TOKEN = /^rot_[A-Za-z0-9_-]{32,128}$/;
-
 /** Cognito group whose members may install a candidate instead of the approved digest. */
 export const RELEASE_GATE_GROUP = 'radix-release-gate';

@@ -60,9 +60,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     ...serviceUser.env,
   };
   if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
+  const controlPlaneAws = new AwsClients({
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+  });
   const controlPlane = await startReferenceControlPlane({
+    invariants: options.invariants,
+    environment: options.environment ?? 'local',
+    aws: controlPlaneAws,
     cognito: { region: serviceUser.region, userPoolId: serviceUser.userPoolId, clientId: serviceUser.clientId },
-    repository: sandbox.image.repository,
     onboardingTokenTtlMs: sandbox.timeouts.installer,
     env: { ...process.env, ...env },
   });
@@ -93,7 +99,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     },
     async stop() {
       await controlPlane.stop();
+      controlPlaneAws.destroy();
       await Promise.all([temporal.stop(), moto.stop()]);
     },
   };
 }
+

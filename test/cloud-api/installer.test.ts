@@ -132,7 +132,8 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.ok(runArgs.join(' ').includes('--gpus all'), 'an NVIDIA host gives the agent its GPUs');
     assert.equal(docker[2]!.token, TOKEN, 'the agent container gets the cluster\'s token');
     for (const call of run.calls) assert.ok(!call.args.some((a) => a.includes(TOKEN)), `${call.tool} never sees the token on its command line`);
-    assert.deepEqual(callsOf(run, 'curl').map((c) => c.args), [['-fsS', '-o', '/dev/null', '--max-time', '15', 'http://127.0.0.1:8780/healthz']]);
+    const apiUrl = env.invariants.environments[env.name]!.controlPlane.baseUrl.replace(/\/+$/, '');
+    assert.deepEqual(callsOf(run, 'curl').map((c) => c.args), [['-fsS', '-o', '/dev/null', '--max-time', '15', `${apiUrl}/healthz`]], 'the agent is told the configured API URL');
 
     const result = parseInstallerResult(run.stdout);
     assert.deepEqual(result, { installer: 'ok', reference, digest: digestOf(reference), source: 'approved', container: 'radix-cluster-agent' });

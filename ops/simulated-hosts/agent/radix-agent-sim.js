@@ -20,13 +20,15 @@ if (!api || !onboardingToken) {
   process.exit(2);
 }
 
+/** The GPUs this container can use: none unless it was started with GPU access (see docker-sim.js). */
 function gpus() {
-  const nvidia = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  const access = process.env.SIMULATED_CONTAINER_GPU_ACCESS || 'none';
+  const nvidia = access === 'nvidia' ? spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }) : { status: 1 };
   if (nvidia.status === 0) {
     const lines = nvidia.stdout.split('\n').filter((l) => l.startsWith('GPU '));
     return { vendor: 'nvidia', count: lines.length, model: (/^GPU \d+: (.+?) \(UUID/.exec(lines[0] || '') || [])[1] || 'unknown' };
   }
-  const amd = spawnSync('rocm-smi', ['--showproductname'], { encoding: 'utf8' });
+  const amd = access === 'amd' ? spawnSync('rocm-smi', ['--showproductname'], { encoding: 'utf8' }) : { status: 1 };
   if (amd.status === 0) {
     const lines = amd.stdout.split('\n').filter((l) => l.includes('Card series:'));
     const ids = new Set(lines.map((l) => (/^GPU\[(\d+)\]/.exec(l) || [])[1]));

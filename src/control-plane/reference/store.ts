@@ -16,6 +16,9 @@ interface TokenRecord {
   used: boolean;
 }
 
+/** Issues the grant that lets one cluster's installer install one candidate (src/cloud-api/candidate-grant.ts). */
+export type GrantIssuer = (candidate: string, onboardingToken: string, lifetimeSeconds: number) => Promise<string>;
+
 export class ControlPlaneStore {
   readonly clusters = new Map<string, ClusterRecord>();
   private readonly onboardingTokens = new Map<string, TokenRecord>();
@@ -23,8 +26,9 @@ export class ControlPlaneStore {
   private readonly jobs = new Map<string, Job>();
 
   constructor(
-    private readonly installerBaseUrl: () => string,
+    private readonly installerUrl: string,
     private readonly onboardingTokenTtlMs: number,
+    private readonly issueGrant: GrantIssuer,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,20 +46,27 @@ export class ControlPlaneStore {
     return [...this.clusters.values()].find((c) => c.name === name);
   }
 
-  mintOnboarding(cluster: ClusterRecord): Onboarding {
+  /**
+   * A fresh single-use onboarding token and the installer URL to use it with.
+   * The token is not in the URL (the installer takes it as a header); a test
+   * cluster's URL names its candidate and carries the grant for it.
+   */
+  async mintOnboarding(cluster: ClusterRecord): Promise<Onboarding> {
     const token = `rot_${randomBytes(24).toString('base64url')}`;
     const expiresAtMs = this.now() + this.onboardingTokenTtlMs;
     this.onboardingTokens.set(token, { clusterId: cluster.id, expiresAtMs, used: false });
-    const url = new URL('/v1/clusters/installer', this.installerBaseUrl());
-    if (cluster.candidate) url.searchParams.set('candidate', cluster.candidate);
+    const url = new URL(this.installerUrl);
+    if (cluster.candidate) {
+      url.searchParams.set('candidate', cluster.candidate);
+      url.searchParams.set('grant', await this.issueGrant(cluster.candidate, token, Math.ceil(this.onboardingTokenTtlMs / 1000)));
+    }
     return { clusterId: cluster.id, onboardingToken: token, installerUrl: url.toString(), expiresAt: new Date(expiresAtMs).toISOString() };
   }
 
-  /** The cluster an unexpired onboarding token belongs to (without using it up). */
-  clusterOfOnboardingToken(token: string): ClusterRecord | undefined {
+  /** Is the token one this control plane minted, unexpired and not yet exchanged? */
+  isUsableOnboardingToken(token: string): boolean {
     const record = this.onboardingTokens.get(token);
-    if (!record || record.expiresAtMs < this.now()) return undefined;
-    return this.clusters.get(record.clusterId);
+    return !!record && !record.used && record.expiresAtMs >= this.now() && this.clusters.has(record.clusterId);
   }
 
   /** The agent's token exchange: the onboarding token is spent, the agent gets its own session token. */
