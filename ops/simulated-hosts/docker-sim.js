@@ -91,8 +91,11 @@ function run(argv) {
   // The agent image runs the agent simulation. Like a real container it reaches a GPU only through
   // the flags it was started with: --gpus (NVIDIA Container Toolkit) or the ROCm device nodes.
   const gpuAccess = opts.gpus ? 'nvidia' : opts.devices.some((d) => d.split(':')[0] === '/dev/kfd') ? 'amd' : 'none';
+  // A host can describe a broken agent image (see README.md, "agent-behaviour").
+  const behaviourFile = path.join(hostDir, 'agent-behaviour');
+  const behaviour = fs.existsSync(behaviourFile) ? fs.readFileSync(behaviourFile, 'utf8').trim() : 'normal';
   const child = spawn(process.execPath, [path.join(__dirname, 'agent', 'radix-agent-sim.js')], {
-    env: { PATH: process.env.PATH, HOME: work, RADIX_HOST_ROOT: hostRoot, RADIX_AGENT_IMAGE: image, SIMULATED_CONTAINER_GPU_ACCESS: gpuAccess, ...env },
+    env: { PATH: process.env.PATH, HOME: work, RADIX_HOST_ROOT: hostRoot, RADIX_AGENT_IMAGE: image, SIMULATED_CONTAINER_GPU_ACCESS: gpuAccess, SIMULATED_AGENT_BEHAVIOUR: behaviour, ...env },
     detached: true,
     stdio: ['ignore', log, log],
   });

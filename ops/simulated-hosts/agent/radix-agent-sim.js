@@ -13,6 +13,8 @@ const api = process.env.RADIX_API_URL;
 const onboardingToken = process.env.RADIX_ONBOARDING_TOKEN;
 const image = process.env.RADIX_AGENT_IMAGE || '';
 const heartbeatMs = Number(process.env.RADIX_AGENT_HEARTBEAT_MS || 500);
+// normal | never-ready (joins, then never reports ready) | smoke-fails (its GPU jobs fail)
+const behaviour = process.env.SIMULATED_AGENT_BEHAVIOUR || 'normal';
 const log = (message) => process.stdout.write(`${new Date().toISOString()} radix-agent: ${message}\n`);
 
 if (!api || !onboardingToken) {
@@ -48,6 +50,7 @@ async function post(path, body, token) {
 }
 
 function smoke(job) {
+  if (behaviour === 'smoke-fails') return { status: 'failed', message: 'CUDA error: no CUDA-capable device is detected (the container cannot open the GPU)' };
   const found = gpus();
   if (job.vendor && found.vendor !== job.vendor) return { status: 'failed', message: `expected ${job.vendor} GPUs, the container sees ${found.vendor}` };
   if (found.count < (job.gpuCount || 1)) return { status: 'failed', message: `expected ${job.gpuCount} GPU(s), the container sees ${found.count}` };
@@ -69,6 +72,10 @@ async function main() {
   }
   log(`joined cluster ${exchanged.body.clusterId}`);
   const agentToken = exchanged.body.agentToken;
+  if (behaviour === 'never-ready') {
+    log('stuck before reporting ready');
+    await new Promise(() => undefined);
+  }
   for (;;) {
     const beat = await post('/v1/agent/heartbeat', { status: 'ready' }, agentToken).catch((err) => ({ status: 0, body: { message: String(err) } }));
     if (beat.status === 401) {
