@@ -1,0 +1,114 @@
+/**
+ * The human half of the evidence pack: one Markdown page per run, for CI
+ * artifacts and pull-request comments. Every value is escaped, so nothing a
+ * host or a parameter reports can change the page's structure.
+ */
+import type { EvidenceRecord } from '../domain/evidence';
+import type { FailureRecord } from '../domain/failures';
+import type { ApprovedDigestState, LegResult } from '../domain/run';
+import { formatDuration } from '../domain/duration';
+
+export function renderEvidenceMarkdown(e: EvidenceRecord): string {
+  const out: string[] = [];
+  const title = `${e.verdict.toUpperCase().replace('_', ' ')}${e.run.dryRun ? ' (dry run)' : ''}`;
+  out.push(`# Sentinel GPU matrix: ${title}`, '');
+  if (e.simulated) {
+    out.push(
+      `> **SIMULATED RUN.** The hosts of this run were simulated on the worker's machine (executor \`${e.run.executor}\`) in the sandbox environment \`${text(e.run.environment)}\`. It exercises Sentinel end to end but proves nothing about real GPU hardware, and it cannot promote a real digest.`,
+      '',
+    );
+  }
+  out.push('| | |', '|---|---|');
+  const rows: Array<[string, string]> = [
+    ['Verdict', `**${e.verdict}**`],
+    ['Environment', `${text(e.run.environment)} (executor ${text(e.run.executor)}${e.simulated ? ', simulated' : ''})`],
+    ['Candidate', code(e.candidate.reference)],
+    ['Approved before', approved(e.approvedDigest.before)],
+    ['Approved after', approved(e.approvedDigest.after)],
+    ['Promotion', `${text(e.promotion.status)}${e.promotion.detail ? `: ${text(e.promotion.detail)}` : ''}`],
+    ['Approved pointer', code(e.approvedDigest.parameter)],
+    ['Git SHA', code(e.run.gitSha)],
+    ['CI run', text(e.run.ciRunId)],
+    ['Trigger', text(e.run.trigger)],
+    ['Workflow', `${code(e.run.workflowId)} run ${code(e.run.runId)}`],
+    ['Started', text(e.run.startedAt)],
+    ['Finished', `${text(e.run.finishedAt)} (${formatDuration(e.run.durationSeconds * 1000)})`],
+    ['Configuration', `${code(e.run.configFile)} sha256 ${code(e.run.configSha256.slice(0, 16))}`],
+  ];
+  for (const [k, v] of rows) out.push(`| ${k} | ${v} |`);
+  out.push('');
+  if (e.failure) out.push('## Run failure', '', ...failureLines(e.failure), '');
+
+  if (e.legs.length > 0) {
+    out.push('## Targets', '');
+    out.push('| Target | Outcome | Instance | Type | AMI | GPU | Driver | Onboarding | Time to active | Smoke job | Failure |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const leg of e.legs) out.push(legRow(leg));
+    out.push('');
+    for (const leg of e.legs) out.push(...legSection(leg));
+  }
+  out.push(`<sub>${text(e.schema)}</sub>`, '');
+  return out.join('\n');
+}
+
+function legRow(leg: LegResult): string {
+  const gpu = leg.gpu ? `${leg.gpu.count}× ${text(leg.gpu.model)} (${leg.gpu.vendor})` : '–';
+  const cells = [
+    `${text(leg.target)} (${leg.vendor})`,
+    `**${leg.outcome}**`,
+    leg.instance ? code(leg.instance.instanceId) : '–',
+    leg.instance ? text(leg.instance.instanceType) : '–',
+    code(leg.ami),
+    gpu,
+    leg.gpu ? text(leg.gpu.driverVersion) : '–',
+    leg.onboarding ? seconds(leg.onboarding.onboardingDurationSeconds) : '–',
+    leg.onboarding ? seconds(leg.onboarding.timeToActiveSeconds) : '–',
+    leg.smokeJob ? `${text(leg.smokeJob.status)} in ${seconds(leg.smokeJob.durationSeconds)}` : '–',
+    leg.failure ? code(leg.failure.code) : '–',
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+function legSection(leg: LegResult): string[] {
+  const out = [`### ${text(leg.target)}: ${leg.outcome}`, ''];
+  out.push(`Region ${text(leg.region)}, AMI ${code(leg.ami)}, workflow ${code(leg.workflowId)}.`);
+  if (leg.runtime) out.push(`Container runtime: ${text(leg.runtime.engine)} ${text(leg.runtime.version)}, GPU access via ${text(leg.runtime.gpuRuntime)}.`);
+  if (leg.onboarding) out.push(`Cluster ${code(leg.onboarding.clusterId)} installed ${code(leg.onboarding.installedDigest)}.`);
+  out.push('', '| Phase | Outcome | Started | Duration | Code |', '|---|---|---|---|---|');
+  for (const p of leg.phases) {
+    out.push(
+      `| ${p.name} | ${p.outcome} | ${p.startedAt ? text(p.startedAt) : '–'} | ${p.durationSeconds === undefined ? '–' : seconds(p.durationSeconds)} | ${p.failure ? code(p.failure.code) : '–'} |`,
+    );
+  }
+  out.push('');
+  if (leg.failure) out.push(...failureLines(leg.failure), '');
+  if (leg.cleanupFailure) out.push('Cleanup did not complete:', '', ...failureLines(leg.cleanupFailure), '');
+  return out;
+}
+
+function failureLines(f: FailureRecord): string[] {
+  const lines = [`- **${code(f.code)}**: ${text(f.summary)}`];
+  if (f.detail) lines.push(`- Detail: ${text(f.detail)}`);
+  lines.push(`- Remediation: ${text(f.remediation)}`);
+  return lines;
+}
+
+function approved(state: ApprovedDigestState | null): string {
+  if (!state) return 'not read';
+  if (state.reference === null) return '(parameter absent)';
+  return `${code(state.reference)}${state.version === null ? '' : ` (version ${state.version})`}`;
+}
+
+function seconds(s: number): string {
+  return formatDuration(s * 1000);
+}
+
+/** Plain text in a table cell: no pipes, no line breaks, no markup. */
+function text(value: string): string {
+  return value.replace(/[\r\n]+/g, ' ').replace(/([\\`*_{}[\]<>|#!])/g, '\\$1');
+}
+
+/** Inline code: backticks cannot be escaped inside, so they are dropped. */
+function code(value: string): string {
+  return `\`${value.replace(/[`\r\n|]/g, '')}\``;
+}
