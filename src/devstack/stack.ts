@@ -1,6 +1,7 @@
 /**
  * The dev stack the demo, the tests and the benchmarks run on: a real
- * Temporal dev server and moto_server, both on free loopback ports, and an
+ * Temporal dev server, moto_server and an OCI registry (docker-registry),
+ * all on free loopback ports, and an
  * emulated AWS account bootstrapped for the sandbox environment with the
  * same code operators use (`sentinel bootstrap --apply`).
  */
@@ -10,11 +11,14 @@ import { AwsClients } from '../aws/clients';
 import { bootstrapEnvironment } from '../bootstrap/bootstrap';
 import type { LoadedInvariants } from '../config/load';
 import { startMoto, type MotoServer } from './moto';
+import { startRegistry, type LocalRegistry } from './registry';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 
 export interface DevStack {
   temporal: TemporalDevServer;
   moto: MotoServer;
+  /** Where candidate images are pushed (devstack/registry.ts pushImage); SENTINEL_REGISTRY_URL in `env`. */
+  registry: LocalRegistry;
   /** Variables that point AWS SDKs and Temporal clients at this stack. */
   env: Record<string, string>;
   /** Prepares the emulated account for one environment (instance profile, evidence store). */
@@ -35,24 +39,27 @@ export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_
 
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   mkdirSync(options.workDir, { recursive: true });
-  const [temporal, moto] = await Promise.all([
+  const [temporal, moto, registry] = await Promise.all([
     startTemporalDevServer({
       logFile: path.join(options.workDir, 'temporal.log'),
       ...(options.ui ? { ui: true } : {}),
       ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
     }),
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
+    startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
   ]);
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     AWS_ENDPOINT_URL: moto.endpoint,
+    SENTINEL_REGISTRY_URL: registry.url,
     ...EMULATOR_CREDENTIALS,
   };
   if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
   return {
     temporal,
     moto,
+    registry,
     env,
     async bootstrap(environment: string) {
       const settings = options.invariants.environments[environment];
@@ -73,7 +80,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       }
     },
     async stop() {
-      await Promise.all([temporal.stop(), moto.stop()]);
+      await Promise.all([temporal.stop(), moto.stop(), registry.stop()]);
     },
   };
 }
