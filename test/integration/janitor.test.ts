@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeInstancesCommand, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { PURPOSE, TAG } from '../../src/activities/instances';
@@ -173,6 +173,9 @@ describe('janitor (moto_server, real Temporal)', function () {
       assert.equal(evidence.janitor?.workflowId, janitorPreStepWorkflowId(first.workflowId));
       assert.deepEqual(evidence.janitor?.report?.terminated.map((t) => t.instanceId), [orphan]);
       assert.ok(gone((await states([orphan]))[orphan]));
+      const markdown = readFileSync(first.evidence!.markdown, 'utf8');
+      assert.match(markdown, /## Preflight/);
+      assert.match(markdown, new RegExp(`\\| \`${orphan}\` \\| terminated \\|`));
 
       // Occupy the janitor's workflow id so the pre-step cannot start: the run must still pass.
       const secondId = runWorkflowId(env.name, 'second');

@@ -170,6 +170,7 @@ describe('schedules (real Temporal Schedules)', function () {
         { ...evidence.run.candidateSource, resolvedAt: undefined },
         { kind: 'tag', tag, reference: `${REPOSITORY}:${tag}`, digest: pushed.digest, scheduleId: scheduleId('nightly', env.name), resolvedAt: undefined },
       );
+      assert.match(readFileSync(nightly.evidence!.markdown, 'utf8'), new RegExp(`\\| Candidate source \\| tag \`${REPOSITORY}:${tag}\``));
       // Through the lane: its legs began only once the CI run had finished.
       const firstLegStart = Math.min(...evidence.legs.flatMap((l) => l.phases.map((p) => (p.startedAt ? Date.parse(p.startedAt) : Infinity))));
       assert.ok(firstLegStart >= Date.parse(ciResult.finishedAt), `nightly legs at ${new Date(firstLegStart).toISOString()}, CI run finished ${ciResult.finishedAt}`);
