@@ -9,7 +9,9 @@ import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
 import { instanceActivities } from './instances';
+import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
+import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +23,8 @@ export function createActivities(deps: ActivityDeps) {
     ...hostCheckActivities(deps),
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
+    ...preflightActivities(deps),
+    ...janitorActivities(deps),
   };
 }
 

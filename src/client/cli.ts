@@ -4,7 +4,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config';
+import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
+import { scheduleCommand } from './commands/schedule';
 import { CliError, EXIT } from './exit-codes';
 import { createPrinter } from './output';
 
@@ -18,6 +20,8 @@ export function buildProgram(jsonMode: boolean): Command {
     .showHelpAfterError('(run sentinel --help for usage)');
   program.addCommand(runCommand(printer));
   program.addCommand(configCommand(printer));
+  program.addCommand(janitorCommand(printer));
+  program.addCommand(scheduleCommand(printer));
   return program;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The dev stack the demo, the tests and the benchmarks run on: a real
- * Temporal dev server and moto_server, both on free loopback ports, and an
+ * Temporal dev server, moto_server and an OCI registry (docker-registry),
+ * all on free loopback ports, and an
  * emulated AWS account bootstrapped for the sandbox environment with the
  * same code operators use (`sentinel bootstrap --apply`).
  */
@@ -12,6 +13,7 @@ import type { LoadedInvariants } from '../config/load';
 import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
 import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
+import { startRegistry, type LocalRegistry } from './registry';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 
 export interface DevStack {
@@ -19,6 +21,8 @@ export interface DevStack {
   moto: MotoServer;
   controlPlane: ReferenceControlPlane;
   serviceUser: EmulatedServiceUser;
+  /** Where candidate images are pushed (devstack/registry.ts pushImage); SENTINEL_REGISTRY_URL in `env`. */
+  registry: LocalRegistry;
   /** Variables that point AWS SDKs and Temporal clients at this stack. */
   env: Record<string, string>;
   /** Prepares the emulated account for one environment (instance profile, evidence store). */
@@ -41,13 +45,14 @@ export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_
 
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   mkdirSync(options.workDir, { recursive: true });
-  const [temporal, moto] = await Promise.all([
+  const [temporal, moto, registry] = await Promise.all([
     startTemporalDevServer({
       logFile: path.join(options.workDir, 'temporal.log'),
       ...(options.ui ? { ui: true } : {}),
       ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
     }),
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
+    startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
   ]);
   const sandbox = options.invariants.environments[options.environment ?? 'local'];
   if (!sandbox) throw new Error(`the dev stack serves a sandbox environment; ${options.environment ?? 'local'} is not in ${options.invariants.file}`);
@@ -56,6 +61,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     AWS_ENDPOINT_URL: moto.endpoint,
+    SENTINEL_REGISTRY_URL: registry.url,
     ...EMULATOR_CREDENTIALS,
     ...serviceUser.env,
   };
@@ -78,6 +84,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     moto,
     controlPlane,
     serviceUser,
+    registry,
     env,
     async bootstrap(environment: string) {
       const settings = options.invariants.environments[environment];
@@ -100,7 +107,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     async stop() {
       await controlPlane.stop();
       controlPlaneAws.destroy();
-      await Promise.all([temporal.stop(), moto.stop()]);
+      await Promise.all([temporal.stop(), moto.stop(), registry.stop()]);
     },
   };
 }
