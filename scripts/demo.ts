@@ -12,7 +12,9 @@ import { runMatrix } from '../src/client/commands/run';
 import { EXIT } from '../src/client/exit-codes';
 import { createPrinter } from '../src/client/output';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
+import { pushImage } from '../src/devstack/registry';
 import { startDevStack } from '../src/devstack/stack';
+import { registryEndpoint } from '../src/registry/client';
 import { createSentinelWorker } from '../src/worker/worker';
 
 const ENVIRONMENT = 'local';
@@ -31,8 +33,12 @@ async function main(): Promise<number> {
     // The same invariants, now with the stack's control-plane overrides applied.
     const config = loadInvariants();
     await stack.bootstrap(ENVIRONMENT);
-    const candidate = `${config.environments[ENVIRONMENT]!.image.repository}@sha256:${demoDigest()}`;
-    say(`Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, control plane ${stack.controlPlane.url}`);
+    // The candidate: a real image, pushed to the stack's registry as CI pushes to GHCR.
+    const repository = config.environments[ENVIRONMENT]!.image.repository;
+    const pushed = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed: `demo-${Date.now()}`, revision: localGitSha() });
+    const candidate = `${repository}@${pushed.digest}`;
+    say(`Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, registry ${stack.registry.url}, control plane ${stack.controlPlane.url}`);
+    say(`pushed the candidate image ${candidate}`);
 
     const worker = await createSentinelWorker({ invariants: config, temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace }, localWorkRoot: path.join(workDir, 'hosts') });
     const running = worker.worker.run();
@@ -62,9 +68,12 @@ async function main(): Promise<number> {
   }
 }
 
-/** A digest for the demo's candidate: different each run, so each run promotes something new. */
-function demoDigest(): string {
-  return require('node:crypto').createHash('sha256').update(`demo-${Date.now()}`).digest('hex') as string;
+function localGitSha(): string | undefined {
+  try {
+    return require('node:child_process').execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function latestEvidence(dir: string): string | undefined {
