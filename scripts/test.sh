@@ -18,4 +18,5 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 echo "test: type-checking" >&2
 npx tsc --noEmit -p tsconfig.json
 echo "test: mocha" >&2
+if [ "$#" -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 exec npx mocha "$@"

@@ -4,11 +4,14 @@
  * `proxyActivities<SentinelActivities>`.
  */
 import { approvedDigestActivities } from './approved-digest';
+import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
 import { instanceActivities } from './instances';
+import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
+import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
 export function createActivities(deps: ActivityDeps) {
@@ -18,7 +21,10 @@ export function createActivities(deps: ActivityDeps) {
     ...approvedDigestActivities(deps),
     ...instanceActivities(deps),
     ...hostCheckActivities(deps),
+    ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
+    ...preflightActivities(deps),
+    ...janitorActivities(deps),
   };
 }
 

@@ -15,26 +15,35 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 
 type AnyClient = EC2Client | SSMClient | S3Client | IAMClient;
 
+/** Explicit connection settings, for a component of the dev stack that must not depend on process.env. */
+export interface AwsClientOverrides {
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
 export class AwsClients {
   private readonly clients = new Map<string, AnyClient>();
   private readonly calls = new Map<string, number>();
 
+  constructor(private readonly overrides: AwsClientOverrides = {}) {}
+
   ec2(region: string): EC2Client {
-    return this.get(`ec2:${region}`, () => new EC2Client({ region }));
+    return this.get(`ec2:${region}`, () => new EC2Client({ region, ...this.overrides }));
   }
 
   ssm(region: string): SSMClient {
-    return this.get(`ssm:${region}`, () => new SSMClient({ region }));
+    return this.get(`ssm:${region}`, () => new SSMClient({ region, ...this.overrides }));
   }
 
   s3(region: string): S3Client {
     // Path-style keeps bucket names out of DNS, which emulators and private endpoints need.
-    return this.get(`s3:${region}`, () => new S3Client({ region, forcePathStyle: !!process.env.AWS_ENDPOINT_URL || !!process.env.AWS_ENDPOINT_URL_S3 }));
+    const forcePathStyle = !!(this.overrides.endpoint || process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
+    return this.get(`s3:${region}`, () => new S3Client({ region, forcePathStyle, ...this.overrides }));
   }
 
   /** IAM is global; the region only picks the signing endpoint. */
   iam(region: string): IAMClient {
-    return this.get(`iam:${region}`, () => new IAMClient({ region }));
+    return this.get(`iam:${region}`, () => new IAMClient({ region, ...this.overrides }));
   }
 
   /** Calls made so far, keyed `Service.Operation` (e.g. `EC2.RunInstances`). */

@@ -105,3 +105,32 @@ export function judgeGpu(facts: GpuFacts, target: Pick<TargetConfig, 'name' | 'g
     throw new CheckFailure('GPU_MODEL_MISMATCH', `target ${target.name} expects a model matching /${want.modelPattern}/, host has ${facts.model}`);
   }
 }
+
+const installerResult = z.object({
+  check: z.literal('installer'),
+  ok: z.literal(true),
+  exitCode: z.number().int(),
+  httpStatus: z.number().int().nullable(),
+  startedAtMs: z.number(),
+  durationMs: z.number(),
+  stderr: z.string(),
+  result: z.string(),
+});
+
+export interface InstallerRun {
+  exitCode: number;
+  httpStatus: number | null;
+  startedAtMs: number;
+  durationMs: number;
+  /** The installer's last stderr lines (never holds the onboarding token: the script receives it as a header only). */
+  stderr: string;
+  /** The installer's own result line (src/domain/installer.ts parseInstallerResult). */
+  result: string;
+}
+
+CODES_BY_CHECK.installer = ['INSTALLER_DOWNLOAD_FAILED'];
+
+export function parseInstallerRun(stdout: string): InstallerRun {
+  const r = parseResult(stdout, 'installer', installerResult);
+  return { exitCode: r.exitCode, httpStatus: r.httpStatus, startedAtMs: r.startedAtMs, durationMs: r.durationMs, stderr: r.stderr, result: r.result };
+}

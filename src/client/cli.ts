@@ -6,7 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { bootstrapCommand } from './commands/bootstrap';
 import { configCommand } from './commands/config';
 import { promoteCommand } from './commands/promote';
+import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
+import { scheduleCommand } from './commands/schedule';
 import { CliError, EXIT } from './exit-codes';
 import { createPrinter } from './output';
 
@@ -22,6 +24,8 @@ export function buildProgram(jsonMode: boolean): Command {
   program.addCommand(configCommand(printer));
   program.addCommand(bootstrapCommand(printer));
   program.addCommand(promoteCommand(printer));
+  program.addCommand(janitorCommand(printer));
+  program.addCommand(scheduleCommand(printer));
   return program;
 }
 

@@ -13,7 +13,7 @@ export const EXIT = {
   REFUSED: 2,
   /** ops/invariants.yaml (or the file given) is invalid. */
   CONFIG_INVALID: 3,
-  /** --no-queue and another run of the environment holds its lane. */
+  /** The environment is busy: --no-queue and another run holds its lane, or `schedule trigger` was skipped while the schedule's previous run still runs. */
   LANE_BUSY: 4,
   /** Every leg passed but the approved digest moved during the run; nothing was overwritten. */
   PROMOTION_CONFLICT: 5,
@@ -23,6 +23,8 @@ export const EXIT = {
   CANCELLED: 7,
   /** AWS refused the credentials or the setup is incomplete (bootstrap, janitor, promote). */
   AWS_ERROR: 8,
+  /** The named schedule does not exist (`sentinel schedule apply` creates it). */
+  NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
 } as const;

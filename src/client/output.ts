@@ -32,6 +32,17 @@ export function printResult(printer: Printer, result: MatrixRunResult, url?: str
     printer.info(`  ${leg.outcome === 'passed' ? 'PASS' : leg.outcome === 'cancelled' ? 'CANC' : 'FAIL'}  ${leg.target.padEnd(16)} ${leg.instanceId ?? ''}${failure}`);
     if (leg.failure) printer.info(`        remediation: ${leg.failure.remediation}`);
   }
+  for (const check of result.preflight ?? []) {
+    printer.info(`  ${check.outcome === 'passed' ? 'ok  ' : 'FAIL'}  preflight ${check.name.replace('_', ' ')}: ${check.detail}`);
+  }
+  if (result.janitor) {
+    const j = result.janitor;
+    printer.info(
+      j.failure
+        ? `  janitor: did not complete (${j.failure.code}: ${j.failure.detail ?? j.failure.summary}); the run went on`
+        : `  janitor: ${result.dryRun ? `${j.wouldTerminate} would be terminated` : `${j.terminated} terminated`}, ${j.spared} spared (${j.workflowId})`,
+    );
+  }
   if (result.failure) {
     printer.info(`  ${result.failure.code}: ${result.failure.detail ?? result.failure.summary}`);
     printer.info(`  remediation: ${result.failure.remediation}`);

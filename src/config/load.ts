@@ -18,7 +18,21 @@ export interface LoadedInvariants extends Invariants {
   file: string;
   /** sha256 of the file's bytes, recorded in evidence so a run names the exact configuration it used. */
   sha256: string;
+  /** Environment variables that replaced values of the file (see ENV_OVERRIDES). */
+  overrides: string[];
 }
+
+/**
+ * Values CI may set from outside the file, for every environment of it: the
+ * variable wins over the file. Only connection details of the control plane
+ * are overridable; everything that decides what a run proves stays in the file.
+ */
+export const ENV_OVERRIDES: ReadonlyArray<{ variable: string; path: readonly string[] }> = [
+  { variable: 'RADIX_API_URL', path: ['controlPlane', 'baseUrl'] },
+  { variable: 'RADIX_COGNITO_REGION', path: ['controlPlane', 'cognito', 'region'] },
+  { variable: 'RADIX_COGNITO_USER_POOL_ID', path: ['controlPlane', 'cognito', 'userPoolId'] },
+  { variable: 'RADIX_COGNITO_CLIENT_ID', path: ['controlPlane', 'cognito', 'clientId'] },
+];
 
 export class InvariantsError extends Error {
   constructor(
@@ -45,22 +59,33 @@ export function loadInvariants(explicitPath?: string, env: NodeJS.ProcessEnv = p
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new InvariantsError(file, [`${reason}; pass --invariants <path> or set SENTINEL_INVARIANTS`]);
   }
-  return parseInvariants(text, file);
+  return parseInvariants(text, file, env);
 }
 
-export function parseInvariants(text: string, file: string): LoadedInvariants {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+export function parseInvariants(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedInvariants {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new InvariantsError(
       file,
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
       }),
     );
   }
-  const result = invariantsSchema.safeParse(withoutExtensions(doc.toJS()), { reportInput: true });
-  if (!result.success) throw new InvariantsError(file, formatIssues(result.error.issues));
+  const data = withoutExtensions(doc.toJS());
+  const overrides = applyOverrides(data, env);
+  const result = invariantsSchema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    throw new InvariantsError(
+      file,
+      formatIssues(result.error.issues).map((problem, i) => {
+        const issuePath = result.error.issues[i]!.path.join('.');
+        const source = ENV_OVERRIDES.find((o) => overrides.includes(o.variable) && issuePath.endsWith(o.path.join('.')));
+        return source ? `${problem} (value from ${source.variable})` : problem;
+      }),
+    );
+  }
 
   const dir = path.dirname(file);
   const problems: string[] = [];
@@ -68,7 +93,24 @@ export function parseInvariants(text: string, file: string): LoadedInvariants {
     resolveLocalPaths(env, dir, `environments.${envName}`, problems);
   }
   if (problems.length > 0) throw new InvariantsError(file, problems);
-  return { ...result.data, file, sha256: createHash('sha256').update(text).digest('hex') };
+  return { ...result.data, file, sha256: createHash('sha256').update(text).digest('hex'), overrides };
+}
+
+function applyOverrides(data: unknown, env: NodeJS.ProcessEnv): string[] {
+  const applied: string[] = [];
+  const environments = (data as { environments?: Record<string, unknown> } | null)?.environments;
+  if (!environments || typeof environments !== 'object') return applied;
+  for (const { variable, path: keys } of ENV_OVERRIDES) {
+    const value = env[variable];
+    if (!value) continue;
+    applied.push(variable);
+    for (const settings of Object.values(environments)) {
+      let node = settings as Record<string, unknown> | undefined;
+      for (const key of keys.slice(0, -1)) node = (node?.[key] as Record<string, unknown> | undefined) ?? undefined;
+      if (node && typeof node === 'object') node[keys[keys.length - 1]!] = value;
+    }
+  }
+  return applied;
 }
 
 /** Top-level `x-…` keys hold YAML anchors shared between environments (as in compose files); they are not settings. */

@@ -92,6 +92,8 @@ const timeouts = z.strictObject({
   cleanup: duration,
   evidence: duration,
   promotion: duration,
+  /** Each preflight check of a run (registry manifest, pinned AMIs), all attempts included. */
+  preflight: duration,
   /** Maximum gap between heartbeats of the long-waiting activities. */
   heartbeat: duration,
 });
@@ -100,6 +102,39 @@ const evidence = z.strictObject({
   /** `s3://bucket/prefix/` or a directory (relative to this file). */
   location: z.string().min(1),
   retentionDays: z.number().int().min(1),
+});
+
+// ---- schedules (sentinel schedule apply) --------------------------------
+const timeZone = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return zone.includes('/') || zone === 'UTC';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as America/Los_Angeles or UTC' },
+);
+
+const schedules = z.strictObject({
+  /** The nightly matrix run: once a day at `at` (24-hour, in `timezone`), on the digest `candidate.tag` points to at that moment. */
+  nightly: z
+    .strictObject({
+      at: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, 'expected a 24-hour time of day such as 02:00'),
+      timezone: timeZone,
+      candidate: z.strictObject({
+        /** Image tag of the environment's repository, resolved to its digest when the run starts. */
+        tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'expected an image tag such as latest or main (letters, digits, _ . -; at most 128)'),
+      }),
+    })
+    .optional(),
+  /** The janitor between runs (it also runs before every matrix run). */
+  janitor: z
+    .strictObject({
+      every: duration.refine((ms) => ms >= 60_000, 'expected at least 1m'),
+    })
+    .optional(),
 });
 
 const environment = z
@@ -125,9 +160,21 @@ const environment = z
       installer: z.strictObject({
         /** How long the installer endpoint serves the approved digest from memory before asking SSM again. */
         cacheTtl: duration,
+        /** How long the installer endpoint waits for one SSM read before answering APPROVED_DIGEST_UNAVAILABLE. */
+        ssmTimeout: duration,
+      }),
+      /** The Cognito user pool Sentinel's service user signs in to (USER_PASSWORD_AUTH). */
+      cognito: z.strictObject({
+        region: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2'),
+        userPoolId: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d_[0-9A-Za-z]+$/, 'expected a user pool id such as us-west-2_AbC123xyZ'),
+        clientId: z.string().regex(/^[0-9A-Za-z]{1,128}$/, 'expected an app client id (letters and digits)'),
+        /** A cached IdToken is replaced this long before it expires. */
+        refreshBefore: duration,
       }),
     }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
+    /** Temporal Schedules of the environment (`sentinel schedule apply`); an environment without them is only run on demand. */
+    schedules: schedules.optional(),
   })
   .superRefine((env, ctx) => {
     const seen = new Set<string>();
@@ -197,3 +244,4 @@ export type RetryConfig = z.infer<typeof retry>;
 export type Timeouts = z.infer<typeof timeouts>;
 export type ExecutorConfig = z.infer<typeof executor>;
 export type Vendor = z.infer<typeof vendor>;
+export type SchedulesConfig = z.infer<typeof schedules>;

@@ -1,6 +1,7 @@
 /**
  * The dev stack the demo, the tests and the benchmarks run on: a real
- * Temporal dev server and moto_server, both on free loopback ports, and an
+ * Temporal dev server, moto_server and an OCI registry (docker-registry),
+ * all on free loopback ports, and an
  * emulated AWS account bootstrapped for the sandbox environment with the
  * same code operators use (`sentinel bootstrap --apply`).
  */
@@ -9,12 +10,19 @@ import path from 'node:path';
 import { AwsClients } from '../aws/clients';
 import { bootstrapEnvironment } from '../bootstrap/bootstrap';
 import type { LoadedInvariants } from '../config/load';
+import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
+import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
+import { startRegistry, type LocalRegistry } from './registry';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 
 export interface DevStack {
   temporal: TemporalDevServer;
   moto: MotoServer;
+  controlPlane: ReferenceControlPlane;
+  serviceUser: EmulatedServiceUser;
+  /** Where candidate images are pushed (devstack/registry.ts pushImage); SENTINEL_REGISTRY_URL in `env`. */
+  registry: LocalRegistry;
   /** Variables that point AWS SDKs and Temporal clients at this stack. */
   env: Record<string, string>;
   /** Prepares the emulated account for one environment (instance profile, evidence store). */
@@ -24,6 +32,8 @@ export interface DevStack {
 
 export interface DevStackOptions {
   invariants: LoadedInvariants;
+  /** The sandbox environment whose settings the reference control plane serves (default: local). */
+  environment?: string;
   /** Where logs and state go. */
   workDir: string;
   ui?: boolean;
@@ -35,24 +45,46 @@ export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_
 
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   mkdirSync(options.workDir, { recursive: true });
-  const [temporal, moto] = await Promise.all([
+  const [temporal, moto, registry] = await Promise.all([
     startTemporalDevServer({
       logFile: path.join(options.workDir, 'temporal.log'),
       ...(options.ui ? { ui: true } : {}),
       ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
     }),
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
+    startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
   ]);
+  const sandbox = options.invariants.environments[options.environment ?? 'local'];
+  if (!sandbox) throw new Error(`the dev stack serves a sandbox environment; ${options.environment ?? 'local'} is not in ${options.invariants.file}`);
+  const serviceUser = await createServiceUser(sandbox.controlPlane.cognito.region, moto.endpoint);
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     AWS_ENDPOINT_URL: moto.endpoint,
+    SENTINEL_REGISTRY_URL: registry.url,
     ...EMULATOR_CREDENTIALS,
+    ...serviceUser.env,
   };
   if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
+  const controlPlaneAws = new AwsClients({
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+  });
+  const controlPlane = await startReferenceControlPlane({
+    invariants: options.invariants,
+    environment: options.environment ?? 'local',
+    aws: controlPlaneAws,
+    cognito: { region: serviceUser.region, userPoolId: serviceUser.userPoolId, clientId: serviceUser.clientId },
+    onboardingTokenTtlMs: sandbox.timeouts.installer,
+    env: { ...process.env, ...env },
+  });
+  env.RADIX_API_URL = controlPlane.url;
   return {
     temporal,
     moto,
+    controlPlane,
+    serviceUser,
+    registry,
     env,
     async bootstrap(environment: string) {
       const settings = options.invariants.environments[environment];
@@ -73,7 +105,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       }
     },
     async stop() {
-      await Promise.all([temporal.stop(), moto.stop()]);
+      await controlPlane.stop();
+      controlPlaneAws.destroy();
+      await Promise.all([temporal.stop(), moto.stop(), registry.stop()]);
     },
   };
 }
+

@@ -1,6 +1,7 @@
 /**
- * Finds the `temporal` and `moto_server` binaries the way scripts/ensure-tools.sh
- * installs them: an explicit variable, then the project's .tools folder, then PATH.
+ * Finds the `temporal`, `moto_server` and `docker-registry` binaries the way
+ * scripts/ensure-tools.sh installs them: an explicit variable, then the
+ * project's .tools folder, then PATH.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -30,3 +31,5 @@ function resolveTool(name: string, variable: string): string {
 
 export const temporalBinary = (): string => resolveTool('temporal', 'SENTINEL_TEMPORAL_BIN');
 export const motoBinary = (): string => resolveTool('moto_server', 'SENTINEL_MOTO_SERVER');
+/** Debian's `docker-registry` package (apt-get install docker-registry). */
+export const registryBinary = (): string => resolveTool('docker-registry', 'SENTINEL_REGISTRY_BIN');

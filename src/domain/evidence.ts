@@ -4,7 +4,8 @@
  * Additive changes keep v1; anything else bumps the version.
  */
 import type { FailureRecord } from './failures';
-import type { ApprovedDigestState, LegResult, PromotionStatus, Trigger, Verdict } from './run';
+import type { JanitorOutcome } from './janitor';
+import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionStatus, Trigger, Verdict } from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 
@@ -28,6 +29,8 @@ export interface EvidenceRecord {
     executor: string;
     configFile: string;
     configSha256: string;
+    /** How the candidate was chosen when a schedule started the run (the tag and what it resolved to). */
+    candidateSource?: CandidateSource;
   };
   candidate: { reference: string; repository: string; digest: string };
   approvedDigest: {
@@ -37,4 +40,8 @@ export interface EvidenceRecord {
   };
   promotion: { status: PromotionStatus; detail?: string };
   legs: LegResult[];
+  /** Checks made before any instance: approved digest, registry manifest, pinned AMIs. */
+  preflight?: PreflightCheck[];
+  /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
+  janitor?: JanitorOutcome;
 }

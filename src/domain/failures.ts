@@ -82,6 +82,16 @@ const catalogue = {
     remediation: 'Check the registry URL and network path from the worker; for private repositories provide pull credentials.',
     retryable: true,
   },
+  REGISTRY_AUTH_REFUSED: {
+    summary: 'The registry refused anonymous pull access to the repository',
+    remediation: 'Sentinel checks manifests anonymously, as a host pulling a public image does: make the package public (GHCR: package settings, visibility), or point SENTINEL_REGISTRY_URL at a registry that serves it.',
+    retryable: false,
+  },
+  CANDIDATE_TAG_NOT_FOUND: {
+    summary: 'The tag the nightly run tests has no manifest in the registry',
+    remediation: 'Push the tag, or fix schedules.nightly.candidate.tag of the environment in ops/invariants.yaml (then `sentinel schedule apply`).',
+    retryable: false,
+  },
   AMI_NOT_FOUND: {
     summary: 'The pinned AMI does not exist or is not visible in the region',
     remediation: 'Check the target\'s ami and the environment\'s awsRegion in ops/invariants.yaml; AMI ids are per region.',
@@ -233,6 +243,11 @@ const catalogue = {
     remediation: 'Check that the digest exists in the registry and the host can reach and authenticate to it.',
     retryable: false,
   },
+  INSTALLED_DIGEST_MISMATCH: {
+    summary: 'The agent on the host runs a different image than the candidate under test',
+    remediation: 'The installer did not install the candidate: check that the control plane honours the candidate of release-gate clusters (the service user must be in the release-gate group).',
+    retryable: false,
+  },
   ONBOARDING_TIMEOUT: {
     summary: 'The cluster did not turn active within timeouts.timeToActive',
     remediation: 'Check the agent\'s logs on the host (`docker logs radix-cluster-agent`): token exchange or control-plane reachability usually fail here.',
@@ -257,6 +272,17 @@ const catalogue = {
   CLEANUP_FAILED: {
     summary: 'The leg\'s instance or cluster could not be cleaned up',
     remediation: 'The janitor terminates it after cleanupTtl; to act now, terminate the instance named in the evidence.',
+    retryable: true,
+  },
+  // The janitor.
+  JANITOR_SCAN_FAILED: {
+    summary: 'The janitor could not list the environment\'s instances',
+    remediation: 'Check the worker\'s ec2:DescribeInstances permission in the environment\'s region; nothing was terminated.',
+    retryable: true,
+  },
+  RUN_STATUS_UNKNOWN: {
+    summary: 'The janitor could not ask Temporal whether a run is still open; nothing was terminated',
+    remediation: 'Check the worker\'s connection to Temporal; the next janitor run tries again.',
     retryable: true,
   },
   // Leg- and run-level.

@@ -19,6 +19,30 @@ export interface MatrixRunInput {
   /** What to do when another run holds the environment's lane. */
   queue: QueueMode;
   trigger: Trigger;
+  /** How the candidate was chosen, when not given directly (a scheduled run resolves a tag). */
+  candidateSource?: CandidateSource;
+}
+
+/** A candidate chosen by tag: the digest the tag pointed to when the run started. */
+export interface CandidateSource {
+  kind: 'tag';
+  tag: string;
+  /** `<repository>:<tag>` */
+  reference: string;
+  digest: string;
+  resolvedAt: string;
+  /** The schedule that started the run, when one did. */
+  scheduleId?: string;
+}
+
+export type PreflightCheckName = 'approved_digest' | 'manifest' | 'amis';
+
+/** One check a run makes before any instance (every run, dry or not). */
+export interface PreflightCheck {
+  name: PreflightCheckName;
+  outcome: 'passed' | 'failed';
+  detail: string;
+  failure?: FailureRecord;
 }
 
 /** Environment settings a leg needs: the environment without its list of targets. */
@@ -152,6 +176,18 @@ export interface MatrixRunResult {
   promotion: { status: PromotionStatus; detail?: string };
   legs: LegSummary[];
   evidence?: EvidenceLocation;
+  /** The checks made before any instance (absent in runs that predate them). */
+  preflight?: PreflightCheck[];
+  /** The janitor pre-step, in numbers (its full report is in the evidence). */
+  janitor?: JanitorSummary;
+}
+
+export interface JanitorSummary {
+  workflowId: string;
+  terminated: number;
+  wouldTerminate: number;
+  spared: number;
+  failure?: FailureRecord;
 }
 
 export interface LegSummary {

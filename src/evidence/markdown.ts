@@ -23,6 +23,9 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
     ['Verdict', `**${e.verdict}**`],
     ['Environment', `${text(e.run.environment)} (executor ${text(e.run.executor)}${e.simulated ? ', simulated' : ''})`],
     ['Candidate', code(e.candidate.reference)],
+    ...(e.run.candidateSource
+      ? [['Candidate source', `tag ${code(e.run.candidateSource.reference)} resolved ${text(e.run.candidateSource.resolvedAt)}${e.run.candidateSource.scheduleId ? ` (schedule ${code(e.run.candidateSource.scheduleId)})` : ''}`] as [string, string]]
+      : []),
     ['Approved before', approved(e.approvedDigest.before)],
     ['Approved after', approved(e.approvedDigest.after)],
     ['Promotion', `${text(e.promotion.status)}${e.promotion.detail ? `: ${text(e.promotion.detail)}` : ''}`],
@@ -38,6 +41,12 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
   for (const [k, v] of rows) out.push(`| ${k} | ${v} |`);
   out.push('');
   if (e.failure) out.push('## Run failure', '', ...failureLines(e.failure), '');
+  if (e.preflight && e.preflight.length > 0) {
+    out.push('## Preflight', '', '| Check | Outcome | Detail |', '|---|---|---|');
+    for (const c of e.preflight) out.push(`| ${c.name} | **${c.outcome}** | ${text(c.detail)} |`);
+    out.push('');
+  }
+  if (e.janitor) out.push(...janitorSection(e.janitor));
 
   if (e.legs.length > 0) {
     out.push('## Targets', '');
@@ -83,6 +92,22 @@ function legSection(leg: LegResult): string[] {
   out.push('');
   if (leg.failure) out.push(...failureLines(leg.failure), '');
   if (leg.cleanupFailure) out.push('Cleanup did not complete:', '', ...failureLines(leg.cleanupFailure), '');
+  return out;
+}
+
+function janitorSection(j: NonNullable<EvidenceRecord['janitor']>): string[] {
+  const out = ['## Janitor', '', `Workflow ${code(j.workflowId)}.`];
+  if (j.failure) return [...out, 'The janitor did not complete; the run went on without it.', '', ...failureLines(j.failure), ''];
+  const r = j.report;
+  if (!r) return [...out, ''];
+  const acted = r.dryRun ? r.wouldTerminate : r.terminated;
+  out.push(`${r.seen} instance(s) seen in ${text(r.region)}; ${acted.length} ${r.dryRun ? 'would be terminated (dry run)' : 'terminated'}, ${r.spared.length} spared.`, '');
+  if (acted.length + r.spared.length > 0) {
+    out.push('| Instance | Action | Age | Run | Why |', '|---|---|---|---|---|');
+    for (const a of acted) out.push(`| ${code(a.instanceId)} | ${r.dryRun ? 'would terminate' : 'terminated'} | ${seconds(a.ageSeconds)} | ${a.runId ? code(a.runId) : '–'} | ${text(a.detail)} |`);
+    for (const s of r.spared) out.push(`| ${code(s.instanceId)} | spared | ${seconds(s.ageSeconds)} | ${s.runId ? code(s.runId) : '–'} | ${text(s.detail)} |`);
+    out.push('');
+  }
   return out;
 }
 

@@ -58,6 +58,57 @@ const leg = z.object({
   cleanupFailure: failure.optional(),
 });
 
+const candidateSource = z.object({
+  kind: z.literal('tag'),
+  tag: z.string(),
+  reference: z.string(),
+  digest: z.string(),
+  resolvedAt: iso,
+  scheduleId: z.string().optional(),
+});
+
+const preflightCheck = z.object({
+  name: z.enum(['approved_digest', 'manifest', 'amis']),
+  outcome: z.enum(['passed', 'failed']),
+  detail: z.string(),
+  failure: failure.optional(),
+});
+
+const janitorAction = z.object({
+  instanceId: z.string(),
+  ageSeconds: z.number().min(0),
+  runId: z.string().optional(),
+  target: z.string().optional(),
+  reason: z.enum(['ttl', 'expires_at']),
+  detail: z.string(),
+});
+
+const janitor = z.object({
+  workflowId: z.string(),
+  report: z
+    .object({
+      environment: z.string(),
+      region: z.string(),
+      dryRun: z.boolean(),
+      checkedAt: iso,
+      cleanupTtlSeconds: z.number().min(0),
+      seen: z.number().int().min(0),
+      terminated: z.array(janitorAction),
+      wouldTerminate: z.array(janitorAction),
+      spared: z.array(
+        z.object({
+          instanceId: z.string(),
+          ageSeconds: z.number().min(0),
+          runId: z.string().optional(),
+          reason: z.enum(['run_open', 'young']),
+          detail: z.string(),
+        }),
+      ),
+    })
+    .optional(),
+  failure: failure.optional(),
+});
+
 export const evidenceSchema = z.object({
   schema: z.literal('sentinel.evidence/v1'),
   simulated: z.boolean(),
@@ -77,6 +128,7 @@ export const evidenceSchema = z.object({
     executor: z.string(),
     configFile: z.string(),
     configSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    candidateSource: candidateSource.optional(),
   }),
   candidate: z.object({ reference: z.string(), repository: z.string(), digest: z.string() }),
   approvedDigest: z.object({ parameter: z.string(), before: approved, after: approved }),
@@ -85,6 +137,8 @@ export const evidenceSchema = z.object({
     detail: z.string().optional(),
   }),
   legs: z.array(leg),
+  preflight: z.array(preflightCheck).optional(),
+  janitor: janitor.optional(),
 });
 
 // Compile-time guarantee that the validator and the type describe the same document:

@@ -8,6 +8,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from '../activities';
 import { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
+import { ControlPlanes } from '../control-plane/clients';
 import { Executors } from '../executors';
 import { connectionOptions, taskQueueOf, type TemporalSettings } from '../temporal/connection';
 
@@ -37,11 +38,13 @@ export async function createSentinelWorker(options: SentinelWorkerOptions): Prom
   const clientConnection = await Connection.connect(connectionOptions(options.temporal));
   const temporal = new Client({ connection: clientConnection, namespace: options.temporal.namespace });
   const connection = await NativeConnection.connect(connectionOptions(options.temporal));
+  const controlPlanes = new ControlPlanes();
   const activities = createActivities({
     invariants: options.invariants,
     aws,
     executors: new Executors(aws, options.localWorkRoot),
     temporal,
+    controlPlanes,
   });
   const worker = await Worker.create({
     connection,
@@ -59,6 +62,7 @@ export async function createSentinelWorker(options: SentinelWorkerOptions): Prom
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await connection.close();
       await clientConnection.close();
+      controlPlanes.destroy();
       if (!options.aws) aws.destroy();
     },
   };

@@ -19,6 +19,24 @@ export function legWorkflowId(runWorkflowId: string, target: string): string {
   return `${runWorkflowId}--${target}`;
 }
 
+/** The janitor a matrix run starts before its legs ('/' appears in no run id nor target name). */
+export function janitorPreStepWorkflowId(runWorkflowId: string): string {
+  return `${runWorkflowId}/janitor`;
+}
+
+/** A janitor started on demand (`sentinel janitor`). */
+export function janitorWorkflowId(environment: string, stamp: string): string {
+  return `sentinel-janitor-${environment}-${stamp}`;
+}
+
+export type ScheduleKind = 'nightly' | 'janitor';
+export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['nightly', 'janitor'];
+
+/** One schedule of each kind per environment; the runs it starts are named after it (Temporal appends the time). */
+export function scheduleId(kind: ScheduleKind, environment: string): string {
+  return `sentinel-${kind}-${environment}`;
+}
+
 export const SEARCH_ATTRIBUTES = {
   environment: defineSearchAttributeKey('SentinelEnvironment', SearchAttributeType.KEYWORD),
   candidateDigest: defineSearchAttributeKey('SentinelCandidateDigest', SearchAttributeType.KEYWORD),

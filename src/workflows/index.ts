@@ -2,3 +2,5 @@
 export { gpuMatrixWorkflow } from './matrix';
 export { hardwareLegWorkflow } from './leg';
 export { sentinelLaneWorkflow } from './lane';
+export { janitorWorkflow } from './janitor';
+export { nightlyMatrixWorkflow } from './nightly';

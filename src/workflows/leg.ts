@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
-import type { GpuFacts, LegInput, LegProgress, LegResult, PhaseRecord } from '../domain/run';
+import type { GpuFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
 import type { HostRef } from '../executors/types';
 import { activityOptions } from './activity-options';
 import { legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
@@ -30,7 +30,11 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const hostReady = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostReady, retry, timeouts.heartbeat));
   const gpuDetect = proxyActivities<SentinelActivities>(activityOptions(timeouts.gpuDetect, retry, timeouts.heartbeat));
   const runtime = proxyActivities<SentinelActivities>(activityOptions(timeouts.containerRuntime, retry, timeouts.heartbeat));
+  const installer = proxyActivities<SentinelActivities>(activityOptions(timeouts.installer, retry, timeouts.heartbeat));
+  const onboarding = proxyActivities<SentinelActivities>(activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat));
+  const smoke = proxyActivities<SentinelActivities>(activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat));
   const cleanup = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
+  const controlPlane = { baseUrl: settings.controlPlane.baseUrl, cognito: settings.controlPlane.cognito };
 
   const result: LegResult = {
     target: target.name,
@@ -79,6 +83,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   }
 
   let host: HostRef | undefined;
+  let clusterRequested = false;
   try {
     const instance = await phase('provision', () =>
       provision.provisionInstance({
@@ -108,6 +113,44 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     result.runtime = await phase('container_runtime', () =>
       runtime.checkContainerRuntime({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.containerRuntime, polling, vendor: target.vendor }),
     );
+    // The customer path: the control plane's installer puts the candidate on the host, the agent onboards.
+    clusterRequested = true;
+    const install = await phase('installer', () =>
+      installer.installAgent({
+        host: readyHost,
+        executor: settings.executor,
+        timeoutMs: timeouts.installer,
+        polling,
+        controlPlane,
+        clusterName: workflowId,
+        candidate: input.candidate.reference,
+        labels: { 'radix:purpose': 'gpu-matrix', 'radix:run-id': input.runWorkflowId, 'radix:target': target.name },
+      }),
+    );
+    result.onboarding = await phase('onboarding', async () => {
+      try {
+        return await onboarding.waitForClusterActive({
+          controlPlane,
+          clusterId: install.clusterId,
+          installerStartedAtMs: install.installerStartedAtMs,
+          candidate: input.candidate.reference,
+          polling,
+        });
+      } catch (err) {
+        const found = failureFacts<{ onboarding?: OnboardingFacts }>(err);
+        if (found?.onboarding) result.onboarding = found.onboarding;
+        throw err;
+      }
+    });
+    result.smokeJob = await phase('smoke_job', async () => {
+      try {
+        return await smoke.runSmokeJob({ controlPlane, clusterId: install.clusterId, gpuCount: target.gpu.minCount, vendor: target.vendor, polling });
+      } catch (err) {
+        const found = failureFacts<{ smokeJob?: SmokeJobFacts }>(err);
+        if (found?.smokeJob) result.smokeJob = found.smokeJob;
+        throw err;
+      }
+    });
     result.outcome = 'passed';
   } catch (err) {
     result.outcome = isCancellation(err) ? 'cancelled' : 'failed';
@@ -116,12 +159,17 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     // Cleanup must run whatever happened above, including cancellation of this leg.
     await CancellationScope.nonCancellable(async () => {
       try {
-        await phase('cleanup', () =>
-          host
-            ? cleanup.terminateInstance({ host, executor: settings.executor })
-            : // Provisioning may have launched a machine it never reported: find it by its leg tag.
-              cleanup.terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
-        );
+        await phase('cleanup', async () => {
+          const steps = await Promise.allSettled([
+            host
+              ? cleanup.terminateInstance({ host, executor: settings.executor })
+              : // Provisioning may have launched a machine it never reported: find it by its leg tag.
+                cleanup.terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
+            clusterRequested ? cleanup.deleteTestCluster({ controlPlane, clusterName: workflowId }) : Promise.resolve(null),
+          ]);
+          const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+          if (failed) throw failed.reason;
+        });
       } catch {
         result.cleanupFailure = result.phases.find((p) => p.name === 'cleanup')?.failure;
       }

@@ -2,6 +2,7 @@
  * A matrix run: decides whether a candidate image may be promoted.
  *
  * prepare → wait for the environment's lane → read the approved digest →
+ * preflight (registry manifest, pinned AMIs) and janitor (./preflight.ts) →
  * one hardware leg per target, in parallel (child workflows) → promote only
  * if every leg passed and this is not a dry run → read the approved digest
  * again → write the evidence pack (always: passed, failed, cancelled) →
@@ -14,6 +15,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -46,6 +48,7 @@ import {
 } from './definitions';
 import { runFailure } from './failure-mapping';
 import { hardwareLegWorkflow } from './leg';
+import { janitorSummary, PREFLIGHT_PATCH, runPreflight, type PreflightOutcome } from './preflight';
 
 /** The plan is read before the configured timeouts are known; reading it is local and quick. */
 const { prepareRun } = proxyActivities<SentinelActivities>({
@@ -90,6 +93,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   let approvedAfter: ApprovedDigestState | null = null;
   let legs: LegResult[] = [];
   let askedLane = false;
+  let preflight: PreflightOutcome | undefined;
 
   try {
     // 1. The lane: strictly one run per environment at a time.
@@ -110,8 +114,13 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       // 2. What is approved now: the promotion may only replace exactly this.
       progress.stage = 'preflight';
       approvedBefore = await pointer.readApprovedDigest(digestRef);
+      // Registry manifest and pinned AMIs, then the janitor (./preflight.ts); histories from before it replay without.
+      if (patched(PREFLIGHT_PATCH)) preflight = await runPreflight(plan, approvedBefore, input.dryRun, info.workflowId);
 
-      if (input.dryRun) {
+      if (preflight?.failure) {
+        failure = preflight.failure;
+        promotion = { status: 'not_promoted_failed', detail: `preflight: ${preflight.failure.code}` };
+      } else if (input.dryRun) {
         verdict = 'passed';
         promotion = { status: 'not_promoted_dry_run' };
       } else {
@@ -188,11 +197,14 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         executor: plan.settings.executor.kind,
         configFile: plan.configFile,
         configSha256: plan.configSha256,
+        ...(input.candidateSource ? { candidateSource: input.candidateSource } : {}),
       },
       candidate: { reference: plan.candidate.reference, repository: plan.candidate.repository, digest: plan.candidate.digest },
       approvedDigest: { parameter: plan.settings.approvedDigestParameter, before: approvedBefore, after: approvedAfter },
       promotion,
       legs,
+      ...(preflight ? { preflight: preflight.checks } : {}),
+      ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -246,6 +258,8 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       ...(leg.failure ? { failure: leg.failure } : {}),
     })),
     ...(evidence ? { evidence } : {}),
+    ...(preflight ? { preflight: preflight.checks } : {}),
+    ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
   };
 
   /**

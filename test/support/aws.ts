@@ -1,7 +1,11 @@
 /** Reading the emulated AWS account from tests, with the real SDK. */
 import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { createHash } from 'node:crypto';
 import { AwsClients } from '../../src/aws/clients';
+import { pushImage } from '../../src/devstack/registry';
+import { registryEndpoint } from '../../src/registry/client';
+import { sharedStack } from './stack';
 
 export const REGION = 'us-west-2';
 export const aws = new AwsClients();
@@ -24,8 +28,20 @@ export async function putParameter(name: string, value: string): Promise<void> {
   await aws.ssm(REGION).send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true }));
 }
 
-/** A pinned candidate of the configured repository; `seed` varies the digest. */
-export async function candidate(seed: string, repository = 'ghcr.io/iangreen74/radix-cluster-agent'): Promise<string> {
-  const hex = require('node:crypto').createHash('sha256').update(seed).digest('hex') as string;
-  return `${repository}@sha256:${hex}`;
+export const REPOSITORY = 'ghcr.io/iangreen74/radix-cluster-agent';
+
+/**
+ * A pinned candidate of the configured repository whose manifest really
+ * exists: an image made from `seed` is pushed to the suite's registry
+ * (SENTINEL_REGISTRY_URL) and referenced by the digest the push produced.
+ */
+export async function candidate(seed: string, repository = REPOSITORY, options: { tag?: string; revision?: string } = {}): Promise<string> {
+  const stack = await sharedStack();
+  const { digest } = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed, ...options });
+  return `${repository}@${digest}`;
+}
+
+/** A well-formed candidate no registry has: its manifest does not exist. */
+export function unknownCandidate(seed: string, repository = REPOSITORY): string {
+  return `${repository}@sha256:${createHash('sha256').update(`unknown ${seed}`).digest('hex')}`;
 }

@@ -1,4 +1,4 @@
-/** The real `sentinel` command (bin/sentinel.js) as a child process, pointed at the shared stack. */
+/** The `sentinel` command line as a user runs it: its own process, pointed at the suite's stack. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load';
@@ -8,28 +8,39 @@ export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** stdout parsed, when the command ran with --json. */
+  json?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function sentinelCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function sentinel(args: string[], invariantsFile?: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   const stack = await sharedStack();
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'sentinel.js'), ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...stack.env, ...env },
+    env: { ...process.env, ...stack.env, ...(invariantsFile ? { SENTINEL_INVARIANTS: invariantsFile } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+  let json;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(stdout);
+    } catch {
+      // left undefined: the assertion on it says what was printed
+    }
+  }
+  return { code, stdout, stderr, ...(json === undefined ? {} : { json }) };
 }
 
-/** The one JSON document `--json` prints on stdout. */
+/** `sentinel(args)` with the configuration passed as `--invariants` in args. */
+export function sentinelCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return sentinel(args, undefined, env);
+}
+
+/** The one JSON document `--json` printed on stdout, or an error that shows what was printed. */
 export function jsonOf(run: CliRun): any { // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    return JSON.parse(run.stdout);
-  } catch {
-    throw new Error(`stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
-  }
+  if (run.json !== undefined) return run.json;
+  throw new Error(`stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
 }

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import type { MatrixRunInput, MatrixRunResult } from '../../src/domain/run';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { runWorkflowId } from '../../src/workflows/definitions';
+import { legProgressQuery, legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
+import { eventually } from './wait';
 import { sharedStack } from './stack';
 import type { TestEnvironment } from './invariants';
 
@@ -34,4 +35,13 @@ export async function startRun(env: TestEnvironment, input: Partial<MatrixRunInp
 export function readEvidence(result: MatrixRunResult): EvidenceRecord {
   if (!result.evidence) throw new Error(`run ${result.workflowId} has no evidence`);
   return JSON.parse(readFileSync(result.evidence.json, 'utf8')) as EvidenceRecord;
+}
+
+/** Resolves once the given leg of a run reports the phase (through its progress query). */
+export async function legReachesPhase(runWorkflowId: string, target: string, phase: string, timeoutMs = 30_000): Promise<void> {
+  const c = await temporalClient();
+  await eventually(`${target} to reach ${phase}`, async () => {
+    const progress = await c.workflow.getHandle(legWorkflowId(runWorkflowId, target)).query(legProgressQuery);
+    return progress.phase === phase ? true : undefined;
+  }, timeoutMs);
 }

@@ -45,7 +45,7 @@ describe('replaying a run\'s history (docs/replay.md)', function () {
   });
 
   it('reports a determinism violation when the workflow code changed incompatibly', () => {
-    const out = replay([files[1]!, '--workflows', path.join(PROJECT_ROOT, 'test', 'fixtures', 'changed-workflows.ts')]);
+    const out = replay([files[0]!, '--workflows', path.join(PROJECT_ROOT, 'test', 'fixtures', 'changed-workflows.ts')]);
     assert.equal(out.status, 1, out.stdout + out.stderr);
     assert.match(out.stdout, /FAIL .*DeterminismViolationError/);
   });

@@ -132,7 +132,7 @@ async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, t
 }
 
 /** A run starts fine without a worker, but nothing happens: say so instead of waiting silently. */
-async function warnWithoutWorker(temporal: TemporalContext, printer: Printer): Promise<void> {
+export async function warnWithoutWorker(temporal: TemporalContext, printer: Printer): Promise<void> {
   try {
     const out = await temporal.client.workflowService.describeTaskQueue({
       namespace: temporal.settings.namespace,

@@ -1,0 +1,92 @@
+/**
+ * The demo: a real Temporal dev server (with its Web UI), the AWS API
+ * emulator, the reference control plane and the Sentinel worker, all on free
+ * loopback ports; then `sentinel run --env local` for a freshly pushed
+ * candidate, to its verdict; then the evidence pack and the Web UI link.
+ * Ends with the verdict's exit code and stops everything it started (unless --keep).
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runMatrix } from '../src/client/commands/run';
+import { EXIT } from '../src/client/exit-codes';
+import { createPrinter } from '../src/client/output';
+import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
+import { pushImage } from '../src/devstack/registry';
+import { startDevStack } from '../src/devstack/stack';
+import { registryEndpoint } from '../src/registry/client';
+import { createSentinelWorker } from '../src/worker/worker';
+
+const ENVIRONMENT = 'local';
+
+async function main(): Promise<number> {
+  const keep = process.argv.includes('--keep');
+  const workDir = path.join(PROJECT_ROOT, '.sentinel', 'demo');
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
+
+  say('starting the Temporal dev server (with Web UI), moto_server and the reference control plane on loopback...');
+  const invariants = loadInvariants();
+  const stack = await startDevStack({ invariants, workDir, ui: true });
+  Object.assign(process.env, stack.env);
+  try {
+    // The same invariants, now with the stack's control-plane overrides applied.
+    const config = loadInvariants();
+    await stack.bootstrap(ENVIRONMENT);
+    // The candidate: a real image, pushed to the stack's registry as CI pushes to GHCR.
+    const repository = config.environments[ENVIRONMENT]!.image.repository;
+    const pushed = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed: `demo-${Date.now()}`, revision: localGitSha() });
+    const candidate = `${repository}@${pushed.digest}`;
+    say(`Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, registry ${stack.registry.url}, control plane ${stack.controlPlane.url}`);
+    say(`pushed the candidate image ${candidate}`);
+
+    const worker = await createSentinelWorker({ invariants: config, temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace }, localWorkRoot: path.join(workDir, 'hosts') });
+    const running = worker.worker.run();
+    say(`worker polling ${worker.taskQueue}`);
+    say(`sentinel run --env ${ENVIRONMENT} --digest ${candidate}`);
+    process.stdout.write('\n');
+    let code: number;
+    try {
+      code = await runMatrix({ env: ENVIRONMENT, digest: candidate, wait: true, queue: true, runId: `demo-${Date.now()}` }, createPrinter(false));
+    } finally {
+      worker.worker.shutdown();
+      await running;
+      await worker.close();
+    }
+    const evidence = latestEvidence(config.environments[ENVIRONMENT]!.evidence.location);
+    if (evidence) {
+      process.stdout.write(`\n${'-'.repeat(80)}\n${readFileSync(evidence, 'utf8')}${'-'.repeat(80)}\n`);
+    }
+    if (keep) {
+      say(`Web UI: ${stack.temporal.uiUrl} (Ctrl-C to stop everything)`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+    return code;
+  } finally {
+    await stack.stop();
+    say('stopped everything it started');
+  }
+}
+
+function localGitSha(): string | undefined {
+  try {
+    return require('node:child_process').execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function latestEvidence(dir: string): string | undefined {
+  const fs = require('node:fs') as typeof import('node:fs');
+  if (!fs.existsSync(dir)) return undefined;
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => path.join(dir, f));
+  return files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(EXIT.INTERNAL);
+  },
+);

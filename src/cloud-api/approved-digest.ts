@@ -1,0 +1,161 @@
+/**
+ * The approved digest as the installer endpoint sees it: read from its one
+ * source, the environment's SSM parameter, classified once, and kept in
+ * memory for a short TTL.
+ *
+ * Every outcome of a read (approved, missing, invalid, unavailable) is kept
+ * for the TTL, counted from the moment the read started, so:
+ *   - SSM sees at most one GetParameter per TTL window, whatever the request
+ *     rate (concurrent requests on an expired entry share one read);
+ *   - a promotion is served at most one TTL after it was written;
+ *   - a failed read is never papered over with an older value: while SSM
+ *     cannot be read, requests get the documented failure.
+ */
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { awsErrorMessage, awsErrorName, isCredentialError } from '../aws/errors';
+import { ImageRefError, parsePinnedImage, type ImageRefProblem, type PinnedImage } from '../domain/image-ref';
+import type { UnavailableReason } from './installer-script';
+
+export type ApprovedDigestOutcome =
+  | { kind: 'approved'; image: PinnedImage; version: number | null }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; problem: ImageRefProblem; version: number | null }
+  | { kind: 'unavailable'; reason: UnavailableReason; /** For the service's log only, never for scripts. */ detail: string };
+
+export interface ApprovedDigestRef {
+  parameter: string;
+  repository: string;
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+
+/**
+ * Why a read failed. `timedOut` says whether the read's own deadline fired:
+ * the SDK names some network errors TimeoutError, so the name alone cannot tell.
+ */
+export function unavailableReason(err: unknown, timedOut = false): UnavailableReason {
+  const name = awsErrorName(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (timedOut) return 'timeout';
+  if (isCredentialError(err)) return 'access-denied';
+  if (/throttl|toomanyrequests|rateexceeded|requestlimitexceeded/i.test(name)) return 'throttled';
+  if (NETWORK_ERRORS.has(name) || (typeof code === 'string' && NETWORK_ERRORS.has(code))) return 'unreachable';
+  if (name === 'AbortError' || name === 'TimeoutError' || name === 'RequestTimeout') return 'timeout';
+  return 'error';
+}
+
+/** One read of the parameter, classified. Never throws. */
+export async function readApprovedDigest(ssm: SSMClient, ref: ApprovedDigestRef, timeoutMs: number): Promise<ApprovedDigestOutcome> {
+  let value: string | undefined;
+  let version: number | null;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  try {
+    const out = await ssm.send(new GetParameterCommand({ Name: ref.parameter }), { abortSignal: deadline });
+    value = out.Parameter?.Value;
+    version = out.Parameter?.Version ?? null;
+  } catch (err) {
+    if (awsErrorName(err) === 'ParameterNotFound') return { kind: 'missing' };
+    const reason = unavailableReason(err, deadline.aborted);
+    const detail = reason === 'timeout' ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err)})` : awsErrorMessage(err);
+    return { kind: 'unavailable', reason, detail };
+  }
+  if (value === undefined) return { kind: 'invalid', problem: 'empty', version };
+  try {
+    return { kind: 'approved', image: parsePinnedImage(value, ref.repository), version };
+  } catch (err) {
+    if (err instanceof ImageRefError) return { kind: 'invalid', problem: err.problem, version };
+    throw err;
+  }
+}
+
+export interface ApprovedDigestStats {
+  /** Reads sent to SSM. */
+  reads: number;
+  /** Requests answered from memory. */
+  hits: number;
+  /** Requests that waited for a read another request had started. */
+  shared: number;
+  /** Requests that started a read. */
+  misses: number;
+}
+
+export interface ApprovedDigestProvider {
+  get(): Promise<ApprovedDigestOutcome>;
+  stats(): ApprovedDigestStats;
+}
+
+export interface CacheOptions {
+  ttlMs: number;
+  read: () => Promise<ApprovedDigestOutcome>;
+  /** Called after every read with its outcome and duration (for the service's log). */
+  onRead?: (outcome: ApprovedDigestOutcome, ms: number) => void;
+  now?: () => number;
+}
+
+/** The in-process cache with single-flight refresh. */
+export class ApprovedDigestCache implements ApprovedDigestProvider {
+  private entry: { outcome: ApprovedDigestOutcome; expiresAt: number } | undefined;
+  private inflight: Promise<ApprovedDigestOutcome> | undefined;
+  private readonly counters: ApprovedDigestStats = { reads: 0, hits: 0, shared: 0, misses: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly options: CacheOptions) {
+    if (!(options.ttlMs > 0)) throw new RangeError('the approved-digest cache needs a positive TTL');
+    this.now = options.now ?? Date.now;
+  }
+
+  get(): Promise<ApprovedDigestOutcome> {
+    const entry = this.entry;
+    if (entry && this.now() < entry.expiresAt) {
+      this.counters.hits += 1;
+      return Promise.resolve(entry.outcome);
+    }
+    if (this.inflight) {
+      this.counters.shared += 1;
+      return this.inflight;
+    }
+    this.counters.misses += 1;
+    this.inflight = this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  stats(): ApprovedDigestStats {
+    return { ...this.counters };
+  }
+
+  private async refresh(): Promise<ApprovedDigestOutcome> {
+    const started = this.now();
+    this.counters.reads += 1;
+    const outcome = await safely(this.options.read);
+    this.entry = { outcome, expiresAt: started + this.options.ttlMs };
+    this.options.onRead?.(outcome, this.now() - started);
+    return outcome;
+  }
+}
+
+/** No cache at all: every request reads SSM. For benchmarks only (it is what the cache protects SSM from). */
+export class UncachedApprovedDigest implements ApprovedDigestProvider {
+  private readonly counters: ApprovedDigestStats = { reads: 0, hits: 0, shared: 0, misses: 0 };
+
+  constructor(private readonly read: () => Promise<ApprovedDigestOutcome>) {}
+
+  async get(): Promise<ApprovedDigestOutcome> {
+    this.counters.reads += 1;
+    this.counters.misses += 1;
+    return safely(this.read);
+  }
+
+  stats(): ApprovedDigestStats {
+    return { ...this.counters };
+  }
+}
+
+async function safely(read: () => Promise<ApprovedDigestOutcome>): Promise<ApprovedDigestOutcome> {
+  try {
+    return await read();
+  } catch (err) {
+    return { kind: 'unavailable', reason: 'error', detail: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The control plane's HTTP service (reference implementation): the installer
+ * endpoint and a health endpoint, on Fastify. One process serves one
+ * environment of ops/invariants.yaml.
+ *
+ *   GET /v1/clusters/installer   the installer script (src/cloud-api/installer.ts)
+ *   GET /healthz                 liveness, and the approved-digest cache's counters
+ *
+ * Request URLs carry onboarding tokens and grants, so the log never records
+ * a query string, and no response carrying a token may be cached.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { AwsClients } from '../aws/clients';
+import type { LoadedInvariants } from '../config/load';
+import { environmentOf } from '../config/load';
+import { ApprovedDigestCache, readApprovedDigest, UncachedApprovedDigest, type ApprovedDigestOutcome, type ApprovedDigestProvider } from './approved-digest';
+import { CandidateGrants } from './candidate-grant';
+import { handleInstallerRequest, INSTALLER_PATH, type InstallerDeps } from './installer';
+import type { ScriptSettings } from './installer-script';
+
+export const HEALTH_PATH = '/healthz';
+
+export interface CloudApiOptions {
+  invariants: LoadedInvariants;
+  environment: string;
+  /** Public base URL handed to agents (see resolveApiUrl). */
+  apiUrl: string;
+  aws: AwsClients;
+  /** False serves every request from SSM directly: for the benchmark's baseline only. */
+  cache: boolean;
+  /** The candidate grant key; undefined refuses every candidate. */
+  grantKey: Uint8Array | undefined;
+  /** Fastify's logger: false for none, or pino options (a `stream` captures the log). */
+  logger: FastifyServerOptions['logger'];
+  /** Set when the service also manages clusters (the reference control plane): refuses unknown tokens. */
+  isKnownOnboardingToken?: (token: string) => boolean;
+}
+
+export interface CloudApi {
+  app: FastifyInstance;
+  installer: InstallerDeps;
+  /** Starts listening; returns the URL it listens on. */
+  listen(host: string, port: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export class ApiUrlError extends Error {}
+
+/** RADIX_API_URL overrides controlPlane.baseUrl; either must be an absolute http(s) URL. */
+export function resolveApiUrl(configured: string, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = env.RADIX_API_URL || configured;
+  let url: URL;
+  try {
+    url = new URL(chosen);
+  } catch {
+    throw new ApiUrlError(`${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} is not a URL: ${JSON.stringify(chosen)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    throw new ApiUrlError(`${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} must be a plain http(s) base URL, got ${JSON.stringify(chosen)}`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+export function buildCloudApi(options: CloudApiOptions): CloudApi {
+  const env = environmentOf(options.invariants, options.environment);
+  const settings: ScriptSettings = {
+    environment: options.environment,
+    region: env.awsRegion,
+    parameter: env.approvedDigestParameter,
+    repository: env.image.repository,
+    apiUrl: options.apiUrl,
+    cacheTtlMs: env.controlPlane.installer.cacheTtl,
+  };
+  const app = Fastify({
+    logger: withSafeRequestLogging(options.logger),
+    // One line per refresh and per refused request is enough; a line per served script is noise at thousands per second.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  const ssm = options.aws.ssm(env.awsRegion);
+  const read = () =>
+    readApprovedDigest(ssm, { parameter: env.approvedDigestParameter, repository: env.image.repository }, env.controlPlane.installer.ssmTimeout);
+  const logRead = (outcome: ApprovedDigestOutcome, ms: number) => {
+    const fields = { parameter: env.approvedDigestParameter, ms, ...describe(outcome) };
+    if (outcome.kind === 'approved') app.log.info(fields, 'approved digest read');
+    else app.log.error(fields, 'approved digest not servable');
+  };
+  const approved: ApprovedDigestProvider = options.cache
+    ? new ApprovedDigestCache({ ttlMs: env.controlPlane.installer.cacheTtl, read, onRead: logRead })
+    : new UncachedApprovedDigest(read);
+
+  const installer: InstallerDeps = {
+    settings,
+    approved,
+    grants: options.grantKey ? new CandidateGrants(options.grantKey) : undefined,
+    retryAfterSeconds: Math.max(1, Math.ceil(env.controlPlane.installer.cacheTtl / 1000)),
+    ...(options.isKnownOnboardingToken ? { isKnownOnboardingToken: options.isKnownOnboardingToken } : {}),
+  };
+
+  app.get(INSTALLER_PATH, async (request, reply) => {
+    const res = await handleInstallerRequest({ query: request.query as Record<string, unknown>, headers: request.headers }, installer);
+    const { outcome } = res;
+    if (outcome.result === 'installed' && outcome.source === 'candidate') {
+      request.log.info({ installer: outcome }, 'candidate installer served');
+    } else if (outcome.result === 'ONBOARDING_TOKEN_INVALID' || outcome.result === 'CANDIDATE_INVALID' || outcome.result === 'CANDIDATE_NOT_AUTHORISED') {
+      request.log.warn({ installer: outcome }, 'installer request refused');
+    }
+    return reply.code(res.status).headers(res.headers).send(res.body);
+  });
+
+  app.get(HEALTH_PATH, async () => ({
+    status: 'ok',
+    environment: options.environment,
+    approvedDigest: {
+      parameter: env.approvedDigestParameter,
+      cache: options.cache,
+      cacheTtlMs: env.controlPlane.installer.cacheTtl,
+      ...approved.stats(),
+    },
+    awsCalls: options.aws.callCounts(),
+  }));
+
+  return {
+    app,
+    installer,
+    async listen(host: string, port: number) {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      if (!address || typeof address === 'string') throw new Error('the service has no TCP address');
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${shownHost}:${address.port}`;
+    },
+    close: () => app.close(),
+  };
+}
+
+function describe(outcome: ApprovedDigestOutcome): Record<string, unknown> {
+  switch (outcome.kind) {
+    case 'approved':
+      return { outcome: 'approved', reference: outcome.image.reference, version: outcome.version };
+    case 'missing':
+      return { outcome: 'APPROVED_DIGEST_MISSING' };
+    case 'invalid':
+      // The value itself is not logged either: it may be anything.
+      return { outcome: 'APPROVED_DIGEST_INVALID', problem: outcome.problem, version: outcome.version };
+    case 'unavailable':
+      return { outcome: 'APPROVED_DIGEST_UNAVAILABLE', reason: outcome.reason, detail: outcome.detail };
+  }
+}
+
+/** Request log lines name the path, never the query (it carries tokens and grants). */
+function withSafeRequestLogging(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return false;
+  const base = logger === true ? {} : logger;
+  return {
+    ...base,
+    serializers: {
+      ...(base.serializers ?? {}),
+      req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, path: (req.url ?? '').split('?')[0], id: req.id }),
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The janitor's judgement, as pure functions and shapes (no Node APIs, so
+ * the workflow bundle uses them): which of an environment's instances are
+ * expired, and the report a janitor run returns.
+ *
+ * An instance is expired when it was launched longer ago than the
+ * environment's cleanupTtl, or when its `radix:expires-at` tag lies in the
+ * past. An expired instance is only terminated when the run named in its
+ * `radix:run-id` tag is no longer open; that check is the workflow's.
+ */
+import { formatDuration } from './duration';
+import type { FailureRecord } from './failures';
+
+/** Instances per DescribeInstances page (EC2 allows 5 to 1000). */
+export const JANITOR_PAGE_SIZE = 100;
+
+export interface JanitorInput {
+  environment: string;
+  /** List what would be terminated; terminate nothing. */
+  dryRun: boolean;
+}
+
+/** One instance as the janitor sees it (from DescribeInstances and its tags). */
+export interface JanitorInstance {
+  instanceId: string;
+  state: string;
+  instanceType?: string;
+  launchedAt?: string;
+  /** `radix:expires-at` */
+  expiresAt?: string;
+  /** `radix:run-id`: the workflow id of the matrix run that launched it. */
+  runId?: string;
+  /** `radix:target` */
+  target?: string;
+}
+
+export type TerminateReason = 'ttl' | 'expires_at';
+export type SpareReason = 'run_open' | 'young';
+
+export interface JanitorAction {
+  instanceId: string;
+  ageSeconds: number;
+  runId?: string;
+  target?: string;
+  reason: TerminateReason;
+  detail: string;
+}
+
+export interface JanitorSpared {
+  instanceId: string;
+  ageSeconds: number;
+  runId?: string;
+  reason: SpareReason;
+  detail: string;
+}
+
+export interface JanitorReport {
+  environment: string;
+  region: string;
+  dryRun: boolean;
+  checkedAt: string;
+  cleanupTtlSeconds: number;
+  /** Live instances tagged radix:purpose=gpu-matrix of this environment. */
+  seen: number;
+  terminated: JanitorAction[];
+  /** Dry run only: what would have been terminated. */
+  wouldTerminate: JanitorAction[];
+  spared: JanitorSpared[];
+}
+
+/** What a matrix run records of its janitor pre-step: the report, or why there is none. */
+export interface JanitorOutcome {
+  workflowId: string;
+  report?: JanitorReport;
+  failure?: FailureRecord;
+}
+
+export interface Classified {
+  expired: JanitorAction[];
+  young: JanitorSpared[];
+}
+
+export function ageSeconds(instance: JanitorInstance, nowMs: number): number {
+  const launched = instance.launchedAt ? Date.parse(instance.launchedAt) : NaN;
+  return Number.isFinite(launched) ? Math.max(0, Math.round((nowMs - launched) / 1000)) : 0;
+}
+
+/** Splits instances into expired ones (candidates for termination) and young ones (spared). */
+export function classifyInstances(instances: JanitorInstance[], nowMs: number, cleanupTtlMs: number): Classified {
+  const expired: JanitorAction[] = [];
+  const young: JanitorSpared[] = [];
+  for (const instance of instances) {
+    const age = ageSeconds(instance, nowMs);
+    const expiresAt = instance.expiresAt ? Date.parse(instance.expiresAt) : NaN;
+    const base = {
+      instanceId: instance.instanceId,
+      ageSeconds: age,
+      ...(instance.runId ? { runId: instance.runId } : {}),
+    };
+    if (instance.launchedAt && age * 1000 >= cleanupTtlMs) {
+      expired.push({ ...base, ...(instance.target ? { target: instance.target } : {}), reason: 'ttl', detail: `launched ${formatDuration(age * 1000)} ago, older than cleanupTtl ${formatDuration(cleanupTtlMs)}` });
+    } else if (Number.isFinite(expiresAt) && expiresAt <= nowMs) {
+      expired.push({ ...base, ...(instance.target ? { target: instance.target } : {}), reason: 'expires_at', detail: `past its radix:expires-at ${instance.expiresAt}` });
+    } else {
+      const left = Math.min(
+        instance.launchedAt ? cleanupTtlMs - age * 1000 : Infinity,
+        Number.isFinite(expiresAt) ? expiresAt - nowMs : Infinity,
+      );
+      young.push({ ...base, reason: 'young', detail: Number.isFinite(left) ? `expires in ${formatDuration(left)}` : 'no launch time nor radix:expires-at' });
+    }
+  }
+  return { expired, young };
+}

@@ -1,0 +1,204 @@
+/**
+ * A small client for the OCI distribution API (what `docker pull` speaks),
+ * enough to check that a manifest exists and to resolve a tag to its digest.
+ *
+ * Where the registry is: derived from the repository's host
+ * (`ghcr.io/org/name` → `https://ghcr.io`, name `org/name`), unless
+ * SENTINEL_REGISTRY_URL overrides the base URL (as AWS_ENDPOINT_URL does for
+ * AWS): the demo and the tests point it at a local registry.
+ *
+ * Access is anonymous, like a host pulling a public image: a 401 with a
+ * `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge is answered
+ * by fetching an anonymous token from the realm and asking again (the flow
+ * GHCR and Docker Hub use). Tokens are kept until they expire.
+ */
+import { createHash } from 'node:crypto';
+
+/** Every manifest kind an image can be pushed as; HEAD answers 404 for a kind not accepted. */
+export const MANIFEST_MEDIA_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+] as const;
+
+export interface RegistryEndpoint {
+  /** `https://ghcr.io`, or the override. */
+  baseUrl: string;
+  /** Repository path inside the registry: `org/name`. */
+  name: string;
+}
+
+export class RegistryConfigError extends Error {}
+
+/** `SENTINEL_REGISTRY_URL` wins over the repository's host. */
+export function registryEndpoint(repository: string, env: NodeJS.ProcessEnv = process.env): RegistryEndpoint {
+  const slash = repository.indexOf('/');
+  if (slash < 0) throw new RegistryConfigError(`repository ${repository} names no registry host`);
+  const host = repository.slice(0, slash);
+  const name = repository.slice(slash + 1);
+  const override = env.SENTINEL_REGISTRY_URL?.trim();
+  if (override) {
+    let url: URL;
+    try {
+      url = new URL(override);
+    } catch {
+      throw new RegistryConfigError(`SENTINEL_REGISTRY_URL=${override} is not a URL; expected e.g. http://127.0.0.1:5000`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new RegistryConfigError(`SENTINEL_REGISTRY_URL=${override} must be an http(s) URL`);
+    }
+    return { baseUrl: override.replace(/\/+$/, ''), name };
+  }
+  // Docker Hub's API lives elsewhere than its name.
+  const apiHost = host === 'docker.io' || host === 'index.docker.io' ? 'registry-1.docker.io' : host;
+  return { baseUrl: `https://${apiHost}`, name };
+}
+
+export type RegistryErrorKind = 'unreachable' | 'auth_refused' | 'bad_response';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly kind: RegistryErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+export interface ManifestHead {
+  /** The digest the registry reports (Docker-Content-Digest), or the one asked for. */
+  digest: string;
+  mediaType: string;
+  size?: number;
+}
+
+export interface Manifest extends ManifestHead {
+  body: Buffer;
+}
+
+interface Challenge {
+  realm: string;
+  service?: string;
+  scope?: string;
+}
+
+/** Parses `Bearer realm="…",service="…",scope="…"`; undefined for any other scheme. */
+export function parseBearerChallenge(header: string | null): Challenge | undefined {
+  if (!header || !/^\s*bearer\s/i.test(header)) return undefined;
+  const params: Record<string, string> = {};
+  for (const match of header.matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))/g)) {
+    params[match[1]!.toLowerCase()] = match[2] ?? match[3] ?? '';
+  }
+  if (!params.realm) return undefined;
+  return { realm: params.realm, ...(params.service ? { service: params.service } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+}
+
+export class RegistryClient {
+  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(private readonly fetchFn: typeof fetch = fetch) {}
+
+  /** The manifest's head, or undefined when the registry has no such manifest (404). */
+  async headManifest(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
+    const res = await this.request(endpoint, 'HEAD', `manifests/${reference}`, { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, signal);
+    if (res.status === 404) return undefined;
+    this.expectOk(res, endpoint, `HEAD manifest ${reference}`);
+    const length = Number(res.headers.get('content-length'));
+    return {
+      digest: res.headers.get('docker-content-digest') ?? reference,
+      mediaType: (res.headers.get('content-type') ?? 'unknown').split(';')[0]!.trim(),
+      ...(Number.isFinite(length) && length > 0 ? { size: length } : {}),
+    };
+  }
+
+  /** The manifest's bytes and digest (sha256 of the bytes, checked against the registry's header), or undefined on 404. */
+  async getManifest(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<Manifest | undefined> {
+    const res = await this.request(endpoint, 'GET', `manifests/${reference}`, { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, signal);
+    if (res.status === 404) return undefined;
+    this.expectOk(res, endpoint, `GET manifest ${reference}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const reported = res.headers.get('docker-content-digest');
+    if (reported && reported !== digest) {
+      throw new RegistryError('bad_response', `${endpoint.baseUrl}: manifest ${reference} reported digest ${reported} but its bytes hash to ${digest}`);
+    }
+    return { digest, mediaType: (res.headers.get('content-type') ?? 'unknown').split(';')[0]!.trim(), size: body.length, body };
+  }
+
+  /** A blob's bytes (small ones: image configs), or undefined on 404. */
+  async getBlob(endpoint: RegistryEndpoint, digest: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const res = await this.request(endpoint, 'GET', `blobs/${digest}`, {}, signal);
+    if (res.status === 404) return undefined;
+    this.expectOk(res, endpoint, `GET blob ${digest}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  private expectOk(res: Response, endpoint: RegistryEndpoint, what: string): void {
+    if (res.ok) return;
+    if (res.status === 401 || res.status === 403) {
+      throw new RegistryError('auth_refused', `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} refused (HTTP ${res.status})`, res.status);
+    }
+    // 429 and 5xx are the registry's trouble, worth retrying; anything else is an answer we cannot use.
+    const kind: RegistryErrorKind = res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response';
+    throw new RegistryError(kind, `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} answered HTTP ${res.status}`, res.status);
+  }
+
+  /** One API call, answering a Bearer challenge once with an anonymous token. */
+  private async request(endpoint: RegistryEndpoint, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+    const url = `${endpoint.baseUrl}/v2/${endpoint.name}/${path}`;
+    const scopeKey = `${endpoint.baseUrl} repository:${endpoint.name}:pull`;
+    const cached = this.tokens.get(scopeKey);
+    const authorization: Record<string, string> = cached && cached.expiresAt > Date.now() ? { Authorization: `Bearer ${cached.token}` } : {};
+    let res = await this.send(url, { method, headers: { ...headers, ...authorization }, ...(signal ? { signal } : {}) });
+    if (res.status !== 401) return res;
+
+    const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
+    await res.body?.cancel();
+    if (!challenge) {
+      throw new RegistryError('auth_refused', `${url}: HTTP 401 without a Bearer challenge (the registry wants credentials; Sentinel pulls anonymously)`, 401);
+    }
+    const token = await this.anonymousToken(challenge, endpoint, signal);
+    this.tokens.set(scopeKey, token);
+    res = await this.send(url, { method, headers: { ...headers, Authorization: `Bearer ${token.token}` }, ...(signal ? { signal } : {}) });
+    return res;
+  }
+
+  private async anonymousToken(challenge: Challenge, endpoint: RegistryEndpoint, signal?: AbortSignal): Promise<{ token: string; expiresAt: number }> {
+    let tokenUrl: URL;
+    try {
+      tokenUrl = new URL(challenge.realm);
+    } catch {
+      throw new RegistryError('bad_response', `${endpoint.baseUrl}: token realm ${JSON.stringify(challenge.realm)} is not a URL`);
+    }
+    if (challenge.service) tokenUrl.searchParams.set('service', challenge.service);
+    tokenUrl.searchParams.set('scope', challenge.scope ?? `repository:${endpoint.name}:pull`);
+    const res = await this.send(tokenUrl.toString(), { method: 'GET', ...(signal ? { signal } : {}) });
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new RegistryError('auth_refused', `${tokenUrl.origin}${tokenUrl.pathname}: no anonymous pull token for ${endpoint.name} (HTTP ${res.status}); the repository is private or does not exist`, res.status);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RegistryError(res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response', `${tokenUrl.origin}${tokenUrl.pathname}: token request answered HTTP ${res.status}`, res.status);
+    }
+    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    if (!token) throw new RegistryError('bad_response', `${tokenUrl.origin}${tokenUrl.pathname}: token response carries no token`);
+    // The distribution spec's default lifetime is 60 s; stop using a token a little before it ends.
+    const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    return { token, expiresAt: Date.now() + Math.max(0, lifetime - 5) * 1000 };
+  }
+
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetchFn(url, { ...init, redirect: 'follow' });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+  }
+}

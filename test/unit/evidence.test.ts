@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/config/load';
+import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../../src/domain/evidence';
+import { failureRecord } from '../../src/domain/failures';
+import { renderEvidenceMarkdown } from '../../src/evidence/markdown';
+import { evidenceJsonSchema, evidenceSchema } from '../../src/evidence/schema';
+
+function record(overrides: Partial<EvidenceRecord> = {}): EvidenceRecord {
+  return {
+    schema: EVIDENCE_SCHEMA,
+    simulated: false,
+    verdict: 'failed',
+    run: {
+      workflowId: 'sentinel-run-dev-123',
+      runId: 'r-1',
+      environment: 'dev',
+      trigger: 'ci',
+      dryRun: false,
+      gitSha: '0123456789abcdef0123456789abcdef01234567',
+      ciRunId: '123',
+      startedAt: '2026-11-25T02:00:00.000Z',
+      finishedAt: '2026-11-25T02:14:30.000Z',
+      durationSeconds: 870,
+      executor: 'ssm',
+      configFile: '/srv/ops/invariants.yaml',
+      configSha256: 'e'.repeat(64),
+    },
+    candidate: { reference: 'ghcr.io/iangreen74/radix-cluster-agent@sha256:' + 'b'.repeat(64), repository: 'ghcr.io/iangreen74/radix-cluster-agent', digest: 'sha256:' + 'b'.repeat(64) },
+    approvedDigest: { parameter: '/radix/dev/agent_digest_approved', before: { reference: 'x@sha256:' + 'a'.repeat(64), version: 3 }, after: { reference: 'x@sha256:' + 'a'.repeat(64), version: 3 } },
+    promotion: { status: 'not_promoted_failed', detail: 'amd-v520: GPU_DRIVER_ERROR' },
+    legs: [
+      {
+        target: 'amd-v520',
+        vendor: 'amd',
+        provider: 'aws-ec2',
+        workflowId: 'sentinel-run-dev-123--amd-v520',
+        outcome: 'failed',
+        simulated: false,
+        executor: 'ssm',
+        region: 'us-west-2',
+        ami: 'ami-0875d33dff2aae0d5',
+        instance: { instanceId: 'i-0abc', instanceType: 'g4ad.xlarge', ami: 'ami-0875d33dff2aae0d5', region: 'us-west-2' },
+        phases: [
+          { name: 'provision', outcome: 'passed', startedAt: '2026-11-25T02:00:01.000Z', durationSeconds: 12 },
+          { name: 'gpu_detect', outcome: 'failed', startedAt: '2026-11-25T02:03:00.000Z', durationSeconds: 2, failure: failureRecord('GPU_DRIVER_ERROR', 'rocm-smi | <b>boom</b>\nsecond line') },
+        ],
+        failure: failureRecord('GPU_DRIVER_ERROR', 'rocm-smi | <b>boom</b>\nsecond line'),
+      },
+    ],
+    ...overrides,
+  };
+}
+
+describe('evidence pack', () => {
+  it('validates against the published v1 schema, which is committed as JSON Schema', () => {
+    evidenceSchema.parse(record());
+    const committed = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'docs', 'evidence-v1.schema.json'), 'utf8'));
+    assert.deepEqual(committed, evidenceJsonSchema(), 'docs/evidence-v1.schema.json is stale: run `npm run evidence-schema`');
+    assert.throws(() => evidenceSchema.parse({ ...record(), verdict: 'maybe' }));
+  });
+
+  it('renders the verdict, digests, failure code and remediation in Markdown', () => {
+    const md = renderEvidenceMarkdown(record());
+    assert.match(md, /^# Sentinel GPU matrix: FAILED/);
+    assert.match(md, /\| Approved before \| `x@sha256:a{64}` \(version 3\) \|/);
+    assert.match(md, /\*\*`GPU_DRIVER_ERROR`\*\*: The GPU tool is installed but cannot talk to the driver/);
+    assert.match(md, /Remediation: The kernel module is not loaded/);
+    assert.doesNotMatch(md, /SIMULATED/);
+  });
+
+  it('escapes what hosts report, so a value cannot break the table or inject markup', () => {
+    const md = renderEvidenceMarkdown(record());
+    assert.match(md, /rocm-smi \\\| \\<b\\>boom\\<\/b\\> second line/);
+    assert.doesNotMatch(md, /<b>boom/);
+  });
+
+  it('marks simulated runs as such at the top', () => {
+    const md = renderEvidenceMarkdown(record({ simulated: true }));
+    assert.match(md.split('\n').slice(0, 4).join('\n'), /SIMULATED RUN/);
+  });
+});
