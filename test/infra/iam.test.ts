@@ -32,9 +32,7 @@ const IDENTITIES = {
 } as const;
 
 /** Actions the worker policy grants ahead of the code that calls them, and why. */
-const AHEAD_OF_CODE: Record<string, string> = {
-  'cognito-idp:InitiateAuth': 'control-plane sign-in of the onboarding legs (Cognito USER_PASSWORD_AUTH)',
-};
+const AHEAD_OF_CODE: Record<string, string> = {};
 
 /** The requests an action is really made with (resource ARNs and condition keys), from the environment's configuration. */
 function requestsFor(action: string, env: EnvironmentConfig): Request[] | undefined {
@@ -95,7 +93,7 @@ function requestsFor(action: string, env: EnvironmentConfig): Request[] | undefi
     case 's3:PutBucketPublicAccessBlock':
       return [{ action, resource: `arn:aws:s3:::${bucket}` }];
     case 'cognito-idp:InitiateAuth':
-      return [{ action, resource: `arn:aws:cognito-idp:${region}:${account}:userpool/${template.parameters.CognitoUserPoolId}` }];
+      return [{ action, resource: `arn:aws:cognito-idp:${env.controlPlane.cognito.region}:${account}:userpool/${env.controlPlane.cognito.userPoolId}` }];
     default:
       return undefined;
   }
@@ -138,6 +136,8 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
     assert.equal(p.InstanceProfileName, dev.instanceProfile);
     assert.equal(p.EvidenceBucket, bucket);
     assert.equal(p.EvidencePrefix, prefix);
+    assert.equal(p.CognitoUserPoolId, dev.controlPlane.cognito.userPoolId);
+    assert.equal(p.CognitoRegion, dev.controlPlane.cognito.region);
   });
 
   for (const identity of Object.keys(IDENTITIES) as Array<keyof typeof IDENTITIES>) {
