@@ -30,6 +30,13 @@ export function buildProgram(jsonMode: boolean): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `sentinel … | head` closes the pipe early: that ends the output, not in a crash.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const jsonMode = argv.includes('--json');
   const printer = createPrinter(jsonMode);
   const program = buildProgram(jsonMode);
