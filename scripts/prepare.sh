@@ -1,0 +1,12 @@
+# Sourced by the project's entry scripts (test.sh, demo.sh): from a fresh clone,
+# installs what is missing (npm packages, then the tools npm does not carry, via
+# ensure-tools.sh) and exports where those tools are.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "prepare: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+eval "$(bash scripts/ensure-tools.sh --print-env)"
+# The pinned AWS SDK supports this Node; its notice about future releases is noise here.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
