@@ -52,6 +52,7 @@ interface Options {
   keep: boolean;
   verbose: boolean;
   profile: boolean;
+  report?: string;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -121,8 +122,14 @@ async function main(): Promise<number> {
     .option('--keep', 'keep the work directory (logs, evidence, the histories of each measured run)')
     .option('--verbose', "print the CLI's progress lines")
     .option('--profile', 'write a CPU profile of each worker process (node --cpu-prof) into the work directory, and keep it')
+    .option('--report <file>', 'run nothing: print the table of figures an earlier --json run saved')
     .parse(process.argv)
     .opts<Options>();
+  if (options.report) {
+    const saved = JSON.parse(readFileSync(options.report, 'utf8')) as { sizes: SizeFigures[] };
+    process.stdout.write(report(saved.sizes));
+    return 0;
+  }
   const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-matrix-'));
