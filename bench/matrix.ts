@@ -131,6 +131,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  // Interrupted: exiting runs the dev stack's exit hook (its processes are killed); the worker process follows its IPC channel.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-matrix-'));
   const setup = benchInvariants(workDir, options);

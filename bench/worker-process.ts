@@ -101,11 +101,16 @@ async function main(): Promise<void> {
       sentinel.worker.shutdown();
     }
   });
+  // The benchmark is gone (ended, killed): so is the reason to run.
+  process.once('disconnect', () => {
+    if (sentinel.worker.getState() === 'RUNNING') sentinel.worker.shutdown();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  });
   process.send!({ type: 'ready', pid: process.pid, rssKb: procStatusKb('VmRSS') });
   await running;
   await sentinel.close();
   aws.destroy();
-  process.disconnect?.();
+  if (process.connected) process.disconnect();
 }
 
 main().catch((err) => {
