@@ -41,6 +41,3 @@ elapsed_ms() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 
 # Root of the host's filesystem for device checks: / on a real host; a simulated host's root otherwise.
 HOST_ROOT="${RADIX_HOST_ROOT:-}"
-
-# Optional deliberate delay (benchmarks use it to give host steps a known duration).
-if [ -n "${SENTINEL_CHECK_DELAY_SECONDS:-}" ]; then sleep "$SENTINEL_CHECK_DELAY_SECONDS"; fi

@@ -13,6 +13,10 @@ const api = process.env.RADIX_API_URL;
 const onboardingToken = process.env.RADIX_ONBOARDING_TOKEN;
 const image = process.env.RADIX_AGENT_IMAGE || '';
 const heartbeatMs = Number(process.env.RADIX_AGENT_HEARTBEAT_MS || 500);
+// A real host is terminated when its leg ends; a simulated one whose leg never cleaned up (its worker was
+// stopped or killed mid-leg) would otherwise heartbeat at a control plane that is gone, for as long as this
+// machine runs. It stops once the control plane has been unreachable this long.
+const giveUpMs = 60_000;
 // normal | never-ready (joins, then never reports ready) | smoke-fails (its GPU jobs fail)
 const behaviour = process.env.SIMULATED_AGENT_BEHAVIOUR || 'normal';
 const log = (message) => process.stdout.write(`${new Date().toISOString()} radix-agent: ${message}\n`);
@@ -76,11 +80,21 @@ async function main() {
     log('stuck before reporting ready');
     await new Promise(() => undefined);
   }
+  let unreachableSince;
   for (;;) {
     const beat = await post('/v1/agent/heartbeat', { status: 'ready' }, agentToken).catch((err) => ({ status: 0, body: { message: String(err) } }));
     if (beat.status === 401) {
       log('cluster gone; stopping');
       process.exit(0);
+    }
+    if (beat.status === 0) {
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince >= giveUpMs) {
+        log(`control plane unreachable for ${Math.round(giveUpMs / 1000)}s (${beat.body.message}); stopping`);
+        process.exit(0);
+      }
+    } else {
+      unreachableSince = undefined;
     }
     for (const job of (beat.body && beat.body.jobs) || []) {
       const result = smoke(job);

@@ -74,6 +74,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   };
 
   const temporal = await connectTemporal(invariants);
+  let following: Promise<void> | undefined;
   try {
     const workflowId = runWorkflowId(options.env, ciRunId);
     await warnWithoutWorker(temporal, printer);
@@ -99,7 +100,15 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
       printer.json({ status: 'started', workflowId, runId: description.runId, ...(url ? { url } : {}) });
       return EXIT.PASSED;
     }
-    const result = await waitForResult(handle, temporal, printer);
+    // The verdict is printed as soon as it is known; the progress follower is stopped and drained before the connection closes.
+    const stop = new AbortController();
+    following = followRun(temporal.client, handle.workflowId, printer, stop.signal);
+    let result: MatrixRunResult;
+    try {
+      result = await waitForResult(handle);
+    } finally {
+      stop.abort();
+    }
     if (options.junit !== undefined) {
       const warning = await writeJunitReport(options.junit, result, env.awsRegion);
       if (warning) printer.info(`warning: ${warning}`);
@@ -108,13 +117,12 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     printResult(printer, result, url);
     return exitCodeForVerdict(result.verdict);
   } finally {
+    await following;
     await temporal.close();
   }
 }
 
-async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, temporal: TemporalContext, printer: Printer): Promise<MatrixRunResult> {
-  const stop = new AbortController();
-  const following = followRun(temporal.client, handle.workflowId, printer, stop.signal);
+async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>): Promise<MatrixRunResult> {
   try {
     return await handle.result();
   } catch (err) {
@@ -125,9 +133,6 @@ async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, t
       throw new CliError(EXIT.INTERNAL, `run ${handle.workflowId} failed without a verdict: ${cause?.message ?? err.message}`);
     }
     throw err;
-  } finally {
-    stop.abort();
-    await following;
   }
 }
 
