@@ -66,7 +66,9 @@ describe('the sentinel command', function () {
       assert.equal(result.verdict, 'lane_busy');
       assert.equal(result.failure.code, 'LANE_BUSY');
       assert.match(result.failure.detail, new RegExp(`held by ${holder.workflowId}`));
+      // Let the holder clean up (its legs' cleanup needs the worker) before the worker goes.
       await holder.cancel();
+      assert.equal((await holder.result()).verdict, 'cancelled');
     } finally {
       await worker.stop();
     }
