@@ -38,7 +38,8 @@ describe('SSM Run Command executor against moto', () => {
     const listed = await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }));
     const command = listed.Commands![0]!;
     assert.equal(command.DocumentName, 'AWS-RunShellScript');
-    assert.deepEqual(command.InstanceIds, [instanceId]);
+    // Sent to this instance (moto also lists every other instance of the account in InstanceIds when a command has no Targets).
+    assert.ok(command.InstanceIds?.includes(instanceId));
     assert.deepEqual(command.Parameters?.commands, [script], 'the same bytes the local executor runs');
     assert.deepEqual(command.Parameters?.executionTimeout, ['120']);
     assert.equal(command.Comment, 'sentinel container-runtime');
