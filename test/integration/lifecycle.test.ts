@@ -48,6 +48,27 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
     }
   });
 
+  it('ends a run that outlives timeouts.run with RUN_TIMEOUT: its legs are cancelled and cleaned up, nothing is promoted', async () => {
+    const env = testEnvironment('run-timeout', (e) => {
+      e.timeouts.run = '4s';
+    });
+    slowGpuDetect(env.hostsDir, 'amd-v520', 60);
+    const worker = await startWorker(env.invariants);
+    try {
+      const result = await (await startRun(env, { candidate: await candidate('run-timeout') })).result();
+      assert.equal(result.verdict, 'failed');
+      assert.equal(result.failure?.code, 'RUN_TIMEOUT');
+      assert.equal(result.promotion.status, 'not_promoted_failed');
+      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined);
+      const amd = readEvidence(result).legs.find((l) => l.target === 'amd-v520')!;
+      assert.equal(amd.outcome, 'cancelled');
+      assert.equal(amd.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');
+      await allTerminated(result.workflowId, 2);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('runs two runs of one environment started at once one after the other', async () => {
     const env = testEnvironment('serial');
     slowGpuDetect(env.hostsDir, 'nvidia-a10g', 2);
