@@ -29,7 +29,7 @@ export interface RuntimeCheckRequest extends HostCheckRequest {
   vendor: Vendor;
 }
 
-/** Runs one check script on the host and returns its stdout; resumes the same command on a retried attempt. */
+/** Runs one check script on the host and returns its stdout; a retried attempt resumes the same command while it still runs. */
 export async function runCheckOnHost(
   executors: Executors,
   req: HostCheckRequest,

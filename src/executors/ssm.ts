@@ -32,7 +32,10 @@ export class SsmExecutor implements HostExecutor {
   async runScript(host: HostRef, script: string, options: RunScriptOptions): Promise<ScriptResult> {
     const ssm = this.aws.ssm(host.region);
     const started = Date.now();
+    // An earlier attempt's command is followed only while it still runs: once it has ended, this
+    // attempt is a retry of its result (a failed check, an unreachable installer) and runs anew.
     let commandId = options.resumeCommandId;
+    if (commandId && (await this.hasEnded(host, commandId))) commandId = undefined;
     if (!commandId) {
       const executionSeconds = Math.max(30, Math.ceil(options.timeoutMs / 1000));
       const sent = await ssm.send(
@@ -77,6 +80,17 @@ export class SsmExecutor implements HostExecutor {
       };
     } finally {
       options.wait.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Has the command reached a terminal status on the host? (Not yet visible counts as still running.) */
+  private async hasEnded(host: HostRef, commandId: string): Promise<boolean> {
+    try {
+      const out = await this.aws.ssm(host.region).send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: host.instanceId }));
+      return out.Status !== undefined && TERMINAL.has(out.Status);
+    } catch (err) {
+      if (awsErrorName(err) === 'InvocationDoesNotExist') return false;
+      throw err;
     }
   }
 
