@@ -10,6 +10,7 @@ import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { scheduleCommand } from './commands/schedule';
 import { CliError, EXIT } from './exit-codes';
+import { firstLine } from './failure-cause';
 import { createPrinter } from './output';
 
 export function buildProgram(jsonMode: boolean): Command {
@@ -54,8 +55,10 @@ export async function main(argv: string[]): Promise<number> {
       printer.json({ error: { message: err.message, problems: err.problems }, exitCode: err.exitCode });
       return err.exitCode;
     }
-    process.stderr.write(`sentinel: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    printer.json({ error: { message: String(err) }, exitCode: EXIT.INTERNAL });
+    // One line, never a stack trace: what failed is in the message.
+    const message = `unexpected error: ${err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : ''}${firstLine(err)}`;
+    process.stderr.write(`sentinel: ${message}\n`);
+    printer.json({ error: { message }, exitCode: EXIT.INTERNAL });
     return EXIT.INTERNAL;
   }
 }
