@@ -38,6 +38,13 @@ export async function main(argv: string[]): Promise<number> {
       throw err;
     });
   }
+  // Whatever escapes the commands still ends in one line, never Node's default stack trace.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (err: unknown) => {
+      process.stderr.write(`sentinel: unexpected error: ${firstLine(err)}\n`);
+      process.exit(EXIT.INTERNAL);
+    });
+  }
   const jsonMode = argv.includes('--json');
   const printer = createPrinter(jsonMode);
   const program = buildProgram(jsonMode);
