@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetCommandInvocationCommand, GetParameterCommand, ListCommandsCommand } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetCommandInvocationCommand, GetParameterCommand, ListCommandsCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import { AwsClients } from '../../src/aws/clients';
 import { ControlPlanes } from '../../src/control-plane/clients';
 import { Executors } from '../../src/executors';
 import { HOST_SECRETS_PATH } from '../../src/executors/secrets';
+import { SsmExecutor } from '../../src/executors/ssm';
 import { aws, candidate, REGION, unknownCandidate } from '../support/aws';
 import { testEnvironment } from '../support/invariants';
 import { startRun } from '../support/runs';
@@ -92,6 +93,21 @@ describe('secrets on their way to the host stay out of command history and proce
       viaProxy.destroy();
       await proxy.close();
     }
+  });
+
+  it('through SSM Run Command: cleaning up a host deletes any secret a command never got to', async () => {
+    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 }));
+    const host = { instanceId: run.Instances![0]!.InstanceId!, target: 'nvidia-a10g', region: REGION };
+    // As left by a worker that died between storing the secrets and sending the command.
+    const left = `${HOST_SECRETS_PATH}/${host.instanceId}/install-agent`;
+    await aws.ssm(REGION).send(new PutParameterCommand({ Name: left, Type: 'SecureString', Value: "RADIX_ONBOARDING_TOKEN='rot_left-behind-by-a-dead-worker'" }));
+    const other = `${HOST_SECRETS_PATH}/i-00000000000000000/install-agent`;
+    await aws.ssm(REGION).send(new PutParameterCommand({ Name: other, Type: 'SecureString', Value: "RADIX_ONBOARDING_TOKEN='rot_another-hosts-secret-stays'", Overwrite: true }));
+    await new SsmExecutor(aws).release(host);
+    await assert.rejects(aws.ssm(REGION).send(new GetParameterCommand({ Name: left })), { name: 'ParameterNotFound' });
+    assert.ok((await aws.ssm(REGION).send(new GetParameterCommand({ Name: other }))).Parameter, 'another host\'s secret is not touched');
+    await new SsmExecutor(aws).release(host); // idempotent
+    await aws.ssm(REGION).send(new DeleteParameterCommand({ Name: other }));
   });
 
   it('on the host: no process shows the token or the grant in its arguments during a whole leg (sampled from /proc/*/cmdline)', async () => {
