@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { secretAssignments, withSecretSource } from './secrets';
 import type { HostExecutor, HostRef, Readiness, RunScriptOptions, ScriptResult } from './types';
 
 const OUTPUT_LIMIT = 1 << 20;
@@ -44,7 +45,13 @@ export class LocalExecutor implements HostExecutor {
     await mkdir(workDir, { recursive: true });
     const commandId = `local-${process.pid}-${Date.now()}-${++this.sequence}`;
     const file = path.join(workDir, `${options.name}.sh`);
-    await writeFile(file, script, { mode: 0o700 });
+    // Secrets go to a file only the host's user can read, named in the script; the script removes it once read.
+    const secretsFile = options.secrets ? path.join(workDir, `${options.name}.secrets`) : undefined;
+    if (secretsFile) {
+      await rm(secretsFile, { force: true });
+      await writeFile(secretsFile, `${secretAssignments(options.secrets!)}\n`, { mode: 0o600, flag: 'wx' });
+    }
+    await writeFile(file, secretsFile ? withSecretSource(script, { RADIX_SECRETS_FILE: secretsFile }) : script, { mode: 0o700 });
     const hostDir = this.hostDir(host);
     const env: NodeJS.ProcessEnv = {
       PATH: `${path.join(hostDir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -97,6 +104,7 @@ export class LocalExecutor implements HostExecutor {
       clearTimeout(timer);
       clearInterval(heartbeat);
       options.wait.signal.removeEventListener('abort', killGroup);
+      if (secretsFile) await rm(secretsFile, { force: true });
     }
   }
 
