@@ -104,20 +104,19 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     // Host preparation (the target's setup scripts); runs recorded before it had none.
     if (patched('host-setup-v1')) {
       const scripts = target.setup ?? [];
-      result.host = { setup: [] };
-      if (scripts.length > 0) {
-        const hostSetup = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
-        result.host = await phase('host_setup', async () => {
-          try {
-            return await hostSetup.prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
-          } catch (err) {
-            // What the scripts before the failing one did still goes into the evidence.
-            const found = failureFacts<{ host?: HostFacts }>(err);
-            if (found?.host) result.host = found.host;
-            throw err;
-          }
-        });
-      }
+      const hostSetup = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
+      result.host = await phase('host_setup', async (): Promise<HostFacts> => {
+        // A baked AMI (setup: []) has nothing to prepare: the phase passes without a command.
+        if (scripts.length === 0) return { setup: [] };
+        try {
+          return await hostSetup.prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
+        } catch (err) {
+          // What the scripts before the failing one did still goes into the evidence.
+          const found = failureFacts<{ host?: HostFacts }>(err);
+          if (found?.host) result.host = found.host;
+          throw err;
+        }
+      });
     }
     result.gpu = await phase('gpu_detect', async () => {
       try {
