@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ListCommandsCommand } from '@aws-sdk/client-ssm';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { buildCheckScript } from '../../src/checks/scripts';
+import { buildCheckScript, buildSetupScript } from '../../src/checks/scripts';
 import { SsmExecutor } from '../../src/executors/ssm';
 import type { WaitContext } from '../../src/executors/types';
 import { aws, REGION } from '../support/aws';
@@ -43,6 +43,25 @@ describe('SSM Run Command executor against moto', () => {
     assert.deepEqual(command.Parameters?.commands, [script], 'the same bytes the local executor runs');
     assert.deepEqual(command.Parameters?.executionTimeout, ['120']);
     assert.equal(command.Comment, 'sentinel container-runtime');
+  });
+
+  it('sends a setup script the same way: its exact bytes, named after the script, with the host setup budget', async () => {
+    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0875d33dff2aae0d5', InstanceType: 'g4ad.xlarge', MinCount: 1, MaxCount: 1 }));
+    const instanceId = run.Instances![0]!.InstanceId!;
+    const script = buildSetupScript('amdgpu-driver');
+    const result = await new SsmExecutor(aws).runScript({ instanceId, target: 'amd-v520', region: REGION }, script, {
+      name: 'setup-amdgpu-driver',
+      timeoutMs: 30 * 60_000,
+      wait: waitContext([]),
+      polling: { initialMs: 50, maxMs: 200 },
+    });
+    const command = (await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }))).Commands![0]!;
+    assert.equal(command.DocumentName, 'AWS-RunShellScript');
+    assert.deepEqual(command.Parameters?.commands, [script]);
+    assert.deepEqual(command.Parameters?.executionTimeout, ['1800']);
+    assert.equal(command.Comment, 'sentinel setup-amdgpu-driver');
+    assert.match(script, /^export RADIX_SETUP_SCRIPT='amdgpu-driver'$/m);
+    assert.match(script, /amdgpu-install -y --usecase=dkms/);
   });
 
   it('follows a command an earlier attempt started instead of sending it again', async () => {
