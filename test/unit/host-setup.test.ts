@@ -6,6 +6,10 @@ import path from 'node:path';
 import { CheckFailure, parseGpuFacts, parseRuntimeFacts, parseSetupResult } from '../../src/checks/results';
 import { SETUP_DIR, setupScriptNames } from '../../src/checks/scripts';
 import { DEFAULT_INVARIANTS_PATH } from '../../src/config/load';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { hostSetupActivities } from '../../src/activities/host-setup';
+import type { HostFacts } from '../../src/domain/run';
+import { Executors } from '../../src/executors';
 import { bootInstance } from '../support/simulated-host';
 
 const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts');
@@ -137,6 +141,33 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
     for (const file of ['lib.sh', ...setupScriptNames().map((n) => `${n}.sh`)]) {
       const parsed = spawnSync('sh', ['-n', path.join(SETUP_DIR, file)], { encoding: 'utf8' });
       assert.equal(parsed.status, 0, `${file}: ${parsed.stderr}`);
+    }
+  });
+});
+
+describe('prepareHost (the host_setup activity)', function () {
+  this.timeout(60_000);
+
+  it('runs the target\'s scripts in order and returns what each did; a retried attempt skips the scripts an earlier one finished', async () => {
+    const executors = new Executors({} as never, mkdtempSync(path.join(os.tmpdir(), 'instances-')));
+    const { prepareHost } = hostSetupActivities({ executors });
+    const host = { instanceId: `i-prep${process.pid}`, target: 'amd-v520', region: 'us-west-2' };
+    const executor = { kind: 'local' as const, hostsDir: HOSTS };
+    await executors.for(executor).probeReady(host);
+    const request = { host, executor, timeoutMs: 60_000, polling: { initialMs: 50, maxMs: 200 }, scripts: ['ubuntu-docker', 'amdgpu-driver'] };
+    try {
+      const first: HostFacts = await new MockActivityEnvironment().run(prepareHost, request);
+      assert.deepEqual(first.setup.map((s) => s.script), ['ubuntu-docker', 'amdgpu-driver']);
+      assert.ok(first.setup.every((s) => s.durationSeconds > 0));
+
+      // A second attempt whose predecessor heartbeated that ubuntu-docker was done runs only amdgpu-driver.
+      const recorded = { script: 'ubuntu-docker', durationSeconds: 1, components: [{ name: 'docker.io', version: 'as recorded', action: 'installed' as const }] };
+      const retried: HostFacts = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: [recorded] } }).run(prepareHost, request);
+      assert.deepEqual(retried.setup[0], recorded);
+      assert.equal(retried.setup[1]?.script, 'amdgpu-driver');
+      assert.ok(retried.setup[1]!.components.every((c) => c.action !== 'installed'), 'the first attempt already installed everything');
+    } finally {
+      await executors.for(executor).release(host);
     }
   });
 });
