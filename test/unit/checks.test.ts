@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CheckFailure, judgeGpu, parseGpuFacts, parseRuntimeFacts } from '../../src/checks/results';
@@ -11,13 +11,24 @@ import { bootInstance, type SimulatedInstance } from '../support/simulated-host'
 
 const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts');
 
-/** Runs a check script with /bin/sh the way the local executor does, on a simulated host (or none). */
+/** A directory with this machine's base tools only (ops/simulated-hosts/base-tools): no GPU tool, no lspci, no docker. */
+function baseToolsOnly(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'base-bin-'));
+  for (const tool of readFileSync(path.join(HOSTS, 'base-tools'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    const found = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => existsSync(f));
+    if (found) symlinkSync(found, path.join(dir, tool));
+  }
+  return dir;
+}
+
+/** Runs a check script with /bin/sh the way the local executor does, on a simulated host image (or none). */
 function runCheck(check: 'gpu-detect' | 'container-runtime', hostsDir: string | undefined, host: string, inputs: Record<string, string> = {}): string {
   const hostDir = hostsDir ? path.join(hostsDir, host) : undefined;
-  const out = spawnSync('sh', ['-c', buildCheckScript(check, inputs)], {
+  const out = spawnSync('/bin/sh', ['-c', buildCheckScript(check, inputs)], {
     env: {
-      PATH: hostDir ? `${path.join(hostDir, 'bin')}:/usr/bin:/bin` : '/usr/bin:/bin',
+      PATH: hostDir ? `${path.join(hostDir, 'bin')}:${baseToolsOnly()}` : baseToolsOnly(),
       RADIX_HOST_ROOT: hostDir ? path.join(hostDir, 'root') : '/nonexistent',
+      SIMULATED_NODE: process.execPath,
       RADIX_HOST_WORKDIR: mkdtempSync(path.join(os.tmpdir(), 'check-')),
     },
     encoding: 'utf8',
