@@ -57,6 +57,10 @@ apt_install rocm-smi-lib
 status=0
 output=$(modprobe amdgpu 2>&1) || status=$?
 [ "$status" -eq 0 ] || fail HOST_SETUP_FAILED "modprobe amdgpu exit $status: $output"
-[ -e "$HOST_ROOT/dev/kfd" ] || fail HOST_SETUP_FAILED "amdgpu loaded but /dev/kfd did not appear"
+# udev creates the device nodes shortly after the module loads.
+if command -v udevadm >/dev/null 2>&1; then udevadm settle --timeout=30 >/dev/null 2>&1 || true; fi
+tries=0
+while [ ! -e "$HOST_ROOT/dev/kfd" ] && [ "$tries" -lt 30 ]; do sleep 1; tries=$((tries + 1)); done
+[ -e "$HOST_ROOT/dev/kfd" ] || fail HOST_SETUP_FAILED "amdgpu loaded but /dev/kfd did not appear within 30s"
 component amdgpu-kernel-module "$(cat "$HOST_ROOT/sys/module/amdgpu/version" 2>/dev/null || echo unknown)" loaded
 setup_done
