@@ -8,6 +8,7 @@ import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
+import { hostSetupActivities } from './host-setup';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...approvedDigestActivities(deps),
     ...instanceActivities(deps),
     ...hostCheckActivities(deps),
+    ...hostSetupActivities(deps),
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
     ...preflightActivities(deps),

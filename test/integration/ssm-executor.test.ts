@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { hostCheckActivities } from '../../src/activities/host-checks';
 import { AwsClients } from '../../src/aws/clients';
-import { buildCheckScript } from '../../src/checks/scripts';
+import { buildCheckScript, buildSetupScript } from '../../src/checks/scripts';
 import type { GpuFacts } from '../../src/domain/run';
 import { Executors } from '../../src/executors';
 import { SsmExecutor } from '../../src/executors/ssm';
@@ -123,5 +123,24 @@ describe('SSM Run Command executor against moto', () => {
       assert.deepEqual(proxy.sent, [heartbeated.commandId], 'no second SendCommand');
       await first.result.catch(() => undefined);
     });
+  });
+
+  it('sends a setup script the same way: its exact bytes, named after the script, with the host setup budget', async () => {
+    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0875d33dff2aae0d5', InstanceType: 'g4ad.xlarge', MinCount: 1, MaxCount: 1 }));
+    const instanceId = run.Instances![0]!.InstanceId!;
+    const script = buildSetupScript('amdgpu-driver');
+    const result = await new SsmExecutor(aws).runScript({ instanceId, target: 'amd-v520', region: REGION }, script, {
+      name: 'setup-amdgpu-driver',
+      timeoutMs: 30 * 60_000,
+      wait: waitContext([]),
+      polling: { initialMs: 50, maxMs: 200 },
+    });
+    const command = (await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }))).Commands![0]!;
+    assert.equal(command.DocumentName, 'AWS-RunShellScript');
+    assert.deepEqual(command.Parameters?.commands, [script]);
+    assert.deepEqual(command.Parameters?.executionTimeout, ['1800']);
+    assert.equal(command.Comment, 'sentinel setup-amdgpu-driver');
+    assert.match(script, /^export RADIX_SETUP_SCRIPT='amdgpu-driver'$/m);
+    assert.match(script, /amdgpu-install -y --usecase=dkms/);
   });
 });
