@@ -66,14 +66,13 @@ describe('the lane under faults', function () {
 
       const second = await startRun(env, { candidate: await candidate('check-fails-second'), ciRunId: 'second' });
       const [a, b] = await Promise.all([first.result(), second.result()]);
-      assert.deepEqual([a.verdict, b.verdict], ['passed', 'passed']);
-      const firstEvidence = readEvidence(a);
       const secondBegan = legsBegan(readEvidence(b));
-      const firstFinished = Date.parse(firstEvidence.run.finishedAt);
+      const firstFinished = Date.parse(readEvidence(a).run.finishedAt);
       assert.ok(
         secondBegan >= firstFinished,
         `the second run's legs began ${firstFinished - secondBegan}ms before the first run finished (the lane was ${laneAfterFailures} after the failed checks)`,
       );
+      assert.deepEqual([a.verdict, b.verdict], ['passed', 'passed']);
       assert.equal(laneAfterFailures, 'RUNNING', 'the lane kept running through the failed checks');
       assert.equal(holderAfterFailures, first.workflowId, 'the lane kept its holder through the failed checks');
       console.log(`      holder check failed ${proxy.injected.get('DescribeWorkflowExecution')} times; the second run's legs began ${secondBegan - firstFinished}ms after the first run finished`);
@@ -114,7 +113,7 @@ describe('the lane under faults', function () {
       try {
         await eventually(
           'the queued run to get the lane',
-          async () => ((await queued.query(runProgressQuery)).stage !== 'waiting_for_lane' ? true : undefined),
+          async () => (['preparing', 'waiting_for_lane'].includes((await queued.query(runProgressQuery)).stage) ? undefined : true),
           bound,
         );
       } finally {
@@ -124,7 +123,7 @@ describe('the lane under faults', function () {
       const waited = Date.now() - terminatedAt;
       assert.equal((await queued.result()).verdict, 'passed');
       const refused = (await Promise.all(attempts)).filter((r) => r.verdict === 'lane_busy').length;
-      assert.ok(refused >= 2, `the retrying job was refused ${refused} times while the lane was held`);
+      assert.ok(refused >= 1, 'the retrying job met a held lane and was refused');
       console.log(`      the queued run got the lane ${waited}ms after its holder was terminated (laneHolderCheck ${holderCheckMs}ms, ${refused} refused attempts meanwhile)`);
     } finally {
       attempting = false;

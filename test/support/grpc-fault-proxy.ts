@@ -6,10 +6,11 @@
  * - hold every answer from the server, from a chosen call on, until released
  *   (a worker cut off from the server, or frozen, right after that call).
  * Every call is unary in Temporal's API, so a request is read whole, then
- * matched by method name and by bytes its protobuf body contains.
+ * matched by method name and by bytes its protobuf message contains.
  */
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 export interface CallMatch {
   /** The gRPC method, e.g. DescribeWorkflowExecution. */
@@ -50,8 +51,21 @@ function forwardable(headers: http2.IncomingHttpHeaders, keepPseudo: string[]): 
   return out;
 }
 
-function matches(match: CallMatch, method: string, body: Buffer): boolean {
-  return match.method === method && (match.bodyIncludes === undefined || body.includes(match.bodyIncludes));
+/** The protobuf bytes of a gRPC request body: length-prefixed messages, each gzip-compressed when its flag says so. */
+function messages(body: Buffer, encoding: string | undefined): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 5 <= body.length; ) {
+    const compressed = body[at] === 1;
+    const length = body.readUInt32BE(at + 1);
+    const message = body.subarray(at + 5, at + 5 + length);
+    out.push(compressed && encoding === 'gzip' ? gunzipSync(message) : message);
+    at += 5 + length;
+  }
+  return Buffer.concat(out);
+}
+
+function matches(match: CallMatch, method: string, message: Buffer): boolean {
+  return match.method === method && (match.bodyIncludes === undefined || message.includes(match.bodyIncludes));
 }
 
 export async function startGrpcFaultProxy(upstreamAddress: string): Promise<GrpcFaultProxy> {
@@ -85,7 +99,8 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
     stream.on('error', () => undefined);
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
-      if (error && matches(error, method, body)) {
+      const message = messages(body, headers['grpc-encoding'] as string | undefined);
+      if (error && matches(error, method, message)) {
         injected.set(method, (injected.get(method) ?? 0) + 1);
         if (!stream.destroyed) {
           stream.respond(
@@ -95,7 +110,7 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
         }
         return;
       }
-      if (holdAfter && matches(holdAfter.match, method, body)) {
+      if (holdAfter && matches(holdAfter.match, method, message)) {
         holding = true;
         holdAfter.armed();
         holdAfter = undefined;
