@@ -12,7 +12,7 @@ import type { sentinelLaneWorkflow } from '../../src/workflows';
 import { candidate } from '../support/aws';
 import { startGrpcFaultProxy } from '../support/grpc-fault-proxy';
 import { slowGpuDetect, testEnvironment } from '../support/invariants';
-import { laneHistory, laneState, laneStatus, runIdOf, signalMentions, signalName, startWorkerThrough } from '../support/lane';
+import { assertLaneReplays, laneHistory, laneState, laneStatus, runIdOf, signalMentions, signalName, startWorkerThrough } from '../support/lane';
 import { readEvidence, startRun, temporalClient } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { eventually } from '../support/wait';
@@ -76,6 +76,8 @@ describe('the lane under faults', function () {
       assert.deepEqual([a.verdict, b.verdict], ['passed', 'passed']);
       assert.equal(laneAfterFailures, 'RUNNING', 'the lane kept running through the failed checks');
       assert.equal(holderAfterFailures, first.workflowId, 'the lane kept its holder through the failed checks');
+      // Its history (patches, failed and cancelled checks) replays: a worker that lost it from its cache can go on.
+      await assertLaneReplays(env.name);
       console.log(`      holder check failed ${proxy.injected.get('DescribeWorkflowExecution')} times; the second run's legs began ${secondBegan - firstFinished}ms after the first run finished`);
     } finally {
       await worker.stop();
@@ -125,6 +127,7 @@ describe('the lane under faults', function () {
       assert.equal((await queued.result()).verdict, 'passed');
       const refused = (await Promise.all(attempts)).filter((r) => r.verdict === 'lane_busy').length;
       assert.ok(refused >= 1, 'the retrying job met a held lane and was refused');
+      await assertLaneReplays(env.name);
       console.log(`      the queued run got the lane ${waited}ms after its holder was terminated (laneHolderCheck ${holderCheckMs}ms, ${refused} refused attempts meanwhile)`);
     } finally {
       attempting = false;
@@ -194,6 +197,7 @@ describe('the lane under faults', function () {
         throw new Error(`${err.message}; the lane's holder: ${JSON.stringify((await laneState(env.name))?.holder ?? null)}`);
       });
       assert.equal(result.verdict, 'passed');
+      await assertLaneReplays(env.name);
     } finally {
       proxy.releaseAnswers();
       await client.workflow.getHandle(parked.workflowId).terminate('test over').catch(() => undefined);

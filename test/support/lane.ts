@@ -7,8 +7,10 @@ import path from 'node:path';
 import type { LoadedInvariants } from '../../src/config/load';
 import { createSentinelWorker } from '../../src/worker/worker';
 import { laneStateQuery, laneWorkflowId, type LaneState } from '../../src/workflows/definitions';
+import { Worker } from '@temporalio/worker';
 import { temporalClient } from './runs';
 import { sharedStack, suiteDir } from './stack';
+import { eventually } from './wait';
 import type { TestWorker } from './worker';
 import { workflowBundle } from './worker';
 
@@ -29,6 +31,14 @@ export async function laneHistory(environment: string): Promise<HistoryEvent[]> 
   const client = await temporalClient();
   const history = await client.workflow.getHandle(laneWorkflowId(environment)).fetchHistory();
   return history.events ?? [];
+}
+
+/** Waits for the lane to close (idle), then replays its whole history against the current workflow code. */
+export async function assertLaneReplays(environment: string): Promise<void> {
+  await eventually('the lane to close, idle', async () => ((await laneStatus(environment)) === 'COMPLETED' ? true : undefined), 60_000);
+  const client = await temporalClient();
+  const history = await client.workflow.getHandle(laneWorkflowId(environment)).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: `lane ${environment}` }, history, laneWorkflowId(environment));
 }
 
 export function signalName(event: HistoryEvent): string | undefined {
