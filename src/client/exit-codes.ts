@@ -27,6 +27,12 @@ export const EXIT = {
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
+  /** Every leg passed but the candidate was built before the image the pointer holds (PROMOTION_STALE); nothing was written. */
+  PROMOTION_STALE: 12,
+  /** The candidate was promoted, but another writer's value landed between Sentinel's read and its write and was overwritten (PROMOTION_OVERWRITTEN). */
+  PROMOTION_OVERWRITTEN: 13,
+  /** A sandbox (simulated) run with an AWS service not pointed at an emulator; nothing was started. */
+  SANDBOX_NOT_EMULATED: 16,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -39,6 +45,10 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
       return EXIT.LANE_BUSY;
     case 'promotion_conflict':
       return EXIT.PROMOTION_CONFLICT;
+    case 'promotion_stale':
+      return EXIT.PROMOTION_STALE;
+    case 'promotion_overwritten':
+      return EXIT.PROMOTION_OVERWRITTEN;
     case 'cancelled':
       return EXIT.CANCELLED;
     default:
