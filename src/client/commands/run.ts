@@ -5,8 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
+import { sandboxEmulationProblems } from '../../config/sandbox-emulation';
 import { ImageRefError, parsePinnedImage } from '../../domain/image-ref';
 import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../domain/run';
 import type { gpuMatrixWorkflow } from '../../workflows';
@@ -51,6 +52,10 @@ export function runCommand(printer: Printer): Command {
 export async function runMatrix(options: RunOptions, printer: Printer): Promise<ExitCode> {
   const invariants = loadConfig(options);
   const env = environmentFrom(invariants, options.env);
+  const unemulated = sandboxEmulationProblems(env);
+  if (unemulated.length > 0) {
+    throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `${options.env} is a sandbox environment (simulated hosts): every AWS service its run uses must point at an emulator, so no simulated run touches real AWS or a real approved pointer; nothing was started`, unemulated);
+  }
   try {
     parsePinnedImage(options.digest, env.image.repository);
   } catch (err) {
@@ -128,6 +133,9 @@ async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>): 
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
+      // The worker's own sandbox check (prepareRun) refused: its environment lacks an emulator endpoint.
+      const refusal = cause instanceof ActivityFailure ? cause.cause : cause;
+      if (refusal instanceof ApplicationFailure && refusal.type === 'SANDBOX_NOT_EMULATED') throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `refused by the worker: ${refusal.message}`);
       if (cause instanceof ApplicationFailure && cause.type === 'INPUT_REFUSED') throw new CliError(EXIT.REFUSED, `refused by the worker: ${cause.message}`);
       if (cause instanceof ApplicationFailure && cause.type === 'CONFIG_INVALID') throw new CliError(EXIT.CONFIG_INVALID, `the worker's configuration refused the run: ${cause.message}`);
       throw new CliError(EXIT.INTERNAL, `run ${handle.workflowId} failed without a verdict: ${cause?.message ?? err.message}`);
