@@ -128,6 +128,11 @@ describe('the approved pointer: forward only, truthful about races, consistent a
       try {
         const result = await (await startRun(env, { candidate: wanted })).result();
         assert.ok(raced, 'the other write was injected');
+        // The window another writer has: from Sentinel's last read of the pointer to its write arriving.
+        const put = proxy.calls.findIndex((c) => isPutOf(c, parameter, wanted));
+        const lastRead = proxy.calls.slice(0, put).reverse().find((c) => c.target === 'AmazonSSM.GetParameter' && c.json?.Name === parameter);
+        assert.ok(lastRead, 'the pointer was read right before the write');
+        console.log(`      race window: ${(proxy.calls[put]!.at - lastRead.at).toFixed(1)} ms from the last read to the write reaching SSM (loopback)`);
         assert.equal(result.verdict, 'promotion_overwritten');
         assert.equal(result.failure?.code, 'PROMOTION_OVERWRITTEN');
         assert.match(result.failure!.detail!, new RegExp(`overwritten: ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(version 2, hand edit by an operator\\)`));

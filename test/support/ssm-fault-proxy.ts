@@ -13,6 +13,8 @@ export interface ProxiedCall {
   target: string;
   /** The request body as JSON (AWS JSON protocols), or undefined. */
   json?: Record<string, unknown>;
+  /** When the whole request had arrived (performance.now()). */
+  at: number;
 }
 
 export interface SsmFaultProxy {
@@ -36,7 +38,7 @@ export async function startSsmFaultProxy(upstream: string, beforeForward: (call:
     req.on('end', () => {
       void (async () => {
         const body = Buffer.concat(chunks);
-        const call: ProxiedCall = { target: String(req.headers['x-amz-target'] ?? '') };
+        const call: ProxiedCall = { target: String(req.headers['x-amz-target'] ?? ''), at: performance.now() };
         try {
           call.json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         } catch {

@@ -68,6 +68,9 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
     if (err instanceof RollbackError) {
       throw new CliError(err.reason === 'parameter_absent' ? EXIT.AWS_ERROR : EXIT.FAILED, err.message);
     }
+    if (err instanceof ApplicationFailure && err.type === 'PROMOTION_OVERWRITTEN') {
+      throw new CliError(EXIT.PROMOTION_OVERWRITTEN, `rolled back, but ${err.message}`);
+    }
     if (err instanceof ApplicationFailure && err.type === 'PROMOTION_CONFLICT') {
       throw new CliError(EXIT.PROMOTION_CONFLICT, `rollback not written: ${err.message}`);
     }
