@@ -111,7 +111,7 @@ export async function promoteDigest<T>(
           .map((o) => `${o.reference} (version ${o.version}${o.description ? `, ${o.description}` : ''})`)
           .join('; ')}. ${req.candidate} is approved now`,
         undefined,
-        { overwritten },
+        { overwritten, version },
       );
     }
   }
