@@ -326,7 +326,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
 /** Marks promotions that finish once sent, even when the run is cancelled meanwhile (histories from before it replay without). */
 export const PROMOTION_NON_CANCELLABLE_PATCH = 'promotion-non-cancellable-v1';
 
-/** The pointer's own refusals, each with its verdict; any other promotion failure fails the run. */
+/** What the pointer itself can answer a promotion with, each with its verdict; any other promotion failure fails the run. */
 const PROMOTION_REFUSALS: Partial<Record<FailureCode, [Verdict, PromotionStatus]>> = {
   PROMOTION_CONFLICT: ['promotion_conflict', 'conflict'],
   PROMOTION_STALE: ['promotion_stale', 'stale'],
