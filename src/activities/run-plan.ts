@@ -1,9 +1,11 @@
+import { sandboxEmulationProblems } from '../config/sandbox-emulation';
 import type { ActivityDeps } from './deps';
 import { activityFailure } from './failure';
 import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
 import type { MatrixRunInput, RunPlan } from '../domain/run';
 
-export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants'>) {
+/** `processEnv`: the worker's environment, where its AWS endpoints are set. */
+export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants'>, processEnv: NodeJS.ProcessEnv = process.env) {
   return {
     /**
      * Captures the configuration snapshot the whole run uses (recorded in
@@ -25,11 +27,12 @@ export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants
         if (err instanceof ImageRefError) throw activityFailure('INPUT_REFUSED', err.message);
         throw err;
       }
-      if (env.executor.kind === 'local' && !process.env.AWS_ENDPOINT_URL && !process.env.AWS_ENDPOINT_URL_EC2) {
-        // Simulated hosts with real EC2 would launch real GPU machines for a run that proves nothing.
+      // A simulated run with any real AWS service would launch real machines or move a real pointer for a run that proves nothing.
+      const unemulated = sandboxEmulationProblems(env, processEnv);
+      if (unemulated.length > 0) {
         throw activityFailure(
-          'CONFIG_INVALID',
-          `environment ${input.environment} simulates its hosts (executor local) but the worker has no AWS endpoint emulator configured; set AWS_ENDPOINT_URL (see README, "npm run demo")`,
+          'SANDBOX_NOT_EMULATED',
+          `environment ${input.environment} is a sandbox (simulated hosts) and the worker does not point every AWS service the run uses at an emulator: ${unemulated.join('; ')}`,
         );
       }
       const { targets, ...settings } = env;

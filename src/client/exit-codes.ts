@@ -29,6 +29,12 @@ export const EXIT = {
   INTERNAL: 10,
   /** `--run-id` names a run that already ran to its end: nothing was started (a new run needs a new id). */
   RUN_ID_REUSED: 11,
+  /** Every leg passed but the candidate was built before the image the pointer holds (PROMOTION_STALE); nothing was written. */
+  PROMOTION_STALE: 12,
+  /** The candidate was promoted, but another writer's value landed between Sentinel's read and its write and was overwritten (PROMOTION_OVERWRITTEN). */
+  PROMOTION_OVERWRITTEN: 13,
+  /** A sandbox (simulated) run with an AWS service not pointed at an emulator; nothing was started. */
+  SANDBOX_NOT_EMULATED: 16,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -41,6 +47,10 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
       return EXIT.LANE_BUSY;
     case 'promotion_conflict':
       return EXIT.PROMOTION_CONFLICT;
+    case 'promotion_stale':
+      return EXIT.PROMOTION_STALE;
+    case 'promotion_overwritten':
+      return EXIT.PROMOTION_OVERWRITTEN;
     case 'cancelled':
       return EXIT.CANCELLED;
     default:

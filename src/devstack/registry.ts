@@ -50,32 +50,50 @@ export interface PushOptions {
   tag?: string;
   /** Recorded as the `org.opencontainers.image.revision` label. */
   revision?: string;
+  /**
+   * The build time in the image config (`created`), which orders promotions.
+   * Default: now, and always later than the previous image this process pushed,
+   * as successive builds are.
+   */
+  created?: Date;
 }
 
 export interface PushedImage {
   /** `sha256:<hex>` of the manifest. */
   digest: string;
   manifest: Buffer;
+  /** The image config's `created` time. */
+  created: string;
+}
+
+let lastCreated = 0;
+
+/** Now, but at least a millisecond after the last build time handed out: images pushed one after the other are ordered. */
+function nextBuildTime(): Date {
+  lastCreated = Math.max(Date.now(), lastCreated + 1);
+  return new Date(lastCreated);
 }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 /**
  * Pushes a small real image (one layer: a gzipped tar holding one file; its
- * config; an OCI manifest) to `<registryUrl>/v2/<name>` with the standard
- * upload flow, and returns the manifest's digest.
+ * config with the build time; an OCI manifest) to `<registryUrl>/v2/<name>`
+ * with the standard upload flow, and returns the manifest's digest. The same
+ * seed and build time always give the same digest.
  */
 export async function pushImage(registryUrl: string, name: string, options: PushOptions): Promise<PushedImage> {
   const base = registryUrl.replace(/\/+$/, '');
   const tar = singleFileTar('etc/sentinel-seed', Buffer.from(`${options.seed}\n`));
   const layer = gzipSync(tar, { level: 9 });
-  // Fixed times and no file names in the gzip header: the same seed always gives the same digest.
+  // Fixed times and no file names in the gzip header: the same seed always gives the same layer.
   layer.writeUInt32LE(0, 4);
+  const created = (options.created ?? nextBuildTime()).toISOString();
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      created: '2024-01-01T00:00:00Z',
+      created,
       config: {
         Cmd: ['/bin/true'],
         Labels: {
@@ -103,7 +121,7 @@ export async function pushImage(registryUrl: string, name: string, options: Push
     const reported = res.headers.get('docker-content-digest');
     if (reported && reported !== digest) throw new Error(`registry stored manifest as ${reported}, expected ${digest}`);
   }
-  return { digest, manifest };
+  return { digest, manifest, created };
 }
 
 async function pushBlob(base: string, name: string, blob: Buffer): Promise<void> {

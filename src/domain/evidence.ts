@@ -5,7 +5,7 @@
  */
 import type { FailureRecord } from './failures';
 import type { JanitorOutcome } from './janitor';
-import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionStatus, Trigger, Verdict } from './run';
+import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionRecord, Trigger, Verdict } from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 
@@ -38,7 +38,7 @@ export interface EvidenceRecord {
     before: ApprovedDigestState | null;
     after: ApprovedDigestState | null;
   };
-  promotion: { status: PromotionStatus; detail?: string };
+  promotion: PromotionRecord;
   legs: LegResult[];
   /** Checks made before any instance: approved digest, registry manifest, pinned AMIs. */
   preflight?: PreflightCheck[];

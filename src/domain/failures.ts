@@ -319,6 +319,21 @@ const catalogue = {
     remediation: 'Someone else promoted meanwhile: check the parameter\'s history, then start a new run against the new approved digest.',
     retryable: false,
   },
+  PROMOTION_STALE: {
+    summary: 'The candidate image was built before the image the approved digest holds; the pointer only moves forward, so nothing was written',
+    remediation: 'Run the matrix on a newer build. To go back to an older image on purpose, use `sentinel promote --rollback --env <env>`.',
+    retryable: false,
+  },
+  PROMOTION_ORDER_UNKNOWN: {
+    summary: 'Sentinel could not tell whether the candidate is newer than the approved image (no manifest or no `created` time in its image config); nothing was written',
+    remediation: 'Push images whose OCI config carries `created` (docker build and buildx set it); if the approved image was deleted from the registry, push it back or roll back to one that exists.',
+    retryable: false,
+  },
+  PROMOTION_OVERWRITTEN: {
+    summary: 'Another writer changed the approved digest between Sentinel\'s last read and its write: the candidate is approved now and the other value was overwritten',
+    remediation: 'The evidence names the overwritten value and who wrote it: decide which image the fleet should run, then restore it with `sentinel promote --rollback --env <env>` or a new run.',
+    retryable: false,
+  },
   PROMOTION_FAILED: {
     summary: 'The approved digest could not be written',
     remediation: 'Check the worker\'s ssm:PutParameter permission on the approvedDigestParameter path.',
@@ -328,6 +343,11 @@ const catalogue = {
     summary: 'The evidence pack could not be stored',
     remediation: 'Check the evidence location (directory permissions or s3:PutObject on the bucket).',
     retryable: true,
+  },
+  SANDBOX_NOT_EMULATED: {
+    summary: 'A sandbox (simulated) run refused to start: an AWS service it uses is not pointed at an emulator',
+    remediation: 'Point every AWS service the run uses at the emulator: AWS_ENDPOINT_URL, or AWS_ENDPOINT_URL_<SERVICE> for each one named (npm run demo sets them).',
+    retryable: false,
   },
   INTERNAL_ERROR: {
     summary: 'An unexpected error inside Sentinel',

@@ -162,7 +162,7 @@ export interface LegResult {
   cleanupFailure?: FailureRecord;
 }
 
-export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict';
+export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict' | 'promotion_stale' | 'promotion_overwritten';
 
 export type PromotionStatus =
   | 'promoted'
@@ -170,7 +170,36 @@ export type PromotionStatus =
   | 'not_promoted_dry_run'
   | 'not_promoted_failed'
   | 'conflict'
+  | 'stale'
+  | 'overwritten'
   | 'error';
+
+/** The build times that ordered a promotion: the image configs' `created`. */
+export interface PromotionOrder {
+  candidateCreated: string;
+  /** The image the pointer held when the order was checked. */
+  approvedReference: string;
+  approvedCreated: string;
+}
+
+/** A value of the pointer that another writer put there and Sentinel's write replaced. */
+export interface OverwrittenValue {
+  reference: string;
+  version: number;
+  lastModified?: string;
+  /** The description the other write left (who wrote it). */
+  description?: string;
+}
+
+/** What happened to the approved pointer in a run. */
+export interface PromotionRecord {
+  status: PromotionStatus;
+  detail?: string;
+  /** Why the candidate was (or was not) newer than the approved image. */
+  order?: PromotionOrder;
+  /** PROMOTION_OVERWRITTEN: the values of other writers that this run's write replaced. */
+  overwritten?: OverwrittenValue[];
+}
 
 export interface ApprovedDigestState {
   /** The parameter's value, or null when the parameter does not exist. */
@@ -196,7 +225,7 @@ export interface MatrixRunResult {
   failure?: FailureRecord;
   approvedBefore: ApprovedDigestState | null;
   approvedAfter: ApprovedDigestState | null;
-  promotion: { status: PromotionStatus; detail?: string };
+  promotion: PromotionRecord;
   legs: LegSummary[];
   evidence?: EvidenceLocation;
   /** The checks made before any instance (absent in runs that predate them). */

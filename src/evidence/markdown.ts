@@ -10,7 +10,7 @@ import { formatDuration } from '../domain/duration';
 
 export function renderEvidenceMarkdown(e: EvidenceRecord): string {
   const out: string[] = [];
-  const title = `${e.verdict.toUpperCase().replace('_', ' ')}${e.run.dryRun ? ' (dry run)' : ''}`;
+  const title = `${e.verdict.toUpperCase().replace(/_/g, ' ')}${e.run.dryRun ? ' (dry run)' : ''}`;
   out.push(`# Sentinel GPU matrix: ${title}`, '');
   if (e.simulated) {
     out.push(
@@ -29,6 +29,12 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
     ['Approved before', approved(e.approvedDigest.before)],
     ['Approved after', approved(e.approvedDigest.after)],
     ['Promotion', `${text(e.promotion.status)}${e.promotion.detail ? `: ${text(e.promotion.detail)}` : ''}`],
+    ...(e.promotion.order
+      ? [['Build order', `candidate built ${text(e.promotion.order.candidateCreated)}; ${code(e.promotion.order.approvedReference)} built ${text(e.promotion.order.approvedCreated)}`] as [string, string]]
+      : []),
+    ...(e.promotion.overwritten && e.promotion.overwritten.length > 0
+      ? [['**Overwritten**', e.promotion.overwritten.map((o) => `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`).join('; ')] as [string, string]]
+      : []),
     ['Approved pointer', code(e.approvedDigest.parameter)],
     ['Git SHA', code(e.run.gitSha)],
     ['CI run', text(e.run.ciRunId)],

@@ -123,7 +123,7 @@ const janitor = z.object({
 export const evidenceSchema = z.object({
   schema: z.literal('sentinel.evidence/v1'),
   simulated: z.boolean(),
-  verdict: z.enum(['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict']),
+  verdict: z.enum(['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict', 'promotion_stale', 'promotion_overwritten']),
   failure: failure.optional(),
   run: z.object({
     workflowId: z.string(),
@@ -144,8 +144,12 @@ export const evidenceSchema = z.object({
   candidate: z.object({ reference: z.string(), repository: z.string(), digest: z.string() }),
   approvedDigest: z.object({ parameter: z.string(), before: approved, after: approved }),
   promotion: z.object({
-    status: z.enum(['promoted', 'already_promoted', 'not_promoted_dry_run', 'not_promoted_failed', 'conflict', 'error']),
+    status: z.enum(['promoted', 'already_promoted', 'not_promoted_dry_run', 'not_promoted_failed', 'conflict', 'stale', 'overwritten', 'error']),
     detail: z.string().optional(),
+    order: z.object({ candidateCreated: iso, approvedReference: z.string(), approvedCreated: iso }).optional(),
+    overwritten: z
+      .array(z.object({ reference: z.string(), version: z.number().int(), lastModified: iso.optional(), description: z.string().optional() }))
+      .optional(),
   }),
   legs: z.array(leg),
   preflight: z.array(preflightCheck).optional(),

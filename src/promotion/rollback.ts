@@ -10,12 +10,12 @@
  * Markdown) in the environment's evidence location.
  */
 import { GetParameterHistoryCommand, type ParameterHistory } from '@aws-sdk/client-ssm';
+import { ApplicationFailure } from '@temporalio/common';
 import type { AwsClients } from '../aws/clients';
 import { promoteDigest, readParameter } from '../activities/approved-digest';
 import type { EnvironmentConfig } from '../config/schema';
 import { parsePinnedImage } from '../domain/image-ref';
-import type { ApprovedDigestState } from '../domain/run';
-import type { EvidenceLocation } from '../domain/run';
+import type { ApprovedDigestState, EvidenceLocation, OverwrittenValue } from '../domain/run';
 import { storeEvidence } from '../evidence/store';
 
 export const ROLLBACK_SCHEMA = 'sentinel.rollback/v1';
@@ -57,6 +57,8 @@ export interface RollbackRecord {
   before: ApprovedDigestState;
   after: ApprovedDigestState;
   restoredFrom: HistoricValue;
+  /** Values another writer put in the last round trip before the rollback's write, which it replaced. */
+  overwritten?: OverwrittenValue[];
   configFile: string;
   configSha256: string;
 }
@@ -111,7 +113,8 @@ export async function planRollback(aws: AwsClients, environment: string, env: En
 /**
  * Writes the plan's value over the current one (compare-and-set: a
  * PROMOTION_CONFLICT failure when the parameter moved since the plan was
- * read) and stores the evidence record.
+ * read) and stores the evidence record; a write that landed in the last
+ * round trip and was overwritten is named in the record (`overwritten`).
  */
 export async function applyRollback(
   aws: AwsClients,
@@ -119,14 +122,24 @@ export async function applyRollback(
   context: { actor: string; reason?: string; evidenceLocation: string; configFile: string; configSha256: string; now?: Date },
 ): Promise<{ record: RollbackRecord; evidence: EvidenceLocation }> {
   const at = (context.now ?? new Date()).toISOString();
-  const outcome = await promoteDigest(aws, {
-    region: plan.region,
-    parameter: plan.parameter,
-    expected: plan.current,
-    candidate: plan.restore.reference,
-    workflowId: `rollback-${plan.environment}-${at}`,
-    description: `Approved cluster-agent image, rolled back by ${context.actor} with sentinel promote --rollback at ${at} (restores version ${plan.restore.version})`,
-  });
+  let outcome: { version: number | null };
+  let overwritten: OverwrittenValue[] | undefined;
+  try {
+    outcome = await promoteDigest(aws, {
+      region: plan.region,
+      parameter: plan.parameter,
+      expected: plan.current,
+      candidate: plan.restore.reference,
+      workflowId: `rollback-${plan.environment}-${at}`,
+      description: `Approved cluster-agent image, rolled back by ${context.actor} with sentinel promote --rollback at ${at} (restores version ${plan.restore.version})`,
+    });
+  } catch (err) {
+    // The rollback was written over another writer's value: record that, with what the pointer holds now.
+    if (!(err instanceof ApplicationFailure && err.type === 'PROMOTION_OVERWRITTEN')) throw err;
+    const facts = err.details?.[0] as { overwritten: OverwrittenValue[]; version: number | null };
+    outcome = { version: facts.version };
+    overwritten = facts.overwritten;
+  }
   const record: RollbackRecord = {
     schema: ROLLBACK_SCHEMA,
     environment: plan.environment,
@@ -138,6 +151,7 @@ export async function applyRollback(
     before: plan.current,
     after: { reference: plan.restore.reference, version: outcome.version },
     restoredFrom: plan.restore,
+    ...(overwritten ? { overwritten } : {}),
     configFile: context.configFile,
     configSha256: context.configSha256,
   };
@@ -162,6 +176,7 @@ export function renderRollbackMarkdown(r: RollbackRecord): string {
     `| Before | ${state(r.before)} |`,
     `| After | ${state(r.after)} |`,
     `| Restored from | version ${r.restoredFrom.version}${r.restoredFrom.lastModified ? `, written ${text(r.restoredFrom.lastModified)}` : ''}${r.restoredFrom.description ? `: ${text(r.restoredFrom.description)}` : ''} |`,
+    ...(r.overwritten && r.overwritten.length > 0 ? [`| **Overwritten** | ${r.overwritten.map((o) => `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`).join('; ')} |`] : []),
     `| By | ${text(r.actor)} |`,
     `| Reason | ${r.reason ? text(r.reason) : '–'} |`,
     `| At | ${text(r.at)} |`,

@@ -1,6 +1,7 @@
 /**
  * A small client for the OCI distribution API (what `docker pull` speaks),
- * enough to check that a manifest exists and to resolve a tag to its digest.
+ * enough to check that a manifest exists, to resolve a tag to its digest and
+ * to read when an image was built (its config's `created`).
  *
  * Where the registry is: derived from the repository's host
  * (`ghcr.io/org/name` → `https://ghcr.io`, name `org/name`), unless
@@ -136,6 +137,42 @@ export class RegistryClient {
     return Buffer.from(await res.arrayBuffer());
   }
 
+  /**
+   * When the image was built: its OCI image config's `created` time. For an
+   * index (a multi-platform image), the linux/amd64 image's config (the
+   * platform the agent runs on), else the first image's. Undefined when the
+   * registry has no such manifest; a RegistryError ('bad_response') when the
+   * image has no config blob or its config no valid `created`.
+   */
+  async imageCreated(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<Date | undefined> {
+    let manifest = await this.getManifest(endpoint, reference, signal);
+    if (!manifest) return undefined;
+    let parsed = parseJson(manifest.body, `${endpoint.baseUrl}: manifest ${reference}`) as ImageManifestJson;
+    if (Array.isArray(parsed.manifests)) {
+      const images = parsed.manifests.filter((m) => typeof m.digest === 'string' && m.platform?.os !== 'unknown');
+      const chosen = images.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? images[0];
+      if (!chosen) throw new RegistryError('bad_response', `${endpoint.baseUrl}: index ${reference} lists no image`);
+      manifest = await this.getManifest(endpoint, chosen.digest!, signal);
+      if (!manifest) throw new RegistryError('bad_response', `${endpoint.baseUrl}: index ${reference} lists ${chosen.digest}, which the registry does not have`);
+      parsed = parseJson(manifest.body, `${endpoint.baseUrl}: manifest ${chosen.digest}`) as ImageManifestJson;
+    }
+    const configDigest = parsed.config?.digest;
+    if (typeof configDigest !== 'string') throw new RegistryError('bad_response', `${endpoint.baseUrl}: manifest ${reference} names no image config`);
+    const config = await this.getBlob(endpoint, configDigest, signal);
+    if (!config) throw new RegistryError('bad_response', `${endpoint.baseUrl}: the config ${configDigest} of ${reference} is missing`);
+    const actual = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    if (configDigest.startsWith('sha256:') && actual !== configDigest) {
+      throw new RegistryError('bad_response', `${endpoint.baseUrl}: the config of ${reference} hashes to ${actual}, not ${configDigest}`);
+    }
+    const created = (parseJson(config, `${endpoint.baseUrl}: config ${configDigest}`) as { created?: unknown }).created;
+    // RFC 3339, as the OCI image spec requires; Date.parse also takes other forms, so check the shape first.
+    const time = typeof created === 'string' && RFC3339.test(created) ? new Date(created) : undefined;
+    if (!time || Number.isNaN(time.getTime())) {
+      throw new RegistryError('bad_response', `${endpoint.baseUrl}: the image config of ${reference} has no valid created time (${JSON.stringify(created ?? null)})`);
+    }
+    return time;
+  }
+
   private expectOk(res: Response, endpoint: RegistryEndpoint, what: string): void {
     if (res.ok) return;
     if (res.status === 401 || res.status === 403) {
@@ -200,5 +237,20 @@ export class RegistryClient {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
+  }
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
+
+interface ImageManifestJson {
+  config?: { digest?: unknown };
+  manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string } }>;
+}
+
+function parseJson(body: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new RegistryError('bad_response', `${what} is not JSON`);
   }
 }

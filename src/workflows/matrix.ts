@@ -24,13 +24,14 @@ import {
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
-import { failureRecord, type FailureRecord } from '../domain/failures';
+import { failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
 import type {
   ApprovedDigestState,
   EvidenceLocation,
   LegResult,
   MatrixRunInput,
   MatrixRunResult,
+  PromotionRecord,
   PromotionStatus,
   RunPlan,
   RunProgress,
@@ -46,7 +47,7 @@ import {
   SEARCH_ATTRIBUTES,
   type LaneGrant,
 } from './definitions';
-import { runFailure } from './failure-mapping';
+import { failureFacts, runFailure } from './failure-mapping';
 import { hardwareLegWorkflow } from './leg';
 import { janitorSummary, PREFLIGHT_PATCH, runPreflight, type PreflightOutcome } from './preflight';
 
@@ -88,7 +89,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
 
   let verdict: Verdict = 'failed';
   let failure: FailureRecord | undefined;
-  let promotion: { status: PromotionStatus; detail?: string } = { status: 'not_promoted_failed' };
+  let promotion: PromotionRecord = { status: 'not_promoted_failed' };
   let approvedBefore: ApprovedDigestState | null = null;
   let approvedAfter: ApprovedDigestState | null = null;
   let legs: LegResult[] = [];
@@ -136,19 +137,24 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         // 4. Promotion, only when every target passed.
         if (!failure && legs.every((leg) => leg.outcome === 'passed')) {
           progress.stage = 'promoting';
-          try {
-            const outcome = await pointer.promoteDigest({
+          const promote = () =>
+            pointer.promoteDigest({
               ...digestRef,
-              expected: approvedBefore,
+              expected: approvedBefore!,
               candidate: plan.candidate.reference,
               workflowId: info.workflowId,
             });
+          try {
+            // A write once sent may still land: a cancel must not end the run before it is known, or the evidence could disagree with the pointer.
+            const outcome = patched(PROMOTION_NON_CANCELLABLE_PATCH) ? await CancellationScope.nonCancellable(promote) : await promote();
             verdict = 'passed';
-            promotion = { status: outcome.status };
+            promotion = { status: outcome.status, ...(outcome.order ? { order: outcome.order } : {}) };
+            if (CancellationScope.current().consideredCancelled) {
+              promotion.detail = 'the run was cancelled while the promotion was being written; the write was completed and recorded';
+            }
           } catch (err) {
             failure = runFailure(err);
-            verdict = failure.code === 'PROMOTION_CONFLICT' ? 'promotion_conflict' : 'failed';
-            promotion = { status: failure.code === 'PROMOTION_CONFLICT' ? 'conflict' : 'error', detail: failure.detail };
+            [verdict, promotion] = promotionRefused(failure, err);
           }
         } else {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
@@ -315,6 +321,30 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     entry.outcome = result.outcome;
     return result;
   }
+}
+
+/** Marks promotions that finish once sent, even when the run is cancelled meanwhile (histories from before it replay without). */
+export const PROMOTION_NON_CANCELLABLE_PATCH = 'promotion-non-cancellable-v1';
+
+/** What the pointer itself can answer a promotion with, each with its verdict; any other promotion failure fails the run. */
+const PROMOTION_REFUSALS: Partial<Record<FailureCode, [Verdict, PromotionStatus]>> = {
+  PROMOTION_CONFLICT: ['promotion_conflict', 'conflict'],
+  PROMOTION_STALE: ['promotion_stale', 'stale'],
+  PROMOTION_OVERWRITTEN: ['promotion_overwritten', 'overwritten'],
+};
+
+function promotionRefused(failure: FailureRecord, err: unknown): [Verdict, PromotionRecord] {
+  const [verdict, status] = PROMOTION_REFUSALS[failure.code] ?? ['failed', 'error'];
+  const facts = failureFacts<Pick<PromotionRecord, 'order' | 'overwritten'>>(err);
+  return [
+    verdict,
+    {
+      status,
+      ...(failure.detail ? { detail: failure.detail } : {}),
+      ...(facts?.order ? { order: facts.order } : {}),
+      ...(facts?.overwritten ? { overwritten: facts.overwritten } : {}),
+    },
+  ];
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */

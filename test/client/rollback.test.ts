@@ -1,13 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { ApplicationFailure } from '@temporalio/common';
 import { AwsClients } from '../../src/aws/clients';
 import { applyRollback, planRollback, type RollbackRecord } from '../../src/promotion/rollback';
 import { aws, candidate, parameterValue, putParameter, REGION } from '../support/aws';
 import { jsonOf, sentinelCli } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
+import { startSsmFaultProxy } from '../support/ssm-fault-proxy';
 import { sharedStack } from '../support/stack';
 
 function parameterOf(env: TestEnvironment): string {
@@ -84,6 +85,33 @@ describe('sentinel promote --rollback against moto_server', function () {
     const bare = await sentinelCli(['--invariants', env.file, 'promote', '--env', env.name]);
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /only --rollback/);
+  });
+
+  it('names a value another writer put in the last round trip before the rollback\'s write, in its evidence and with exit 13', async () => {
+    const env = testEnvironment('rollback-overwritten');
+    const [a, b, c] = [await candidate('ow-a'), await candidate('ow-b'), await candidate('ow-c')];
+    await history(env, [a, b]);
+    let raced = false;
+    // C's write lands after the rollback's last read, right before its own write.
+    const proxy = await startSsmFaultProxy((await sharedStack()).moto.endpoint, async (call) => {
+      if (raced || call.target !== 'AmazonSSM.PutParameter' || call.json?.Value !== a) return;
+      raced = true;
+      await aws.ssm(REGION).send(new PutParameterCommand({ Name: parameterOf(env), Value: c, Type: 'String', Overwrite: true, Description: 'a promotion meanwhile' }));
+    });
+    try {
+      const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name], { AWS_ENDPOINT_URL_SSM: proxy.url });
+      assert.ok(raced, 'the other write was injected');
+      assert.equal(run.code, 13, run.stderr);
+      assert.match(run.stderr, /PROMOTION_OVERWRITTEN: .* overwritten: .*\(version 3, a promotion meanwhile\)/);
+      const record = jsonOf(run).record as RollbackRecord;
+      assert.deepEqual(record.after, { reference: a, version: 4 });
+      assert.deepEqual(record.overwritten?.map((o) => [o.reference, o.version]), [[c, 3]]);
+      assert.equal(await parameterValue(parameterOf(env)), a);
+      const stored = JSON.parse(readFileSync(path.join(env.evidenceDir, readdirSync(env.evidenceDir).find((f) => f.endsWith('.json'))!), 'utf8')) as RollbackRecord;
+      assert.deepEqual(stored.overwritten?.map((o) => o.reference), [c]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('never overwrites a value written after the rollback read the parameter', async () => {

@@ -111,5 +111,7 @@ describe('the sentinel command', function () {
     assert.equal(exitCodeForVerdict('lane_busy'), 4);
     assert.equal(exitCodeForVerdict('promotion_conflict'), 5);
     assert.equal(exitCodeForVerdict('cancelled'), 7);
+    assert.equal(exitCodeForVerdict('promotion_stale'), 12);
+    assert.equal(exitCodeForVerdict('promotion_overwritten'), 13);
   });
 });

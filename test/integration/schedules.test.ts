@@ -123,13 +123,16 @@ describe('schedules (real Temporal Schedules)', function () {
     });
     const stack = await sharedStack();
     const revision = '89abcdef0123456789abcdef0123456789abcdef';
+    // The CI candidate is built first, the nightly tag's image after it: the pointer only moves forward.
+    const ciCandidate = await candidate('sched-ci');
     const pushed = await pushImage(stack.registry.url, registryEndpoint(REPOSITORY).name, { seed: tag, tag, revision });
-    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 3);
+    // Long enough for two CLI calls to queue the nightly run while the CI run holds the lane, on a busy machine too.
+    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 20);
     const worker = await startWorker(env.invariants);
     const client = await temporalClient();
     try {
       // A run started from CI holds the lane first.
-      const ciRun = await startRun(env, { candidate: await candidate('sched-ci'), ciRunId: 'ci-first' });
+      const ciRun = await startRun(env, { candidate: ciCandidate, ciRunId: 'ci-first' });
       await until('the CI run to hold the lane', async () => {
         const lane = await client.workflow.getHandle(laneWorkflowId(env.name)).query(laneStateQuery).catch(() => undefined);
         return lane?.holder?.workflowId === ciRun.workflowId ? true : undefined;

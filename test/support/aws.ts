@@ -34,8 +34,9 @@ export const REPOSITORY = 'ghcr.io/iangreen74/radix-cluster-agent';
  * A pinned candidate of the configured repository whose manifest really
  * exists: an image made from `seed` is pushed to the suite's registry
  * (SENTINEL_REGISTRY_URL) and referenced by the digest the push produced.
+ * Each image is built (config `created`) after the one pushed before it.
  */
-export async function candidate(seed: string, repository = REPOSITORY, options: { tag?: string; revision?: string } = {}): Promise<string> {
+export async function candidate(seed: string, repository = REPOSITORY, options: { tag?: string; revision?: string; created?: Date } = {}): Promise<string> {
   const stack = await sharedStack();
   const { digest } = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed, ...options });
   return `${repository}@${digest}`;

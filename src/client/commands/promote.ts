@@ -61,9 +61,12 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
       configSha256: invariants.sha256,
     });
     printer.info(`rolled back: ${record.after.reference} is approved again (version ${record.after.version})`);
+    for (const o of record.overwritten ?? []) {
+      printer.info(`warning: PROMOTION_OVERWRITTEN: another write landed just before the rollback's and was overwritten: ${o.reference} (version ${o.version}${o.description ? `, ${o.description}` : ''})`);
+    }
     printer.info(`evidence: ${evidence.json}\n          ${evidence.markdown}`);
     printer.json({ status: 'rolled_back', record, evidence });
-    return EXIT.PASSED;
+    return record.overwritten ? EXIT.PROMOTION_OVERWRITTEN : EXIT.PASSED;
   } catch (err) {
     if (err instanceof RollbackError) {
       throw new CliError(err.reason === 'parameter_absent' ? EXIT.AWS_ERROR : EXIT.FAILED, err.message);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { Command } from 'commander';
+import { sandboxEmulationProblems } from '../../config/sandbox-emulation';
 import { ImageRefError, parsePinnedImage } from '../../domain/image-ref';
 import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../domain/run';
 import type { gpuMatrixWorkflow } from '../../workflows';
@@ -52,6 +53,10 @@ export function runCommand(printer: Printer): Command {
 export async function runMatrix(options: RunOptions, printer: Printer): Promise<ExitCode> {
   const invariants = loadConfig(options);
   const env = environmentFrom(invariants, options.env);
+  const unemulated = sandboxEmulationProblems(env);
+  if (unemulated.length > 0) {
+    throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `${options.env} is a sandbox environment (simulated hosts): every AWS service its run uses must point at an emulator, so no simulated run touches real AWS or a real approved pointer; nothing was started`, unemulated);
+  }
   try {
     parsePinnedImage(options.digest, env.image.repository);
   } catch (err) {
@@ -141,6 +146,8 @@ async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, a
     if (err instanceof WorkflowFailedError) {
       // prepareRun's refusal arrives as WorkflowFailedError → ActivityFailure → ApplicationFailure(code).
       const coded = codedCauseOf(err);
+      // The worker's own sandbox check (prepareRun) refused: its environment lacks an emulator endpoint.
+      if (coded?.code === 'SANDBOX_NOT_EMULATED') throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `refused by the worker: ${coded.message}`);
       if (coded?.code === 'INPUT_REFUSED') throw new CliError(EXIT.REFUSED, `refused by the worker: ${coded.message}`);
       if (coded?.code === 'CONFIG_INVALID') throw new CliError(EXIT.CONFIG_INVALID, `the worker's configuration refused the run: ${coded.message}`);
       const detail = coded ? `${coded.code}: ${coded.message}` : firstLine(err.cause ?? err);
