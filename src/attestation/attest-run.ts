@@ -7,7 +7,7 @@
  * promotes only after this returns), so a promoted digest always has its
  * proof where the installer and `sentinel verify` look.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { AwsClients } from '../aws/clients';
 import { RegistryClient, registryEndpoint } from '../registry/client';
@@ -58,8 +58,8 @@ export interface AttestRunResult {
 
 export const sha256Hex = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 
-/** The hint a Sigstore bundle carries for a plain key: the sha256 of its PEM, so a reader can tell keys apart. */
-export const keyHint = (pem: string): string => sha256Hex(pem);
+/** The hint a Sigstore bundle carries for a plain key, as cosign writes it: base64 of the sha256 of the key's DER. */
+export const keyHint = (pem: string): string => createHash('sha256').update(createPublicKey(pem).export({ type: 'spki', format: 'der' })).digest('base64');
 
 export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: AttestationSigner = kmsSigner(aws.kms(req.region) as KMSClient, req.kmsKeyId)): Promise<AttestRunResult> {
   const pem = await signer.publicKeyPem();

@@ -4,7 +4,7 @@
  * attestations from its registry, and the pure verifier over both. Used by
  * `sentinel verify`, `sentinel promote --rollback` and the installer endpoint.
  */
-import type { KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { awsErrorMessage, awsErrorName } from '../aws/errors';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
@@ -31,6 +31,9 @@ const KEY_UNAVAILABLE = new Set(['DisabledException', 'NotFoundException', 'KMSI
 export async function checkDigest(kms: KMSClient, req: DigestCheckRequest, registry = new RegistryWriter(registryEndpoint(req.repository))): Promise<DigestCheck> {
   let pem: string;
   try {
+    // A disabled key vouches for nothing, whatever it signed before.
+    const state = (await kms.send(new DescribeKeyCommand({ KeyId: req.kmsKeyId }))).KeyMetadata?.KeyState;
+    if (state !== 'Enabled') return { ok: false, reason: 'KEY_UNAVAILABLE', detail: `${req.kmsKeyId} is ${state ?? 'in an unknown state'}`, legs: [], attestations: [] };
     pem = await exportPublicKeyPem(kms, req.kmsKeyId);
   } catch (err) {
     if (KEY_UNAVAILABLE.has(awsErrorName(err))) {

@@ -51,7 +51,7 @@ export function sigstoreBundle(envelope: DsseEnvelope, keyHint: string): Buffer 
   return Buffer.from(
     JSON.stringify({
       mediaType: BUNDLE_MEDIA_TYPE,
-      verificationMaterial: { publicKey: { hint: keyHint }, tlogEntries: [] },
+      verificationMaterial: { publicKey: { hint: keyHint } },
       dsseEnvelope: { payload: envelope.payload, payloadType: envelope.payloadType, signatures: envelope.signatures.map((s) => ({ sig: s.sig })) },
     }),
   );
