@@ -27,6 +27,8 @@ export const EXIT = {
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
+  /** `sentinel verify` / `promote --rollback`: the digest has no valid signed proof for the environment (the reason code says which link). */
+  UNATTESTED: 18,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
