@@ -8,6 +8,7 @@ import { applyRollback, planRollback, type RollbackRecord } from '../../src/prom
 import { aws, candidate, parameterValue, putParameter, REGION } from '../support/aws';
 import { jsonOf, sentinelCli } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
+import { attestAsPassed } from '../support/attest';
 import { sharedStack } from '../support/stack';
 
 function parameterOf(env: TestEnvironment): string {
@@ -27,6 +28,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback');
     const [a, b] = [await candidate('rb-a'), await candidate('rb-b')];
     await history(env, [a, b]);
+    await attestAsPassed(env, a);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--reason', 'B breaks onboarding']);
     assert.equal(run.code, 0, run.stderr);
     const out = jsonOf(run);
@@ -35,7 +37,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     assert.equal(now.Parameter?.Value, a);
     assert.equal(now.Parameter?.Version, 3);
 
-    const files = readdirSync(env.evidenceDir).sort();
+    const files = readdirSync(env.evidenceDir).filter((f) => /\.(json|md)$/.test(f)).sort();
     assert.equal(files.length, 2);
     assert.match(files[0]!, /^rollback-.*\.json$/);
     const record = JSON.parse(readFileSync(path.join(env.evidenceDir, files[0]!), 'utf8')) as RollbackRecord;
@@ -53,6 +55,7 @@ describe('sentinel promote --rollback against moto_server', function () {
   it('skips values that are not pinned references of the configured repository, and recovers from an invalid current value', async () => {
     const env = testEnvironment('rollback-skip');
     const a = await candidate('skip-a');
+    await attestAsPassed(env, a);
     await history(env, [a, await candidate('skip-x', 'ghcr.io/someone/else'), 'ghcr.io/iangreen74/radix-cluster-agent:latest', 'garbage']);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name]);
     assert.equal(run.code, 0, run.stderr);
@@ -64,6 +67,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback-dry');
     const [a, b] = [await candidate('dry-a'), await candidate('dry-b')];
     await history(env, [a, b]);
+    await attestAsPassed(env, a);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--dry-run']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(jsonOf(run).plan.restore.reference, a);
@@ -84,6 +88,16 @@ describe('sentinel promote --rollback against moto_server', function () {
     const bare = await sentinelCli(['--invariants', env.file, 'promote', '--env', env.name]);
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /only --rollback/);
+  });
+
+  it('refuses to restore a digest without a PASSED summary for the environment (exit 18), writing nothing', async () => {
+    const env = testEnvironment('rollback-unattested');
+    const [a, b] = [await candidate('unattested-a'), await candidate('unattested-b')];
+    await history(env, [a, b]);
+    const run = await sentinelCli(['--invariants', env.file, 'promote', '--rollback', '--env', env.name]);
+    assert.equal(run.code, 18, run.stderr);
+    assert.match(run.stderr, /refusing to restore .*: ATTESTATION_MISSING/);
+    assert.equal(await parameterValue(parameterOf(env)), b);
   });
 
   it('never overwrites a value written after the rollback read the parameter', async () => {
