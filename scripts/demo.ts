@@ -2,13 +2,15 @@
  * The demo: a real Temporal dev server (with its Web UI), the AWS API
  * emulator, the reference control plane and the Sentinel worker, all on free
  * loopback ports; then `sentinel run --env local` for a freshly pushed
- * candidate, to its verdict; then the evidence pack and the Web UI link.
+ * candidate, to its verdict; then the evidence pack, the Web UI link, and
+ * `sentinel verify`'s chain for the promoted digest.
  * Ends with the verdict's exit code and stops everything it started (unless --keep).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runMatrix } from '../src/client/commands/run';
+import { runVerify } from '../src/client/commands/verify';
 import { EXIT } from '../src/client/exit-codes';
 import { createPrinter } from '../src/client/output';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
@@ -59,6 +61,16 @@ async function main(): Promise<number> {
       process.stdout.write('\n');
       for (const line of hostSetupLines(evidence.replace(/\.md$/, '.json'))) say(line);
       process.stdout.write(`\n${'-'.repeat(80)}\n${readFileSync(evidence, 'utf8')}${'-'.repeat(80)}\n`);
+    }
+    if (code === EXIT.PASSED) {
+      // Anyone can check the promotion: the chain from the pointer to every signed leg result.
+      say(`sentinel verify --env ${ENVIRONMENT}`);
+      process.stdout.write('\n');
+      const verified = await runVerify({ env: ENVIRONMENT }, createPrinter(false)).catch((err: unknown) => {
+        process.stdout.write(`sentinel verify: ${err instanceof Error ? err.message : String(err)}\n`);
+        return EXIT.INTERNAL;
+      });
+      if (verified !== EXIT.PASSED) code = verified;
     }
     if (keep) {
       say(`Web UI: ${stack.temporal.uiUrl} (Ctrl-C to stop everything)`);

@@ -138,10 +138,34 @@ actionlint="${SENTINEL_ACTIONLINT:-}"
 [ -z "$actionlint" ] && [ -x "$tools/bin/actionlint" ] && actionlint="$tools/bin/actionlint"
 # --- deployment checkers (end) -----------------------------------------------
 
+# --- cosign (begin) -------------------------------------------------------------
+# The suite proves Sentinel's attestations with the real `cosign verify-attestation`,
+# built from its Go module like the checkers above (about 3 minutes on a fresh machine).
+COSIGN_VERSION="v3.1.3"
+ensure_cosign() {
+  local stamp="$tools/bin/.cosign-version"
+  if [ -x "$tools/bin/cosign" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$COSIGN_VERSION" ]; then return 0; fi
+  if ! command -v go >/dev/null 2>&1; then
+    log "Go is not installed: cosign cannot be built; the attestation tests will fail (install Go, or set SENTINEL_COSIGN)"
+    return 0
+  fi
+  local started=$SECONDS
+  log "building cosign $COSIGN_VERSION with Go into $tools/bin"
+  mkdir -p "$tools/bin"
+  GOBIN="$tools/bin" go install -trimpath -ldflags "-s -w" "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION" >&2 || { log "building cosign failed"; return 0; }
+  printf '%s' "$COSIGN_VERSION" > "$stamp"
+  log "cosign built in $((SECONDS - started))s"
+}
+[ -n "${SENTINEL_COSIGN:-}" ] || ensure_cosign
+cosign="${SENTINEL_COSIGN:-}"
+[ -z "$cosign" ] && [ -x "$tools/bin/cosign" ] && cosign="$tools/bin/cosign"
+# --- cosign (end) ---------------------------------------------------------------
+
 if [ "${1:-}" = "--print-env" ]; then
   printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\nexport SENTINEL_REGISTRY_BIN=%q\n' "$temporal" "$moto" "$registry"
   [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
   [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
+  [ -n "$cosign" ] && printf 'export SENTINEL_COSIGN=%q\n' "$cosign"
   true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
@@ -149,4 +173,5 @@ else
   log "registry:    $registry"
   log "docker-compose: ${compose:-(missing)}"
   log "actionlint:  ${actionlint:-(missing)}"
+  log "cosign:      ${cosign:-(missing)}"
 fi

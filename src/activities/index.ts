@@ -4,6 +4,7 @@
  * `proxyActivities<SentinelActivities>`.
  */
 import { approvedDigestActivities } from './approved-digest';
+import { attestationActivities } from './attestation';
 import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...hostSetupActivities(deps),
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
+    ...attestationActivities(deps),
     ...preflightActivities(deps),
     ...janitorActivities(deps),
   };

@@ -10,10 +10,11 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
-type AnyClient = EC2Client | SSMClient | S3Client | IAMClient;
+type AnyClient = EC2Client | SSMClient | S3Client | IAMClient | KMSClient;
 
 /** Explicit connection settings, for a component of the dev stack that must not depend on process.env. */
 export interface AwsClientOverrides {
@@ -39,6 +40,11 @@ export class AwsClients {
     // Path-style keeps bucket names out of DNS, which emulators and private endpoints need.
     const forcePathStyle = !!(this.overrides.endpoint || process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
     return this.get(`s3:${region}`, () => new S3Client({ region, forcePathStyle, ...this.overrides }));
+  }
+
+  /** KMS signs attestations; the private key never leaves it. */
+  kms(region: string): KMSClient {
+    return this.get(`kms:${region}`, () => new KMSClient({ region, ...this.overrides }));
   }
 
   /** IAM is global; the region only picks the signing endpoint. */

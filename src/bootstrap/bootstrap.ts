@@ -32,13 +32,14 @@ import { awsErrorMessage, awsErrorName } from '../aws/errors';
 import type { EnvironmentConfig } from '../config/schema';
 import { parsePinnedImage } from '../domain/image-ref';
 import { parseS3Location } from '../evidence/store';
+import { attestationKey } from './attestation-key';
 
 export const SSM_CORE_POLICY_ARN = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore';
 
 export type ItemStatus = 'present' | 'created' | 'missing' | 'invalid';
 
 export interface BootstrapItem {
-  item: 'instance-profile' | 'approved-digest' | 'amis' | 'evidence-store';
+  item: 'instance-profile' | 'approved-digest' | 'amis' | 'evidence-store' | 'attestation-key';
   status: ItemStatus;
   detail: string;
   /** What to do about a missing or invalid item. */
@@ -68,6 +69,7 @@ export async function bootstrapEnvironment(aws: AwsClients, name: string, env: E
     await approvedDigest(aws, env, options),
     await amis(aws, env),
     await evidenceStore(aws, env, options.apply),
+    await attestationKey(aws, env, options.apply),
   ];
   return { environment: name, applied: options.apply, items, complete: items.every((i) => i.status === 'present' || i.status === 'created') };
 }

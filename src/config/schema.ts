@@ -182,6 +182,18 @@ const environment = z
         refreshBefore: duration,
       }),
     }),
+    /** Signed proof of each run (docs/attestations.md): the KMS key that signs, and whether the installer insists on it. */
+    attestation: z.strictObject({
+      /** An asymmetric ECC_NIST_P256 SIGN_VERIFY key: alias/<name>, a key id, or a key ARN. */
+      kmsKeyId: z
+        .string()
+        .regex(
+          /^(?:alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)\/[A-Za-z0-9/_-]+)$/,
+          'expected alias/<name>, a key id (uuid) or a KMS key ARN',
+        ),
+      /** The installer endpoint serves the approved digest only with a PASSED summary signed by this key. */
+      requireAttestation: z.boolean(),
+    }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
     /** Temporal Schedules of the environment (`sentinel schedule apply`); an environment without them is only run on demand. */
     schedules: schedules.optional(),
@@ -255,3 +267,4 @@ export type Timeouts = z.infer<typeof timeouts>;
 export type ExecutorConfig = z.infer<typeof executor>;
 export type Vendor = z.infer<typeof vendor>;
 export type SchedulesConfig = z.infer<typeof schedules>;
+export type AttestationConfig = z.infer<typeof environment>['attestation'];

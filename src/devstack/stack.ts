@@ -15,6 +15,7 @@ import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
 import { startRegistry, type LocalRegistry } from './registry';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
+import { createSandboxSigningKeys } from './kms';
 
 export interface DevStack {
   temporal: TemporalDevServer;
@@ -57,6 +58,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const sandbox = options.invariants.environments[options.environment ?? 'local'];
   if (!sandbox) throw new Error(`the dev stack serves a sandbox environment; ${options.environment ?? 'local'} is not in ${options.invariants.file}`);
   const serviceUser = await createServiceUser(sandbox.controlPlane.cognito.region, moto.endpoint);
+  await createSandboxSigningKeys(options.invariants, moto.endpoint, {
+    accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID,
+    secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+  });
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,

@@ -33,3 +33,5 @@ export const temporalBinary = (): string => resolveTool('temporal', 'SENTINEL_TE
 export const motoBinary = (): string => resolveTool('moto_server', 'SENTINEL_MOTO_SERVER');
 /** Debian's `docker-registry` package (apt-get install docker-registry). */
 export const registryBinary = (): string => resolveTool('docker-registry', 'SENTINEL_REGISTRY_BIN');
+/** cosign, built from its Go module by scripts/ensure-tools.sh; the suite checks attestations with it. */
+export const cosignBinary = (): string => resolveTool('cosign', 'SENTINEL_COSIGN');

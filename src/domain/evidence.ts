@@ -44,4 +44,14 @@ export interface EvidenceRecord {
   preflight?: PreflightCheck[];
   /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
   janitor?: JanitorOutcome;
+  /** The run's signed attestations (docs/attestations.md): where they are stored and attached. */
+  attestation?: AttestationRecord;
+}
+
+export interface AttestationRecord {
+  result: 'PASSED' | 'FAILED';
+  kmsKeyId: string;
+  summary: { file: string; registryManifest: string; statementSha256: string };
+  legs: Array<{ target: string; file: string; registryManifest: string; statementSha256: string }>;
+  publicKey: string;
 }

@@ -334,6 +334,16 @@ const catalogue = {
     remediation: 'The evidence names the overwritten value and who wrote it: decide which image the fleet should run, then restore it with `sentinel promote --rollback --env <env>` or a new run.',
     retryable: false,
   },
+  ATTESTATION_FAILED: {
+    summary: 'The run\'s attestations could not be signed, stored or attached to the image; nothing was promoted',
+    remediation: 'Check the worker\'s kms:Sign permission on attestation.kmsKeyId, the evidence location, and push access to the image\'s registry (SENTINEL_REGISTRY_USERNAME / SENTINEL_REGISTRY_PASSWORD).',
+    retryable: true,
+  },
+  ATTESTATION_KEY_UNAVAILABLE: {
+    summary: 'The environment\'s attestation key is missing or disabled; nothing was promoted',
+    remediation: 'Create or enable the KMS key named by attestation.kmsKeyId (ECC_NIST_P256, SIGN_VERIFY); `sentinel bootstrap --env <env>` reports it.',
+    retryable: false,
+  },
   PROMOTION_FAILED: {
     summary: 'The approved digest could not be written',
     remediation: 'Check the worker\'s ssm:PutParameter permission on the approvedDigestParameter path.',

@@ -232,6 +232,8 @@ export interface MatrixRunResult {
   preflight?: PreflightCheck[];
   /** The janitor pre-step, in numbers (its full report is in the evidence). */
   janitor?: JanitorSummary;
+  /** The run's signed verification summary: its result and its manifest in the image's registry. */
+  attestation?: { result: 'PASSED' | 'FAILED'; summary: string };
 }
 
 export interface JanitorSummary {
@@ -270,6 +272,7 @@ export type RunStage =
   | 'waiting_for_lane'
   | 'preflight'
   | 'running_legs'
+  | 'attesting'
   | 'promoting'
   | 'writing_evidence'
   | 'done';

@@ -53,6 +53,7 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
     out.push('');
   }
   if (e.janitor) out.push(...janitorSection(e.janitor));
+  if (e.attestation) out.push(...attestationSection(e.attestation));
 
   if (e.legs.length > 0) {
     out.push('## Targets', '');
@@ -155,4 +156,14 @@ function text(value: string): string {
 /** Inline code: backticks cannot be escaped inside, so they are dropped. */
 function code(value: string): string {
   return `\`${value.replace(/[`\r\n|]/g, '')}\``;
+}
+
+function attestationSection(a: NonNullable<EvidenceRecord['attestation']>): string[] {
+  return [
+    '## Attestation',
+    '',
+    `Verification summary **${a.result}**, signed by \`${a.kmsKeyId}\` (docs/attestations.md): \`${a.summary.file}\`, attached to the image as \`${a.summary.registryManifest}\`.`,
+    `Leg results: ${a.legs.map((l) => `${l.target} \`${l.registryManifest.slice(0, 19)}…\``).join(', ')}. Public key: \`${a.publicKey}\`. Check with \`sentinel verify\` or \`cosign verify-attestation\`.`,
+    '',
+  ];
 }

@@ -154,6 +154,15 @@ export const evidenceSchema = z.object({
   legs: z.array(leg),
   preflight: z.array(preflightCheck).optional(),
   janitor: janitor.optional(),
+  attestation: z
+    .object({
+      result: z.enum(['PASSED', 'FAILED']),
+      kmsKeyId: z.string(),
+      summary: z.object({ file: z.string(), registryManifest: z.string(), statementSha256: z.string() }),
+      legs: z.array(z.object({ target: z.string(), file: z.string(), registryManifest: z.string(), statementSha256: z.string() })),
+      publicKey: z.string(),
+    })
+    .optional(),
 });
 
 // Compile-time guarantee that the validator and the type describe the same document:

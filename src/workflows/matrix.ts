@@ -23,6 +23,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
+import type { AttestRunInput } from '../activities/attestation';
+import type { AttestRunResult } from '../attestation/attest-run';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
 import { failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
 import type {
@@ -86,6 +88,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   const pointer = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
   const safetyNet = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
   const evidenceStore = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry));
+  const attest = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry, timeouts.heartbeat));
 
   let verdict: Verdict = 'failed';
   let failure: FailureRecord | undefined;
@@ -95,6 +98,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   let legs: LegResult[] = [];
   let askedLane = false;
   let preflight: PreflightOutcome | undefined;
+  let attestation: AttestRunResult | undefined;
 
   try {
     // 1. The lane: strictly one run per environment at a time.
@@ -134,8 +138,25 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         }
         if (CancellationScope.current().consideredCancelled) throw new CancelledMarker();
 
-        // 4. Promotion, only when every target passed.
-        if (!failure && legs.every((leg) => leg.outcome === 'passed')) {
+        // 4. The signed proof, stored before the pointer may move (docs/attestations.md); no proof, no promotion.
+        const allPassed = !failure && legs.every((leg) => leg.outcome === 'passed');
+        let attested = true;
+        if (patched(ATTESTATION_PATCH)) {
+          progress.stage = 'attesting';
+          try {
+            attestation = await attest.attestRun(attestRequest(plan, legs, allPassed));
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            attested = false;
+            if (allPassed) {
+              failure = runFailure(err);
+              promotion = { status: 'not_promoted_failed', detail: `attestation: ${failure.code}` };
+            }
+          }
+        }
+
+        // 5. Promotion, only when every target passed and the proof is stored.
+        if (allPassed && attested) {
           progress.stage = 'promoting';
           const promote = () =>
             pointer.promoteDigest({
@@ -156,7 +177,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
             failure = runFailure(err);
             [verdict, promotion] = promotionRefused(failure, err);
           }
-        } else {
+        } else if (!allPassed) {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
         }
       }
@@ -211,6 +232,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       legs,
       ...(preflight ? { preflight: preflight.checks } : {}),
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
+      ...(attestation ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -266,6 +288,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     ...(evidence ? { evidence } : {}),
     ...(preflight ? { preflight: preflight.checks } : {}),
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
+    ...(attestation ? { attestation: { result: attestation.result, summary: attestation.summary.registryManifest } } : {}),
   };
 
   /**
@@ -345,6 +368,35 @@ function promotionRefused(failure: FailureRecord, err: unknown): [Verdict, Promo
       ...(facts?.overwritten ? { overwritten: facts.overwritten } : {}),
     },
   ];
+}
+
+/** Histories recorded before runs were attested replay without the attestation step. */
+export const ATTESTATION_PATCH = 'attest-before-promotion-v1';
+
+/** What the attestation activity needs of the run: small, so history stays small. */
+function attestRequest(plan: RunPlan, legs: LegResult[], passed: boolean): AttestRunInput {
+  const info = workflowInfo();
+  return {
+    environment: plan.environment,
+    region: plan.settings.awsRegion,
+    kmsKeyId: plan.settings.attestation.kmsKeyId,
+    evidenceLocation: plan.settings.evidence.location,
+    candidate: plan.candidate,
+    simulated: plan.simulated,
+    configFile: plan.configFile,
+    configSha256: plan.configSha256,
+    runWorkflowId: info.workflowId,
+    runId: info.runId,
+    namespace: info.namespace,
+    passed,
+    targets: plan.targets,
+    legs: legs.map((leg) => ({
+      target: leg.target,
+      workflowId: leg.workflowId,
+      ...(leg.instance ? { instanceType: leg.instance.instanceType } : {}),
+      phases: leg.phases.map((p) => ({ name: p.name, outcome: p.outcome })),
+    })),
+  };
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */

@@ -9,6 +9,7 @@ import { aws, candidate, parameterValue, putParameter, REGION } from '../support
 import { jsonOf, sentinelCli } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
 import { startSsmFaultProxy } from '../support/ssm-fault-proxy';
+import { attestAsPassed } from '../support/attest';
 import { sharedStack } from '../support/stack';
 
 function parameterOf(env: TestEnvironment): string {
@@ -28,6 +29,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback');
     const [a, b] = [await candidate('rb-a'), await candidate('rb-b')];
     await history(env, [a, b]);
+    await attestAsPassed(env, a);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--reason', 'B breaks onboarding']);
     assert.equal(run.code, 0, run.stderr);
     const out = jsonOf(run);
@@ -36,7 +38,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     assert.equal(now.Parameter?.Value, a);
     assert.equal(now.Parameter?.Version, 3);
 
-    const files = readdirSync(env.evidenceDir).sort();
+    const files = readdirSync(env.evidenceDir).filter((f) => /\.(json|md)$/.test(f)).sort();
     assert.equal(files.length, 2);
     assert.match(files[0]!, /^rollback-.*\.json$/);
     const record = JSON.parse(readFileSync(path.join(env.evidenceDir, files[0]!), 'utf8')) as RollbackRecord;
@@ -54,6 +56,7 @@ describe('sentinel promote --rollback against moto_server', function () {
   it('skips values that are not pinned references of the configured repository, and recovers from an invalid current value', async () => {
     const env = testEnvironment('rollback-skip');
     const a = await candidate('skip-a');
+    await attestAsPassed(env, a);
     await history(env, [a, await candidate('skip-x', 'ghcr.io/someone/else'), 'ghcr.io/iangreen74/radix-cluster-agent:latest', 'garbage']);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name]);
     assert.equal(run.code, 0, run.stderr);
@@ -65,6 +68,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback-dry');
     const [a, b] = [await candidate('dry-a'), await candidate('dry-b')];
     await history(env, [a, b]);
+    await attestAsPassed(env, a);
     const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--dry-run']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(jsonOf(run).plan.restore.reference, a);
@@ -91,6 +95,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback-overwritten');
     const [a, b, c] = [await candidate('ow-a'), await candidate('ow-b'), await candidate('ow-c')];
     await history(env, [a, b]);
+    await attestAsPassed(env, a);
     let raced = false;
     // C's write lands after the rollback's last read, right before its own write.
     const proxy = await startSsmFaultProxy((await sharedStack()).moto.endpoint, async (call) => {
@@ -112,6 +117,16 @@ describe('sentinel promote --rollback against moto_server', function () {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it('refuses to restore a digest without a PASSED summary for the environment (exit 18), writing nothing', async () => {
+    const env = testEnvironment('rollback-unattested');
+    const [a, b] = [await candidate('unattested-a'), await candidate('unattested-b')];
+    await history(env, [a, b]);
+    const run = await sentinelCli(['--invariants', env.file, 'promote', '--rollback', '--env', env.name]);
+    assert.equal(run.code, 18, run.stderr);
+    assert.match(run.stderr, /refusing to restore .*: ATTESTATION_MISSING/);
+    assert.equal(await parameterValue(parameterOf(env)), b);
   });
 
   it('never overwrites a value written after the rollback read the parameter', async () => {

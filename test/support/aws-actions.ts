@@ -18,6 +18,7 @@ export const IAM_PREFIX: Record<string, string> = {
   'client-cognito-identity-provider': 'cognito-idp',
   'client-ecr': 'ecr',
   'client-secrets-manager': 'secretsmanager',
+  'client-kms': 'kms',
 };
 
 /** Operations whose IAM action is not named like the API operation. */
@@ -46,7 +47,7 @@ export function iamAction(prefix: string, operation: string): string {
 /** `EC2.RunInstances` (AwsClients.callCounts keys) as an IAM action. */
 export function iamActionOfCall(call: string): string {
   const [service, operation] = call.split('.') as [string, string];
-  const prefix = { EC2: 'ec2', SSM: 'ssm', S3: 's3', IAM: 'iam', STS: 'sts', COGNITO: 'cognito-idp', 'COGNITO-IDP': 'cognito-idp' }[service.toUpperCase()];
+  const prefix = { EC2: 'ec2', SSM: 'ssm', S3: 's3', IAM: 'iam', STS: 'sts', KMS: 'kms', COGNITO: 'cognito-idp', 'COGNITO-IDP': 'cognito-idp' }[service.toUpperCase()];
   if (!prefix) throw new Error(`no IAM prefix known for the AwsClients service ${service}`);
   return iamAction(prefix, operation);
 }

@@ -8,6 +8,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import { AwsClients } from '../../aws/clients';
 import { awsErrorMessage } from '../../aws/errors';
+import { checkDigest } from '../../attestation/check-digest';
+import { REASON_TEXT } from '../../attestation/verify';
+import { parsePinnedImage } from '../../domain/image-ref';
 import { applyRollback, planRollback, RollbackError } from '../../promotion/rollback';
 import { environmentFrom, loadConfig, type GlobalOptions } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
@@ -48,6 +51,20 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
     printer.info(`${plan.parameter} (${plan.region})`);
     printer.info(`  current:  ${plan.current.reference} (version ${plan.current.version})`);
     printer.info(`  restores: ${plan.restore.reference} (version ${plan.restore.version}${plan.restore.lastModified ? `, ${plan.restore.lastModified}` : ''})`);
+    // Only a digest with a PASSED, signed summary for this environment may reach customers again.
+    const restore = parsePinnedImage(plan.restore.reference, env.image.repository);
+    const proof = await checkDigest(aws.kms(env.awsRegion), {
+      environment: options.env,
+      live: env.kind === 'live',
+      repository: restore.repository,
+      digest: restore.digest,
+      kmsKeyId: env.attestation.kmsKeyId,
+    });
+    if (!proof.ok) {
+      const text = REASON_TEXT[proof.reason!];
+      throw new CliError(EXIT.UNATTESTED, `refusing to restore ${plan.restore.reference}: ${proof.reason}: ${text.summary}${proof.detail ? ` (${proof.detail})` : ''}`, [text.remediation]);
+    }
+    printer.info(`  attested: PASSED summary of ${proof.summary!.sentinel.runWorkflowId}, signed by ${env.attestation.kmsKeyId}`);
     if (options.dryRun) {
       printer.info('dry run: nothing written');
       printer.json({ status: 'dry_run', plan });

@@ -1,0 +1,115 @@
+/**
+ * Writing to an OCI registry: blobs (monolithic upload: POST then PUT with
+ * the digest) and manifests by tag or digest. Used to attach attestations to
+ * the candidate image, where `cosign verify-attestation` and other standard
+ * tools look for them.
+ *
+ * Credentials, when the registry wants them (GHCR does for any push), come
+ * from SENTINEL_REGISTRY_USERNAME / SENTINEL_REGISTRY_PASSWORD and are only
+ * ever sent to the registry's token realm (Basic), which answers with a
+ * push token.
+ */
+import { createHash } from 'node:crypto';
+import { parseBearerChallenge, RegistryError, type RegistryEndpoint } from './client';
+
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+export function registryCredentials(env: NodeJS.ProcessEnv = process.env): RegistryCredentials | undefined {
+  const username = env.SENTINEL_REGISTRY_USERNAME?.trim();
+  const password = env.SENTINEL_REGISTRY_PASSWORD;
+  return username && password ? { username, password } : undefined;
+}
+
+export const sha256Digest = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+export class RegistryWriter {
+  private token: string | undefined;
+
+  constructor(
+    private readonly endpoint: RegistryEndpoint,
+    private readonly credentials: RegistryCredentials | undefined = registryCredentials(),
+    private readonly fetchFn: typeof fetch = fetch,
+  ) {}
+
+  /** Uploads a blob unless the registry already has it; returns its digest. */
+  async putBlob(bytes: Buffer): Promise<string> {
+    const digest = sha256Digest(bytes);
+    const head = await this.call('HEAD', `blobs/${digest}`);
+    if (head.ok) return digest;
+    const start = await this.call('POST', 'blobs/uploads/');
+    if (start.status !== 202) throw this.failure(start, 'start blob upload');
+    const location = start.headers.get('location');
+    if (!location) throw new RegistryError('bad_response', `${this.endpoint.baseUrl}: blob upload answered without a Location`);
+    const url = new URL(location, this.endpoint.baseUrl);
+    url.searchParams.set('digest', digest);
+    const done = await this.send(url.toString(), 'PUT', { 'Content-Type': 'application/octet-stream' }, bytes);
+    if (done.status !== 201) throw this.failure(done, `upload blob ${digest}`);
+    return digest;
+  }
+
+  /** Puts a manifest under a tag or its digest; returns the manifest's digest. */
+  async putManifest(reference: string, mediaType: string, body: Buffer): Promise<string> {
+    const res = await this.call('PUT', `manifests/${reference}`, { 'Content-Type': mediaType }, body);
+    if (res.status !== 201) throw this.failure(res, `put manifest ${reference}`);
+    return res.headers.get('docker-content-digest') ?? sha256Digest(body);
+  }
+
+  /** A manifest's bytes by tag or digest, or undefined when there is none. */
+  async getManifest(reference: string, accept: string): Promise<Buffer | undefined> {
+    const res = await this.call('GET', `manifests/${reference}`, { Accept: accept });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw this.failure(res, `get manifest ${reference}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async getBlob(digest: string): Promise<Buffer | undefined> {
+    const res = await this.call('GET', `blobs/${digest}`);
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw this.failure(res, `get blob ${digest}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  private failure(res: Response, what: string): RegistryError {
+    const kind = res.status === 401 || res.status === 403 ? 'auth_refused' : res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response';
+    const hint = kind === 'auth_refused' ? ' (set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD to an account that may push)' : '';
+    return new RegistryError(kind, `${this.endpoint.baseUrl}/v2/${this.endpoint.name}: ${what} answered HTTP ${res.status}${hint}`, res.status);
+  }
+
+  private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+    const url = `${this.endpoint.baseUrl}/v2/${this.endpoint.name}/${path}`;
+    let res = await this.send(url, method, headers, body);
+    if (res.status !== 401) return res;
+    const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
+    await res.body?.cancel();
+    if (!challenge) throw new RegistryError('auth_refused', `${url}: HTTP 401 without a Bearer challenge`, 401);
+    this.token = await this.pushToken(challenge);
+    res = await this.send(url, method, headers, body);
+    return res;
+  }
+
+  private async pushToken(challenge: { realm: string; service?: string }): Promise<string> {
+    const url = new URL(challenge.realm);
+    if (challenge.service) url.searchParams.set('service', challenge.service);
+    url.searchParams.set('scope', `repository:${this.endpoint.name}:pull,push`);
+    const auth: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
+    const res = await this.fetchFn(url, { headers: auth });
+    if (!res.ok) throw new RegistryError('auth_refused', `${url.origin}${url.pathname}: no push token for ${this.endpoint.name} (HTTP ${res.status}); set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD`, res.status);
+    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    if (!token) throw new RegistryError('bad_response', `${url.origin}${url.pathname}: token response carries no token`);
+    return token;
+  }
+
+  private async send(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+    const auth: Record<string, string> = this.token ? { Authorization: `Bearer ${this.token}` } : {};
+    try {
+      return await this.fetchFn(url, { method, headers: { ...headers, ...auth }, ...(body ? { body } : {}), redirect: 'follow' });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? (err as Error).message}`);
+    }
+  }
+}
