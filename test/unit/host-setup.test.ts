@@ -49,7 +49,7 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
     }
   });
 
-  it('installs docker.io, amdgpu and rocm-smi on the AMD host, with versions; a second run finds them and changes nothing', async () => {
+  it('installs docker.io, the AWS CLI, amdgpu and rocm-smi on the AMD host, with versions; a second run finds them and changes nothing', async () => {
     const amd = await bootInstance(HOSTS, 'amd-v520');
     try {
       const docker = await amd.setup('ubuntu-docker');
@@ -57,6 +57,7 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
       assert.deepEqual(parseSetupResult(docker.stdout, 'ubuntu-docker'), [
         { name: 'ca-certificates', version: '20240203~22.04.1', action: 'present' },
         { name: 'curl', version: '7.81.0-1ubuntu1.20', action: 'present' },
+        { name: 'awscli', version: '1.22.34-1', action: 'installed' },
         { name: 'docker.io', version: '24.0.7-0ubuntu2~22.04.1', action: 'installed' },
       ]);
       const driver = await amd.setup('amdgpu-driver');
