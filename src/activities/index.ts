@@ -11,6 +11,7 @@ import { hostCheckActivities } from './host-checks';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
+import { placementActivities } from './placement';
 import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
     ...preflightActivities(deps),
+    ...placementActivities(deps),
     ...janitorActivities(deps),
   };
 }

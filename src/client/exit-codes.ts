@@ -27,6 +27,8 @@ export const EXIT = {
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
+  /** Preflight: no configured zone (network.subnets) offers any instance type of a target; nothing was launched. */
+  PLACEMENT_UNAVAILABLE: 17,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
