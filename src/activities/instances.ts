@@ -10,6 +10,7 @@ import {
   type RunInstancesCommandInput,
   type Tag,
 } from '@aws-sdk/client-ec2';
+import { Context } from '@temporalio/activity';
 import { awsErrorMessage, awsErrorName, isCredentialError, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
 import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
@@ -156,7 +157,9 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       const existing = await findLegInstances(req.region, req.legWorkflowId);
       if (existing[0]) return facts(existing[0], req.region);
 
-      const expiresAt = new Date(Date.now() + req.cleanupTtlMs).toISOString();
+      // From the activity's first scheduling, so every attempt sends the same launch parameters:
+      // EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
+      const expiresAt = new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
       const tags: Tag[] = [
         { Key: 'Name', Value: `sentinel-${req.environment}-${req.target.name}` },
         { Key: TAG.purpose, Value: PURPOSE },
