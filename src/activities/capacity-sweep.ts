@@ -93,6 +93,26 @@ export async function sweepCapacity(req: SweepRequest): Promise<SweepOutcome> {
   return { exhausted: true, attempts };
 }
 
+/**
+ * The attempts of a retried activity that found the leg's machine by its tag
+ * (an earlier attempt launched it but never reported it): the earlier
+ * attempts its heartbeat carried, then the machine as found.
+ */
+export function attemptsEndingInFound(instance: Instance): PlacementAttempt[] {
+  const earlier = (Context.current().info.heartbeatDetails as SweepCheckpoint | undefined)?.sweep?.attempts ?? [];
+  return [
+    ...earlier,
+    {
+      instanceType: instance.InstanceType ?? 'unknown',
+      ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
+      ...(instance.Placement?.AvailabilityZone ? { availabilityZone: instance.Placement.AvailabilityZone } : {}),
+      result: 'found_by_leg_tag',
+      at: new Date().toISOString(),
+      ...(instance.InstanceId ? { instanceId: instance.InstanceId } : {}),
+    },
+  ];
+}
+
 function attemptOf(option: PlacementOption, result: string, at: string): PlacementAttempt {
   return {
     instanceType: option.instanceType,

@@ -17,7 +17,7 @@ import { describeOption, type LegPlacement, type PlacementAttempt, type Placemen
 import type { InstanceFacts } from '../domain/run';
 import { pollWithBackoff, type HostRef } from '../executors/types';
 import type { ActivityDeps } from './deps';
-import { SweepStopped, sweepCapacity } from './capacity-sweep';
+import { attemptsEndingInFound, SweepStopped, sweepCapacity } from './capacity-sweep';
 import { activityFailure } from './failure';
 import { waitContext } from './wait-context';
 
@@ -155,7 +155,7 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
      */
     async provisionInstance(req: ProvisionRequest): Promise<InstanceFacts & { provisionAttempts?: PlacementAttempt[] }> {
       const existing = await findLegInstances(req.region, req.legWorkflowId);
-      if (existing[0]) return facts(existing[0], req.region);
+      if (existing[0]) return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
 
       // From the activity's first scheduling, so every attempt sends the same launch parameters:
       // EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
