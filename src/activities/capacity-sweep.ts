@@ -86,6 +86,7 @@ export async function sweepCapacity(req: SweepRequest): Promise<SweepOutcome> {
           break;
         }
         attempts.push(attemptOf(option, code, at));
+        ctx.heartbeat({ sweep: { index, attempts } } satisfies SweepCheckpoint);
         throw new SweepStopped(err, option, attempts);
       }
     }
