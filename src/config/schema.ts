@@ -94,7 +94,7 @@ const network = z.strictObject({
   /** Security groups every leg's machine gets (in the subnets' VPC). */
   securityGroupIds: unique(securityGroupRef, 'security group').min(1, 'expected at least one security group').max(5, 'expected at most 5 security groups (the EC2 default limit per network interface)'),
   /** Whether the machine gets a public IPv4 address (a subnet without a NAT route to SSM, the registry and the control plane needs one). */
-  associatePublicIp: z.boolean({ message: 'expected true or false' }),
+  associatePublicIp: z.boolean(),
 });
 
 const retry = z.strictObject({
