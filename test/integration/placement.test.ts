@@ -9,7 +9,7 @@ import type { ManagedProcess } from '../../src/devstack/process';
 import { legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
 import { aws, candidate, instancesTagged, REGION } from '../support/aws';
 import { sentinel } from '../support/cli';
-import { instanceTypeOf, startEc2FaultProxy, subnetOf, type Ec2Call, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
+import { EMPTY_DESCRIBE_INSTANCES, instanceTypeOf, startEc2FaultProxy, subnetOf, type Ec2Call, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
 import { readEvidence, startRun } from '../support/runs';
 import { sharedStack, suiteDir } from '../support/stack';
@@ -223,6 +223,41 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
         assert.equal(mine[0]!.State?.Name, 'terminated', 'and the leg cleaned it up');
         assert.ok((peak.get(leg) ?? 0) <= 1, `${leg} had ${peak.get(leg)} live instances at once`);
       }
+    } finally {
+      await first.stop('SIGKILL');
+      await second?.stop('SIGKILL');
+    }
+  });
+
+  it('a retried sweep resumes at the pair in flight: its ClientToken, not a second machine, even when the tag lookup misses the first', async () => {
+    const env = testEnvironment('sweep-resume');
+    const g5 = (p: URLSearchParams) => instanceTypeOf(p) === 'g5.xlarge';
+    // Zone a has no capacity; zone b launches at once, but its answer is held while the worker dies.
+    proxy.addRule({ action: 'RunInstances', match: (p) => g5(p) && subnetOf(p) === subnetA, error: 'InsufficientInstanceCapacity', zone: `${REGION}a` });
+    proxy.addRule({ action: 'RunInstances', match: (p) => g5(p) && subnetOf(p) === subnetB, holdMs: 60_000, times: 1 });
+    const first = await proxiedWorker(env, 'worker-sweep-resume-1');
+    let second: ManagedProcess | undefined;
+    try {
+      const id = runWorkflowId(env.name, 'r1');
+      const leg = legWorkflowId(id, 'nvidia-a10g');
+      const handle = await startRun(env, { candidate: await candidate('sweep-resume'), ciRunId: 'r1' });
+      const inB = await eventually('the launch in zone b', async () => launchesOf(proxy, leg).find((c) => subnetOf(c.params) === subnetB), 60_000);
+      // Heartbeats are throttled to 0.8 x timeouts.heartbeat (8 s): wait until the one naming the pair in flight has gone out.
+      await eventually('the heartbeat to go out', async () => (Date.now() - inB.at > 9_000 ? true : undefined), 20_000);
+      await first.stop('SIGKILL');
+      // Meanwhile zone a has capacity again, and the retry's tag lookup does not see the machine yet.
+      proxy.clearRules();
+      proxy.addRule({ action: 'DescribeInstances', match: (p) => [...p.values()].includes(leg), answer: EMPTY_DESCRIBE_INSTANCES, times: 1 });
+      second = await proxiedWorker(env, 'worker-sweep-resume-2');
+      const result = await handle.result();
+      assert.equal(result.verdict, 'passed', JSON.stringify(result.legs));
+      assert.equal(proxy.callsOf('DescribeInstances').filter((c) => c.injected === 'answer').length, 1, 'the retry\'s tag lookup missed the machine');
+      const launches = launchesOf(proxy, leg);
+      assert.deepEqual(launches.map(pairOf), [`g5.xlarge@${subnetA}`, `g5.xlarge@${subnetB}`, `g5.xlarge@${subnetB}`], 'the retry went to the pair in flight, not back to zone a');
+      assert.equal(launches.at(-1)!.replayedClientToken, true, 'EC2 answered the repeated token with the machine it had launched');
+      const mine = legInstances(await instancesTagged(TAG.runId, id), leg);
+      assert.equal(mine.length, 1, mine.map((i) => `${i.InstanceId} ${i.SubnetId}`).join(', '));
+      assert.equal(mine[0]!.SubnetId, subnetB);
     } finally {
       await first.stop('SIGKILL');
       await second?.stop('SIGKILL');
