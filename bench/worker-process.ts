@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   for (const region of regions) {
     for (const [service, client] of [
       ['EC2', aws.ec2(region)],
+      ['EC2', aws.ec2Launch(region)],
       ['SSM', aws.ssm(region)],
       ['S3', aws.s3(region)],
       ['IAM', aws.iam(region)],

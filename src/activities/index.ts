@@ -13,6 +13,7 @@ import { hostSetupActivities } from './host-setup';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
+import { placementActivities } from './placement';
 import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...evidenceActivities(deps),
     ...attestationActivities(deps),
     ...preflightActivities(deps),
+    ...placementActivities(deps),
     ...janitorActivities(deps),
   };
 }

@@ -5,18 +5,19 @@
 import { createHash } from 'node:crypto';
 import {
   DescribeInstancesCommand,
-  RunInstancesCommand,
   TerminateInstancesCommand,
   type Instance,
+  type RunInstancesCommandInput,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { awsErrorMessage, awsErrorName, isCapacityError, isCredentialError, provisionFailureCode } from '../aws/errors';
+import { awsErrorMessage, awsErrorName, isCredentialError, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
+import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
 import type { InstanceFacts } from '../domain/run';
 import { pollWithBackoff, type HostRef } from '../executors/types';
 import type { ActivityDeps } from './deps';
+import { attemptsEndingInFound, SweepStopped, sweepCapacity } from './capacity-sweep';
 import { activityFailure } from './failure';
 import { waitContext } from './wait-context';
 
@@ -39,6 +40,10 @@ export interface ProvisionRequest {
   instanceProfile: string;
   cleanupTtlMs: number;
   target: Pick<TargetConfig, 'name' | 'ami' | 'instanceTypes'>;
+  /** The pairs to sweep and the network of every launch (from preflight); absent: the instance types alone. */
+  placement?: LegPlacement;
+  /** Backoff of a throttled RunInstances (the environment's polling intervals). */
+  throttleBackoff?: { initialMs: number; maxMs: number };
 }
 
 export interface WaitForHostRequest {
@@ -59,9 +64,39 @@ export interface TerminateLegRequest {
   executor: ExecutorConfig;
 }
 
-/** EC2 idempotency token: the same leg and instance type always map to the same token (at most 64 ASCII characters). */
-export function clientToken(legWorkflowId: string, instanceType: string): string {
-  return createHash('sha256').update(`${legWorkflowId}\n${instanceType}`).digest('hex');
+/**
+ * EC2 idempotency token: the same leg, instance type and subnet always map to
+ * the same token (at most 64 ASCII characters). Without a subnet it is the
+ * token launches had before placement existed.
+ */
+export function clientToken(legWorkflowId: string, instanceType: string, subnetId?: string): string {
+  return createHash('sha256').update(`${legWorkflowId}\n${instanceType}${subnetId ? `\n${subnetId}` : ''}`).digest('hex');
+}
+
+/** Backoff of a throttled RunInstances when the request does not say (a leg started by an older worker). */
+const DEFAULT_THROTTLE_BACKOFF = { initialMs: 1_000, maxMs: 30_000 };
+
+/** The network part of RunInstances for one pair: one interface in the pair's subnet, with the security groups. */
+function networkInterfaces(option: PlacementOption, placement: LegPlacement | undefined): Partial<RunInstancesCommandInput> {
+  if (!option.subnetId || !placement) return {};
+  return {
+    NetworkInterfaces: [
+      {
+        DeviceIndex: 0,
+        SubnetId: option.subnetId,
+        Groups: placement.securityGroupIds,
+        AssociatePublicIpAddress: placement.associatePublicIp,
+        DeleteOnTermination: true,
+      },
+    ],
+  };
+}
+
+function placementFacts(option: PlacementOption): Pick<InstanceFacts, 'subnetId' | 'availabilityZone'> {
+  return {
+    ...(option.subnetId ? { subnetId: option.subnetId } : {}),
+    ...(option.availabilityZone ? { availabilityZone: option.availabilityZone } : {}),
+  };
 }
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
@@ -93,6 +128,8 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       ami: instance.ImageId ?? 'unknown',
       region,
       ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.toISOString() } : {}),
+      ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
+      ...(instance.Placement?.AvailabilityZone ? { availabilityZone: instance.Placement.AvailabilityZone } : {}),
     };
   }
 
@@ -112,14 +149,17 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
      * Launches the leg's machine, at most once per leg: an instance already
      * tagged with this leg is returned as is (a retried or replayed activity,
      * or a worker that crashed after RunInstances), and RunInstances carries
-     * a ClientToken derived from the leg so EC2 itself also deduplicates.
-     * Instance types are tried in order while EC2 reports no capacity.
+     * a ClientToken derived from the leg and the pair so EC2 itself also
+     * deduplicates. The capacity sweep (./capacity-sweep.ts) tries the
+     * (instance type, subnet) pairs in order while EC2 reports no capacity.
      */
-    async provisionInstance(req: ProvisionRequest): Promise<InstanceFacts> {
+    async provisionInstance(req: ProvisionRequest): Promise<InstanceFacts & { provisionAttempts?: PlacementAttempt[] }> {
       const existing = await findLegInstances(req.region, req.legWorkflowId);
-      if (existing[0]) return facts(existing[0], req.region);
+      if (existing[0]) return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
 
-      const expiresAt = new Date(Date.now() + req.cleanupTtlMs).toISOString();
+      // From the activity's first scheduling, so every attempt sends the same launch parameters:
+      // EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
+      const expiresAt = new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
       const tags: Tag[] = [
         { Key: 'Name', Value: `sentinel-${req.environment}-${req.target.name}` },
         { Key: TAG.purpose, Value: PURPOSE },
@@ -129,41 +169,48 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
         { Key: TAG.target, Value: req.target.name },
         { Key: TAG.expiresAt, Value: expiresAt },
       ];
-      const capacityErrors: string[] = [];
-      for (const instanceType of req.target.instanceTypes) {
-        Context.current().heartbeat({ instanceType });
-        try {
-          const out = await aws.ec2(req.region).send(
-            new RunInstancesCommand({
-              ImageId: req.target.ami,
-              InstanceType: instanceType as never,
-              MinCount: 1,
-              MaxCount: 1,
-              ClientToken: clientToken(req.legWorkflowId, instanceType),
-              IamInstanceProfile: { Name: req.instanceProfile },
-              // A machine that shuts itself down is gone, not parked and billed.
-              InstanceInitiatedShutdownBehavior: 'terminate',
-              MetadataOptions: { HttpTokens: 'required' },
-              TagSpecifications: [
-                { ResourceType: 'instance', Tags: tags },
-                { ResourceType: 'volume', Tags: tags },
-              ],
-            }),
-          );
-          const instance = out.Instances?.[0];
-          if (!instance?.InstanceId) throw activityFailure('PROVISION_FAILED', 'RunInstances returned no instance');
-          return facts(instance, req.region);
-        } catch (err) {
-          if (isCapacityError(err)) {
-            capacityErrors.push(`${instanceType}: ${awsErrorMessage(err)}`);
-            continue;
-          }
-          if (err instanceof ApplicationFailure) throw err;
-          const code = provisionFailureCode(err);
-          throw activityFailure(code, `RunInstances ${req.target.ami} ${instanceType} in ${req.region}: ${awsErrorMessage(err)}`, err);
-        }
+      // The (instance type, subnet) pairs preflight found, else the instance types alone (no network configured).
+      const options: PlacementOption[] = req.placement?.options.length
+        ? req.placement.options
+        : req.target.instanceTypes.map((instanceType) => ({ instanceType }));
+      let outcome;
+      try {
+        outcome = await sweepCapacity({
+          ec2: aws.ec2Launch(req.region),
+          options,
+          throttle: req.throttleBackoff ?? DEFAULT_THROTTLE_BACKOFF,
+          input: (option) => ({
+            ImageId: req.target.ami,
+            InstanceType: option.instanceType as never,
+            MinCount: 1,
+            MaxCount: 1,
+            ClientToken: clientToken(req.legWorkflowId, option.instanceType, option.subnetId),
+            IamInstanceProfile: { Name: req.instanceProfile },
+            // A machine that shuts itself down is gone, not parked and billed.
+            InstanceInitiatedShutdownBehavior: 'terminate',
+            MetadataOptions: { HttpTokens: 'required' },
+            ...networkInterfaces(option, req.placement),
+            TagSpecifications: [
+              { ResourceType: 'instance', Tags: tags },
+              { ResourceType: 'volume', Tags: tags },
+            ],
+          }),
+        });
+      } catch (err) {
+        if (!(err instanceof SweepStopped)) throw err;
+        const code = err.error instanceof Error && err.error.name === 'NoInstanceReturned' ? 'PROVISION_FAILED' : provisionFailureCode(err.error);
+        const where = `RunInstances ${req.target.ami} ${describeOption(err.option)} in ${req.region}`;
+        throw activityFailure(code, `${where}: ${awsErrorMessage(err.error)}`, err.error, { provisionAttempts: err.attempts });
       }
-      throw activityFailure('INSTANCE_CAPACITY_UNAVAILABLE', capacityErrors.join('; '));
+      if ('launched' in outcome) {
+        return { ...facts(outcome.launched, req.region), ...placementFacts(outcome.option), provisionAttempts: outcome.attempts };
+      }
+      throw activityFailure(
+        'INSTANCE_CAPACITY_UNAVAILABLE',
+        `no capacity in any pair: ${outcome.attempts.map((a) => `${describeOption(a)}: ${a.result}`).join('; ')}`,
+        undefined,
+        { provisionAttempts: outcome.attempts },
+      );
     },
 
     /** Waits (heartbeating, with backoff) until the instance runs and its executor accepts commands. */

@@ -32,6 +32,16 @@ export class AwsClients {
     return this.get(`ec2:${region}`, () => new EC2Client({ region, ...this.overrides }));
   }
 
+  /**
+   * EC2 for RunInstances: one attempt per call, no SDK retry. The capacity
+   * sweep decides itself what an error means (next pair, or back off on a
+   * throttle); the SDK would otherwise repeat an InsufficientInstanceCapacity
+   * (a 5xx) against the same exhausted zone.
+   */
+  ec2Launch(region: string): EC2Client {
+    return this.get(`ec2-launch:${region}`, () => new EC2Client({ region, maxAttempts: 1, ...this.overrides }), 'EC2');
+  }
+
   ssm(region: string): SSMClient {
     return this.get(`ssm:${region}`, () => new SSMClient({ region, ...this.overrides }));
   }
@@ -66,11 +76,11 @@ export class AwsClients {
     this.clients.clear();
   }
 
-  private get<C extends AnyClient>(key: string, create: () => C): C {
+  private get<C extends AnyClient>(key: string, create: () => C, service = key.split(':')[0]!.toUpperCase()): C {
     let client = this.clients.get(key) as C | undefined;
     if (!client) {
       client = create();
-      this.count(client, key.split(':')[0]!.toUpperCase());
+      this.count(client, service);
       this.clients.set(key, client);
     }
     return client;

@@ -4,6 +4,9 @@
  *   - the instance profile test hosts run with, its role carrying AmazonSSMManagedInstanceCore;
  *   - the approved-digest parameter (only from a validated --initial-digest; never overwritten);
  *   - the pinned AMIs, visible in the region (reported only: AMIs cannot be created here);
+ *   - the network legs launch into: subnets (and their zones), security groups, and
+ *     which zones offer each target's instance types (reported only: the network is
+ *     the platform team's; the dev stack creates the sandbox's in the emulator);
  *   - the evidence store: an S3 bucket with its expiry rule, or a local directory.
  */
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
@@ -29,7 +32,8 @@ import { access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { AwsClients } from '../aws/clients';
 import { awsErrorMessage, awsErrorName } from '../aws/errors';
-import type { EnvironmentConfig } from '../config/schema';
+import { offeredZones, resolveNetwork } from '../aws/network';
+import type { EnvironmentConfig, NetworkConfig } from '../config/schema';
 import { parsePinnedImage } from '../domain/image-ref';
 import { parseS3Location } from '../evidence/store';
 import { attestationKey } from './attestation-key';
@@ -39,7 +43,7 @@ export const SSM_CORE_POLICY_ARN = 'arn:aws:iam::aws:policy/AmazonSSMManagedInst
 export type ItemStatus = 'present' | 'created' | 'missing' | 'invalid';
 
 export interface BootstrapItem {
-  item: 'instance-profile' | 'approved-digest' | 'amis' | 'evidence-store' | 'attestation-key';
+  item: 'instance-profile' | 'approved-digest' | 'amis' | 'network' | 'evidence-store' | 'attestation-key';
   status: ItemStatus;
   detail: string;
   /** What to do about a missing or invalid item. */
@@ -68,6 +72,7 @@ export async function bootstrapEnvironment(aws: AwsClients, name: string, env: E
     await instanceProfile(aws, env, options.apply),
     await approvedDigest(aws, env, options),
     await amis(aws, env),
+    ...(env.network ? [await network(aws, env, env.network)] : []),
     await evidenceStore(aws, env, options.apply),
     await attestationKey(aws, env, options.apply),
   ];
@@ -179,6 +184,33 @@ async function amis(aws: AwsClients, env: EnvironmentConfig): Promise<BootstrapI
   return missing.length === 0
     ? { item: 'amis', status: 'present', detail: `${wanted.join(', ')} visible in ${env.awsRegion}` }
     : { item: 'amis', status: 'missing', detail: `not visible in ${env.awsRegion}: ${missing.join(', ')}`, remediation: 'AMI ids are per region: fix the targets\' ami in ops/invariants.yaml, or share/copy the AMI into this account and region' };
+}
+
+async function network(aws: AwsClients, env: EnvironmentConfig, config: NetworkConfig): Promise<BootstrapItem> {
+  const ec2 = aws.ec2(env.awsRegion);
+  const found = await resolveNetwork(ec2, config);
+  if (found.problems.length > 0) {
+    return {
+      item: 'network',
+      status: 'missing',
+      detail: `${env.awsRegion}: ${found.problems.join('; ')}`,
+      remediation: 'create the subnets and security groups (one VPC), or fix network.subnets / network.securityGroupIds in ops/invariants.yaml (ids, or name:<Name tag>)',
+    };
+  }
+  const zones = [...new Set(found.subnets.map((s) => s.availabilityZone))];
+  const offered = await offeredZones(ec2, [...new Set(env.targets.flatMap((t) => t.instanceTypes))], zones);
+  const subnets = found.subnets.map((s) => `${s.subnetId} in ${s.availabilityZone}${s.ref === s.subnetId ? '' : ` (${s.ref})`}`).join(', ');
+  const groups = found.securityGroups.map((g) => g.groupId).join(', ');
+  const perTarget = env.targets.map((t) => {
+    const zonesOf = t.instanceTypes.map((type) => `${type} in ${[...(offered.get(type) ?? [])].sort().join(', ') || 'no configured zone'}`);
+    return { target: t.name, line: `${t.name}: ${zonesOf.join('; ')}`, none: t.instanceTypes.every((type) => (offered.get(type)?.size ?? 0) === 0) };
+  });
+  const detail = `subnets ${subnets} (VPC ${found.subnets[0]?.vpcId ?? '?'}); security groups ${groups}; offered: ${perTarget.map((p) => p.line).join('; ')}`;
+  const unplaceable = perTarget.filter((p) => p.none).map((p) => p.target);
+  if (unplaceable.length > 0) {
+    return { item: 'network', status: 'invalid', detail, remediation: `no configured zone offers any instance type of ${unplaceable.join(', ')}: add a subnet in a zone that does, or another instance type` };
+  }
+  return { item: 'network', status: 'present', detail };
 }
 
 async function evidenceStore(aws: AwsClients, env: EnvironmentConfig, apply: boolean): Promise<BootstrapItem> {

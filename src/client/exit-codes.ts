@@ -35,6 +35,8 @@ export const EXIT = {
   PROMOTION_OVERWRITTEN: 13,
   /** A sandbox (simulated) run with an AWS service not pointed at an emulator; nothing was started. */
   SANDBOX_NOT_EMULATED: 16,
+  /** Preflight: no configured zone (network.subnets) offers any instance type of a target; nothing was launched. */
+  PLACEMENT_UNAVAILABLE: 17,
   /** `sentinel verify` / `promote --rollback`: the digest has no valid signed proof for the environment (the reason code says which link). */
   UNATTESTED: 18,
 } as const;

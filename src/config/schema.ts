@@ -76,6 +76,35 @@ const executor = z.discriminatedUnion(
   { message: 'expected executor.kind ssm or local' },
 );
 
+/**
+ * Where a leg's machine is launched. A subnet or security group is named by
+ * its id, or by `name:<value>` (a subnet's Name tag, a security group's
+ * group name), resolved by preflight in the environment's account; the
+ * sandbox refers to the emulator's network by name because its ids are new
+ * on every start (README, "Placement").
+ */
+const subnetRef = z
+  .string()
+  .regex(/^(?:subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@-]{1,255})$/, 'expected subnet-<8 or 17 lower-case hex>, or name:<the subnet\'s Name tag>');
+const securityGroupRef = z
+  .string()
+  .regex(/^(?:sg-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@#,-]{1,255})$/, 'expected sg-<8 or 17 lower-case hex>, or name:<the security group\'s name>');
+const unique = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z.array(item).superRefine((list, ctx) => {
+    list.forEach((value, i) => {
+      if (list.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate ${what} ${value}` });
+    });
+  });
+
+const network = z.strictObject({
+  /** Subnets in order of preference, normally one per Availability Zone; the capacity sweep tries them in this order. */
+  subnets: unique(subnetRef, 'subnet').min(1, 'expected at least one subnet'),
+  /** Security groups every leg's machine gets (in the subnets' VPC). */
+  securityGroupIds: unique(securityGroupRef, 'security group').min(1, 'expected at least one security group').max(5, 'expected at most 5 security groups (the EC2 default limit per network interface)'),
+  /** Whether the machine gets a public IPv4 address (a subnet without a NAT route to SSM, the registry and the control plane needs one). */
+  associatePublicIp: z.boolean(),
+});
+
 const retry = z.strictObject({
   initialInterval: duration,
   backoffCoefficient: z.number().min(1, 'expected a coefficient of at least 1'),
@@ -157,6 +186,8 @@ const environment = z
       repository: z.string().refine(isValidRepository, 'expected an image repository such as ghcr.io/org/name (no tag, no digest)'),
     }),
     instanceProfile: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'expected an IAM instance profile name'),
+    /** Where legs launch (subnets, security groups, public IP); without it, RunInstances uses the account's default VPC. */
+    network: network.optional(),
     executor,
     evidence,
     cleanupTtl: duration,
@@ -209,6 +240,13 @@ const environment = z
         code: 'custom',
         path: ['executor', 'kind'],
         message: 'a live environment guards a real approved digest and refuses the local (simulated) executor; use ssm',
+      });
+    }
+    if (env.kind === 'live' && !env.network) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network'],
+        message: 'required for a live environment: subnets, securityGroupIds and associatePublicIp (an account without a default VPC cannot launch otherwise)',
       });
     }
     if (env.polling.initialInterval > env.polling.maximumInterval) {
@@ -268,3 +306,4 @@ export type ExecutorConfig = z.infer<typeof executor>;
 export type Vendor = z.infer<typeof vendor>;
 export type SchedulesConfig = z.infer<typeof schedules>;
 export type AttestationConfig = z.infer<typeof environment>['attestation'];
+export type NetworkConfig = z.infer<typeof network>;

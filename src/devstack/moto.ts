@@ -2,9 +2,13 @@
  * moto_server, the AWS API emulator, on a free loopback port. The pinned AMIs
  * of every target in the configuration are registered with it (as public
  * Amazon images), so RunInstances behaves as in the real region: the pinned
- * AMIs launch, any other AMI id is InvalidAMIID.NotFound.
+ * AMIs launch, any other AMI id is InvalidAMIID.NotFound. The zones offering
+ * the pinned instance types are pinned too (EMULATED_OFFERINGS), so the
+ * placement check does not depend on which moto release is installed.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config/load';
 import type { Invariants } from '../config/schema';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './process';
 import { motoBinary } from './tools';
@@ -15,6 +19,30 @@ export interface MotoServer {
   /** Forgets every resource (POST /moto-api/reset). */
   reset(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Which Availability Zones offer each pinned instance type, per region, in
+ * the emulator: us-west-2's as moto 5.2.1 recorded them from AWS (zones a, b
+ * and c; us-west-2d offers neither). A type not listed keeps moto's own table.
+ */
+export const EMULATED_OFFERINGS: Record<string, Record<string, string[]>> = {
+  'us-west-2': {
+    'g5.xlarge': ['us-west-2a', 'us-west-2b', 'us-west-2c'],
+    'g4ad.xlarge': ['us-west-2a', 'us-west-2b', 'us-west-2c'],
+  },
+};
+
+/**
+ * How to start moto with the pinned offerings: moto_server's own Python runs
+ * moto-launcher.py (same arguments). A moto_server that is not a Python
+ * script (a pyenv shim) runs under python3 from PATH.
+ */
+function motoCommand(): { command: string; prefix: string[] } {
+  const binary = motoBinary();
+  const firstLine = readFileSync(binary, 'utf8').split('\n', 1)[0] ?? '';
+  const python = /^#!\s*(\S*python[0-9.]*)\s*$/.exec(firstLine)?.[1] ?? 'python3';
+  return { command: python, prefix: [path.join(PROJECT_ROOT, 'src', 'devstack', 'moto-launcher.py')] };
 }
 
 export function amisOf(invariants: Invariants): Array<Record<string, unknown>> {
@@ -44,10 +72,14 @@ export function amisOf(invariants: Invariants): Array<Record<string, unknown>> {
 
 export async function startMoto(options: { logFile: string; amisFile: string; invariants: Invariants }): Promise<MotoServer> {
   writeFileSync(options.amisFile, JSON.stringify(amisOf(options.invariants), null, 2));
+  const offeringsFile = path.join(path.dirname(options.amisFile), 'moto-offerings.json');
+  writeFileSync(offeringsFile, JSON.stringify(EMULATED_OFFERINGS, null, 2));
   const port = await freePort();
-  const proc = startProcess(motoBinary(), ['-H', '127.0.0.1', '-p', String(port)], options.logFile, {
+  const { command, prefix } = motoCommand();
+  const proc = startProcess(command, [...prefix, '-H', '127.0.0.1', '-p', String(port)], options.logFile, {
     ...process.env,
     MOTO_AMIS_PATH: options.amisFile,
+    SENTINEL_MOTO_OFFERINGS: offeringsFile,
     // AWS managed policies (AmazonSSMManagedInstanceCore) exist in a real account; moto loads them on request.
     MOTO_IAM_LOAD_MANAGED_POLICIES: 'true',
   });

@@ -2,7 +2,7 @@
  * The dev stack the demo, the tests and the benchmarks run on: a real
  * Temporal dev server, moto_server and an OCI registry (docker-registry),
  * all on free loopback ports, and an
- * emulated AWS account bootstrapped for the sandbox environment with the
+ * emulated AWS account with the sandbox's network (./network.ts), bootstrapped for the sandbox environment with the
  * same code operators use (`sentinel bootstrap --apply`).
  */
 import { mkdirSync } from 'node:fs';
@@ -13,6 +13,7 @@ import type { LoadedInvariants } from '../config/load';
 import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
 import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
+import { ensureSandboxNetwork, type EmulatedNetwork } from './network';
 import { startRegistry, type LocalRegistry } from './registry';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 import { createSandboxSigningKeys } from './kms';
@@ -22,6 +23,8 @@ export interface DevStack {
   moto: MotoServer;
   controlPlane: ReferenceControlPlane;
   serviceUser: EmulatedServiceUser;
+  /** The sandbox's VPC, subnets and security group in moto (the `local` environment names them). */
+  network: EmulatedNetwork;
   /** Where candidate images are pushed (devstack/registry.ts pushImage); SENTINEL_REGISTRY_URL in `env`. */
   registry: LocalRegistry;
   /** Variables that point AWS SDKs and Temporal clients at this stack. */
@@ -75,6 +78,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     endpoint: moto.endpoint,
     credentials: { accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
   });
+  const network = await ensureSandboxNetwork(controlPlaneAws.ec2(sandbox.awsRegion), sandbox.awsRegion);
   const controlPlane = await startReferenceControlPlane({
     invariants: options.invariants,
     environment: options.environment ?? 'local',
@@ -89,6 +93,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     moto,
     controlPlane,
     serviceUser,
+    network,
     registry,
     env,
     async bootstrap(environment: string) {

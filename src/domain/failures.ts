@@ -99,6 +99,16 @@ const catalogue = {
     remediation: 'Check the target\'s ami and the environment\'s awsRegion in ops/invariants.yaml; AMI ids are per region.',
     retryable: false,
   },
+  NETWORK_NOT_FOUND: {
+    summary: 'A configured subnet or security group does not exist, or they are not in one VPC',
+    remediation: 'Fix network.subnets / network.securityGroupIds of the environment in ops/invariants.yaml (ids, or name:<Name tag>), or create them; `sentinel bootstrap --env <env>` lists what the account has.',
+    retryable: false,
+  },
+  PLACEMENT_UNAVAILABLE: {
+    summary: 'None of the configured zones offers any of a target\'s instance types',
+    remediation: 'Add a subnet in a zone that offers the type (`aws ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=<type>`), or add an instance type offered in the configured zones to the target.',
+    retryable: false,
+  },
   // Provisioning.
   AWS_CREDENTIALS_REFUSED: {
     summary: 'AWS refused the worker\'s credentials or permissions',

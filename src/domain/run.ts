@@ -5,6 +5,7 @@
 import type { EnvironmentConfig, TargetConfig, Vendor } from '../config/schema';
 import type { FailureRecord, PhaseName } from './failures';
 import type { PinnedImage } from './image-ref';
+import type { LegPlacement, PlacementAttempt } from './placement';
 
 export type QueueMode = 'wait' | 'refuse';
 export type Trigger = 'cli' | 'ci' | 'schedule';
@@ -35,7 +36,7 @@ export interface CandidateSource {
   scheduleId?: string;
 }
 
-export type PreflightCheckName = 'approved_digest' | 'manifest' | 'amis';
+export type PreflightCheckName = 'approved_digest' | 'manifest' | 'amis' | 'placement';
 
 /** One check a run makes before any instance (every run, dry or not). */
 export interface PreflightCheck {
@@ -67,6 +68,8 @@ export interface LegInput {
   target: TargetConfig;
   settings: LegSettings;
   simulated: boolean;
+  /** The (instance type, subnet) pairs to sweep, from preflight (absent: instance types only, as before placement). */
+  placement?: LegPlacement;
 }
 
 export type PhaseOutcome = 'passed' | 'failed' | 'cancelled' | 'skipped';
@@ -85,6 +88,8 @@ export interface InstanceFacts {
   ami: string;
   region: string;
   launchedAt?: string;
+  subnetId?: string;
+  availabilityZone?: string;
 }
 
 /** What a setup script did with one component: put it there, found it there, or loaded it (a kernel module). */
@@ -151,6 +156,8 @@ export interface LegResult {
   instance?: InstanceFacts;
   /** Host preparation (phase host_setup); absent in runs that predate it. */
   host?: HostFacts;
+  /** Every RunInstances attempt of the capacity sweep, in order (absent in runs that predate it). */
+  provisionAttempts?: PlacementAttempt[];
   gpu?: GpuFacts;
   runtime?: RuntimeFacts;
   onboarding?: OnboardingFacts;

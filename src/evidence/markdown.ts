@@ -91,6 +91,15 @@ function legSection(leg: LegResult): string[] {
   if (leg.host) out.push(...hostSetupLines(leg.host));
   if (leg.runtime) out.push(`Container runtime: ${text(leg.runtime.engine)} ${text(leg.runtime.version)}, GPU access via ${text(leg.runtime.gpuRuntime)}.`);
   if (leg.onboarding) out.push(`Cluster ${code(leg.onboarding.clusterId)} installed ${code(leg.onboarding.installedDigest)}.`);
+  if (leg.instance?.subnetId) out.push(`Placed in ${text(leg.instance.availabilityZone ?? '?')}, subnet ${code(leg.instance.subnetId)}.`);
+  if (leg.provisionAttempts && leg.provisionAttempts.length > 0) {
+    out.push('', 'Capacity sweep (every RunInstances attempt, in order):', '', '| # | Instance type | Zone | Subnet | Result | At |', '|---|---|---|---|---|---|');
+    leg.provisionAttempts.forEach((a, i) => {
+      out.push(
+        `| ${i + 1} | ${text(a.instanceType)} | ${a.availabilityZone ? text(a.availabilityZone) : '–'} | ${a.subnetId ? code(a.subnetId) : '–'} | ${a.result === 'launched' ? `launched ${a.instanceId ? code(a.instanceId) : ''}` : code(a.result)} | ${text(a.at)} |`,
+      );
+    });
+  }
   out.push('', '| Phase | Outcome | Started | Duration | Code |', '|---|---|---|---|---|');
   for (const p of leg.phases) {
     out.push(

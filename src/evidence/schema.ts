@@ -36,7 +36,27 @@ const leg = z.object({
   region: z.string(),
   ami: z.string(),
   instance: z
-    .object({ instanceId: z.string(), instanceType: z.string(), ami: z.string(), region: z.string(), launchedAt: iso.optional() })
+    .object({
+      instanceId: z.string(),
+      instanceType: z.string(),
+      ami: z.string(),
+      region: z.string(),
+      launchedAt: iso.optional(),
+      subnetId: z.string().optional(),
+      availabilityZone: z.string().optional(),
+    })
+    .optional(),
+  provisionAttempts: z
+    .array(
+      z.object({
+        instanceType: z.string(),
+        subnetId: z.string().optional(),
+        availabilityZone: z.string().optional(),
+        result: z.string(),
+        at: iso,
+        instanceId: z.string().optional(),
+      }),
+    )
     .optional(),
   host: z
     .object({
@@ -79,7 +99,7 @@ const candidateSource = z.object({
 });
 
 const preflightCheck = z.object({
-  name: z.enum(['approved_digest', 'manifest', 'amis']),
+  name: z.enum(['approved_digest', 'manifest', 'amis', 'placement']),
   outcome: z.enum(['passed', 'failed']),
   detail: z.string(),
   failure: failure.optional(),

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
+import type { PlacementAttempt } from '../domain/placement';
 import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
 import type { HostRef } from '../executors/types';
 import { activityOptions } from './activity-options';
@@ -86,17 +87,27 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   let host: HostRef | undefined;
   let clusterRequested = false;
   try {
-    const instance = await phase('provision', () =>
-      provision.provisionInstance({
-        environment: input.environment,
-        runWorkflowId: input.runWorkflowId,
-        legWorkflowId: workflowId,
-        region: settings.awsRegion,
-        instanceProfile: settings.instanceProfile,
-        cleanupTtlMs: settings.cleanupTtl,
-        target,
-      }),
-    );
+    const { provisionAttempts, ...instance } = await phase('provision', async () => {
+      try {
+        return await provision.provisionInstance({
+          environment: input.environment,
+          runWorkflowId: input.runWorkflowId,
+          legWorkflowId: workflowId,
+          region: settings.awsRegion,
+          instanceProfile: settings.instanceProfile,
+          cleanupTtlMs: settings.cleanupTtl,
+          target,
+          ...(input.placement ? { placement: input.placement } : {}),
+          throttleBackoff: polling,
+        });
+      } catch (err) {
+        // The capacity sweep's attempts (type, zone, subnet, error, time) go into the evidence either way.
+        const found = failureFacts<{ provisionAttempts?: PlacementAttempt[] }>(err);
+        if (found?.provisionAttempts) result.provisionAttempts = found.provisionAttempts;
+        throw err;
+      }
+    });
+    if (provisionAttempts) result.provisionAttempts = provisionAttempts;
     result.instance = instance;
     host = { instanceId: instance.instanceId, target: target.name, region: settings.awsRegion };
     const readyHost = host;

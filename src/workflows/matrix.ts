@@ -27,6 +27,7 @@ import type { AttestRunInput } from '../activities/attestation';
 import type { AttestRunResult } from '../attestation/attest-run';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
 import { failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
+import { legPlacement } from '../domain/placement';
 import type {
   ApprovedDigestState,
   EvidenceLocation,
@@ -301,11 +302,22 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     const id = legWorkflowId(info.workflowId, target.name);
     progress.legs.push({ target: target.name, workflowId: id });
     const entry = progress.legs[progress.legs.length - 1]!;
+    const placement = legPlacement(preflight?.placement, target.name);
     let result: LegResult;
     try {
       const child = await startChild(hardwareLegWorkflow, {
         workflowId: id,
-        args: [{ runWorkflowId: info.workflowId, environment: plan.environment, candidate: plan.candidate, target, settings: plan.settings, simulated: plan.simulated }],
+        args: [
+          {
+            runWorkflowId: info.workflowId,
+            environment: plan.environment,
+            candidate: plan.candidate,
+            target,
+            settings: plan.settings,
+            simulated: plan.simulated,
+            ...(placement ? { placement } : {}),
+          },
+        ],
         // If this run is terminated, its legs are asked to cancel, so they still clean up.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -6,10 +6,11 @@
  * yes). Then the janitor sweeps the environment's leftovers (in report-only
  * mode for a dry run); a failing janitor is recorded, never fatal.
  */
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { failureRecord, isFailureCode, type FailureCode, type FailureRecord } from '../domain/failures';
 import type { JanitorOutcome } from '../domain/janitor';
+import { describeOption, type PlacementPlan } from '../domain/placement';
 import type { ApprovedDigestState, JanitorSummary, PreflightCheck, RunPlan } from '../domain/run';
 import { activityOptions } from './activity-options';
 import { janitorPreStepWorkflowId } from './definitions';
@@ -17,12 +18,16 @@ import { janitorWorkflow } from './janitor';
 
 /** Marks the preflight and janitor steps in run histories (runs recorded before them replay without). */
 export const PREFLIGHT_PATCH = 'preflight-and-janitor-v1';
+/** Marks the placement check (subnets, security groups, zones offering each type) in runs of an environment with `network`. */
+export const PLACEMENT_PATCH = 'preflight-placement-v1';
 
 export interface PreflightOutcome {
   checks: PreflightCheck[];
   /** The failed check's failure: the run ends with it. */
   failure?: FailureRecord;
   janitor?: JanitorOutcome;
+  /** The (instance type, subnet) pairs each leg sweeps, when the environment has `network`. */
+  placement?: PlacementPlan;
 }
 
 export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigestState, dryRun: boolean, runWorkflowId: string): Promise<PreflightOutcome> {
@@ -55,6 +60,22 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
       },
     ],
   ];
+  const network = plan.settings.network;
+  if (network && patched(PLACEMENT_PATCH)) {
+    steps.push([
+      'placement',
+      'INTERNAL_ERROR',
+      async () => {
+        const placement = await checks.checkPlacement({
+          region: plan.settings.awsRegion,
+          network,
+          targets: plan.targets.map((t) => ({ name: t.name, instanceTypes: t.instanceTypes })),
+        });
+        outcome.placement = placement;
+        return placementDetail(placement);
+      },
+    ]);
+  }
   for (const [name, fallback, step] of steps) {
     try {
       outcome.checks.push({ name, outcome: 'passed', detail: await step() });
@@ -76,6 +97,16 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
     outcome.janitor = { workflowId: janitorId, failure: codedFailure(err, 'INTERNAL_ERROR') };
   }
   return outcome;
+}
+
+/** `nvidia-a10g: g5.xlarge in us-west-2a (subnet-…), …; not offered: …` */
+function placementDetail(p: PlacementPlan): string {
+  const subnets = p.subnets.map((s) => `${s.subnetId} (${s.availabilityZone}${s.ref === s.subnetId ? '' : `, ${s.ref}`})`).join(', ');
+  const targets = p.targets.map((t) => {
+    const skipped = t.skipped.length > 0 ? `; not offered: ${t.skipped.map((o) => `${o.instanceType} in ${o.availabilityZone}`).join(', ')}` : '';
+    return `${t.target}: ${t.options.map(describeOption).join(', ')}${skipped}`;
+  });
+  return [`subnets ${subnets}`, `security groups ${p.securityGroupIds.join(', ')}`, ...targets].join('; ');
 }
 
 /** The janitor in numbers, for the run's result. */

@@ -44,7 +44,7 @@ describe('sentinel bootstrap against moto_server', function () {
     const report = jsonOf(run);
     assert.equal(report.applied, false);
     assert.equal(report.complete, false);
-    assert.deepEqual(statuses(report), { 'instance-profile': 'missing', 'approved-digest': 'missing', amis: 'present', 'evidence-store': 'missing' });
+    assert.deepEqual(statuses(report), { 'instance-profile': 'missing', 'approved-digest': 'missing', amis: 'present', network: 'present', 'evidence-store': 'missing' });
     for (const item of report.items as Json[]) if (item.status === 'missing') assert.ok(item.remediation, `${item.item} says how to fix it`);
     assert.match(run.stderr, /MISSING +instance-profile/);
     assert.equal(await profileExists(env.profile), false, 'a report creates nothing');
@@ -67,7 +67,7 @@ describe('sentinel bootstrap against moto_server', function () {
     const digest = await candidate('bootstrap-initial');
     const first = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', digest]);
     assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual(statuses(jsonOf(first)), { 'instance-profile': 'created', 'approved-digest': 'created', amis: 'present', 'evidence-store': 'created' });
+    assert.deepEqual(statuses(jsonOf(first)), { 'instance-profile': 'created', 'approved-digest': 'created', amis: 'present', network: 'present', 'evidence-store': 'created' });
     assert.equal(await parameterValue(parameter), digest);
     const profile = await aws.iam(REGION).send(new GetInstanceProfileCommand({ InstanceProfileName: env.profile }));
     assert.equal(profile.InstanceProfile?.Roles?.[0]?.RoleName, env.profile);
@@ -76,7 +76,7 @@ describe('sentinel bootstrap against moto_server', function () {
 
     const second = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', await candidate('other')]);
     assert.equal(second.code, 0, second.stderr);
-    assert.deepEqual(statuses(jsonOf(second)), { 'instance-profile': 'present', 'approved-digest': 'present', amis: 'present', 'evidence-store': 'present' });
+    assert.deepEqual(statuses(jsonOf(second)), { 'instance-profile': 'present', 'approved-digest': 'present', amis: 'present', network: 'present', 'evidence-store': 'present' });
     const after = await aws.ssm(REGION).send(new GetParameterCommand({ Name: parameter }));
     assert.equal(after.Parameter?.Value, digest, 'the parameter keeps its value');
     assert.equal(after.Parameter?.Version, 1, 'and was not written again');
@@ -92,5 +92,36 @@ describe('sentinel bootstrap against moto_server', function () {
     assert.equal(item.status, 'invalid');
     assert.match(item.remediation, /promote --rollback/);
     assert.equal(await parameterValue(parameter), 'not-a-pinned-reference');
+  });
+});
+
+describe('sentinel bootstrap: the network legs launch into', function () {
+  before(async () => {
+    await sharedStack();
+  });
+
+  it('reports each subnet with its zone, the security groups, and which zones offer each instance type', async () => {
+    const stack = await sharedStack();
+    const env = testEnvironment('boot-net');
+    const run = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name]);
+    const item = (jsonOf(run).items as Json[]).find((i) => i.item === 'network')!;
+    assert.equal(item.status, 'present', item.detail);
+    for (const s of stack.network.subnets) assert.ok(item.detail.includes(`${s.subnetId} in ${s.availabilityZone}`), item.detail);
+    assert.ok(item.detail.includes(stack.network.securityGroupId), item.detail);
+    assert.match(item.detail, /nvidia-a10g: g5\.xlarge in us-west-2a, us-west-2b/);
+  });
+
+  it('names a subnet or security group the account lacks by its path, and exits 8', async () => {
+    const env = testEnvironment('boot-net-missing', (e) => {
+      e.network.subnets = ['name:sentinel-sandbox-us-west-2a', 'subnet-0123456789abcdef0'];
+      e.network.securityGroupIds = ['name:no-such-group'];
+    });
+    const run = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name]);
+    assert.equal(run.code, 8, run.stderr);
+    const item = (jsonOf(run).items as Json[]).find((i) => i.item === 'network')!;
+    assert.equal(item.status, 'missing');
+    assert.match(item.detail, /network\.subnets\[1\]: subnet-0123456789abcdef0 does not exist/);
+    assert.match(item.detail, /network\.securityGroupIds\[0\]: name:no-such-group does not exist in vpc-/);
+    assert.ok(item.remediation);
   });
 });

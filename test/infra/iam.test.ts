@@ -62,6 +62,9 @@ function requestsFor(action: string, env: EnvironmentConfig, callers: string[] =
       return [{ action, resource: instance, context: tagged }];
     case 'ec2:DescribeInstances':
     case 'ec2:DescribeImages':
+    case 'ec2:DescribeSubnets':
+    case 'ec2:DescribeSecurityGroups':
+    case 'ec2:DescribeInstanceTypeOfferings':
     case 'ssm:GetCommandInvocation':
     case 'ssm:CancelCommand':
     case 'ssm:DescribeInstanceInformation':

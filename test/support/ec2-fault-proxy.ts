@@ -65,7 +65,12 @@ export interface Ec2FaultRule {
   dropAnswer?: boolean;
   /** Apply to this many matching calls, then stop applying (default: every matching call). */
   times?: number;
+  /** Answer with this body (HTTP 200, EC2's XML) instead of forwarding: e.g. a DescribeInstances that does not show a fresh instance yet, as EC2's eventual consistency can. */
+  answer?: string;
 }
+
+/** A DescribeInstances answer with no instances. */
+export const EMPTY_DESCRIBE_INSTANCES = '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>00000000-0000-0000-0000-000000000000</requestId><reservationSet/></DescribeInstancesResponse>';
 
 export interface Ec2FaultProxy {
   /** http://127.0.0.1:<port>, for AWS_ENDPOINT_URL_EC2. */
@@ -159,6 +164,14 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
         call.status = spec.status;
         call.injected = rule.error;
         send(res, spec.status, { 'content-type': 'text/xml;charset=UTF-8' }, errorXml(rule.error, spec.message(instanceTypeOf(params) ?? 'unknown', rule.zone ?? 'the requested zone')));
+        return;
+      }
+
+      if (rule?.answer !== undefined) {
+        if (rule.holdMs) await sleep(rule.holdMs);
+        call.status = 200;
+        call.injected = 'answer';
+        send(res, 200, { 'content-type': 'text/xml;charset=UTF-8' }, rule.answer);
         return;
       }
 

@@ -132,6 +132,8 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
       printer.info(`junit: ${options.junit}`);
     }
     printResult(printer, result, url);
+    // Preflight found no configured zone offering a target's instance types: nothing was launched.
+    if (result.verdict === 'failed' && result.failure?.code === 'PLACEMENT_UNAVAILABLE') return EXIT.PLACEMENT_UNAVAILABLE;
     return exitCodeForVerdict(result.verdict);
   } finally {
     await following;
