@@ -104,6 +104,21 @@ const evidence = z.strictObject({
   retentionDays: z.number().int().min(1),
 });
 
+const awsRegion = z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2');
+const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge');
+
+/** On-demand prices the legs' cost is computed from: USD per instance-hour, per region and instance type. */
+const prices = z.strictObject({
+  /** The day the figures were read (YYYY-MM-DD): prices change, the evidence says how old they were. */
+  readAt: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected the date the prices were read, YYYY-MM-DD'),
+  /** Where they were read. */
+  source: z.string().min(1),
+  onDemandUsdPerHour: z.record(
+    awsRegion,
+    z.record(instanceType, z.number().positive('expected a price in USD per hour, more than 0')),
+  ),
+});
+
 // ---- schedules (sentinel schedule apply) --------------------------------
 const timeZone = z.string().refine(
   (zone) => {
@@ -173,6 +188,13 @@ const environment = z
       }),
     }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
+    /**
+     * How many times a leg that ended for an infrastructure reason (failure kind `infra`) is tried
+     * again on a fresh machine before it is inconclusive.
+     */
+    infraRetries: z.number().int().min(0, 'expected 0 or more retries').default(1),
+    /** On-demand prices for the legs' cost; without them a leg records its instance-seconds only. */
+    prices: prices.optional(),
     /** Temporal Schedules of the environment (`sentinel schedule apply`); an environment without them is only run on demand. */
     schedules: schedules.optional(),
   })
@@ -188,6 +210,18 @@ const environment = z
         path: ['executor', 'kind'],
         message: 'a live environment guards a real approved digest and refuses the local (simulated) executor; use ssm',
       });
+    }
+    const usedTypes = new Set(env.targets.flatMap((t) => t.instanceTypes));
+    for (const [region, table] of Object.entries(env.prices?.onDemandUsdPerHour ?? {})) {
+      for (const type of Object.keys(table)) {
+        if (!usedTypes.has(type)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['prices', 'onDemandUsdPerHour', region, type],
+            message: `no target of this environment uses ${type} (targets use ${[...usedTypes].join(', ')}); remove the price or fix its instance type`,
+          });
+        }
+      }
     }
     if (env.polling.initialInterval > env.polling.maximumInterval) {
       ctx.addIssue({ code: 'custom', path: ['polling', 'initialInterval'], message: 'expected at most polling.maximumInterval' });
@@ -245,3 +279,4 @@ export type Timeouts = z.infer<typeof timeouts>;
 export type ExecutorConfig = z.infer<typeof executor>;
 export type Vendor = z.infer<typeof vendor>;
 export type SchedulesConfig = z.infer<typeof schedules>;
+export type PricesConfig = z.infer<typeof prices>;
