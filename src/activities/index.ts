@@ -8,6 +8,7 @@ import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
+import { instanceCostActivities } from './instance-cost';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...laneActivities(deps),
     ...approvedDigestActivities(deps),
     ...instanceActivities(deps),
+    ...instanceCostActivities(deps),
     ...hostCheckActivities(deps),
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),

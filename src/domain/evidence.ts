@@ -5,7 +5,7 @@
  */
 import type { FailureRecord } from './failures';
 import type { JanitorOutcome } from './janitor';
-import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionStatus, Trigger, Verdict } from './run';
+import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionStatus, RunCost, Trigger, Verdict } from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 
@@ -44,4 +44,6 @@ export interface EvidenceRecord {
   preflight?: PreflightCheck[];
   /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
   janitor?: JanitorOutcome;
+  /** What the run's machines cost: instance-seconds, leaked instance-seconds and USD at the configured prices. */
+  cost?: RunCost;
 }

@@ -24,7 +24,8 @@ import {
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
-import { failureRecord, type FailureRecord } from '../domain/failures';
+import { legCostUsd, runCost } from '../domain/cost';
+import { failureKind, failureRecord, type FailureRecord } from '../domain/failures';
 import type {
   ApprovedDigestState,
   EvidenceLocation,
@@ -41,6 +42,7 @@ import {
   laneGrantSignal,
   laneReleaseSignal,
   laneWorkflowId,
+  legAttemptWorkflowId,
   legWorkflowId,
   runProgressQuery,
   SEARCH_ATTRIBUTES,
@@ -152,6 +154,10 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
           }
         } else {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
+          // No leg failed on the candidate, but one never got a fair trial: nothing is promoted, nobody is blamed.
+          if (!failure && legs.some((leg) => leg.outcome === 'inconclusive') && legs.every((leg) => leg.outcome === 'passed' || leg.outcome === 'inconclusive')) {
+            verdict = 'inconclusive';
+          }
         }
       }
     }
@@ -168,6 +174,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
 
   // 5. Always: the pointer after, the evidence, the lane back. None of it may be cancelled.
   let evidence: EvidenceLocation | undefined;
+  const cost = runCost(legs, plan.settings.prices);
   await CancellationScope.nonCancellable(async () => {
     if (approvedBefore !== null) {
       try {
@@ -205,6 +212,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       legs,
       ...(preflight ? { preflight: preflight.checks } : {}),
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
+      ...(cost ? { cost } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -256,23 +264,50 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       outcome: leg.outcome,
       ...(leg.instance ? { instanceId: leg.instance.instanceId } : {}),
       ...(leg.failure ? { failure: leg.failure } : {}),
+      ...(leg.attempt && leg.attempt > 1 ? { attempts: leg.attempt } : {}),
+      ...(legCostUsd(leg) !== undefined ? { costUsd: legCostUsd(leg) } : {}),
     })),
     ...(evidence ? { evidence } : {}),
     ...(preflight ? { preflight: preflight.checks } : {}),
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
+    ...(cost ? { cost } : {}),
   };
 
   /**
-   * One target as a child workflow. Whatever happens to the child, this
-   * resolves to a leg result: a child that ended without one (terminated,
-   * timed out, crashed) is a failed leg, and its machines are terminated
-   * here by their leg tag.
+   * One target: a leg workflow, and when it ends for an infrastructure reason
+   * (failure kind `infra`), another on a fresh machine, up to `infraRetries`
+   * times. A leg whose last attempt still ended on the infrastructure is
+   * `inconclusive`: not passed, but not the candidate's failure either.
    */
   async function runLeg(target: RunPlan['targets'][number]): Promise<LegResult> {
     const id = legWorkflowId(info.workflowId, target.name);
     progress.legs.push({ target: target.name, workflowId: id });
     const entry = progress.legs[progress.legs.length - 1]!;
-    let result: LegResult;
+    const earlierAttempts: LegResult[] = [];
+    let result = await runLegAttempt(target, id);
+    // Histories from before infra retries replay without them.
+    while (endedOnInfrastructure(result) && !CancellationScope.current().consideredCancelled && patched(INFRA_RETRY_PATCH)) {
+      const attempt = earlierAttempts.length + 1;
+      if (attempt > (plan.settings.infraRetries ?? 0)) {
+        result = { ...result, outcome: 'inconclusive' };
+        break;
+      }
+      earlierAttempts.push(result);
+      const attemptId = legAttemptWorkflowId(id, attempt + 1);
+      entry.workflowId = attemptId;
+      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts };
+    }
+    entry.outcome = result.outcome;
+    return result;
+  }
+
+  /**
+   * One attempt of a target as a child workflow. Whatever happens to the
+   * child, this resolves to a leg result: a child that ended without one
+   * (terminated, timed out, crashed) is a failed leg, and its machines are
+   * terminated here by their leg tag.
+   */
+  async function runLegAttempt(target: RunPlan['targets'][number], id: string): Promise<LegResult> {
     try {
       const child = await startChild(hardwareLegWorkflow, {
         workflowId: id,
@@ -283,7 +318,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         // Backstop only: legs enforce their own phase timeouts and clean up before this.
         workflowExecutionTimeout: timeouts.run + timeouts.cleanup * 2,
       });
-      result = await child.result();
+      return await child.result();
     } catch (err) {
       const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
       await CancellationScope.nonCancellable(async () => {
@@ -298,7 +333,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
           // The janitor reaps what is left after cleanupTtl.
         }
       });
-      result = {
+      return {
         target: target.name,
         vendor: target.vendor,
         provider: target.provider,
@@ -312,9 +347,15 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         failure: crashed,
       };
     }
-    entry.outcome = result.outcome;
-    return result;
   }
+}
+
+/** Runs whose legs are tried again on a fresh machine after an infrastructure failure, and end `inconclusive`. */
+export const INFRA_RETRY_PATCH = 'leg-infra-retry-inconclusive';
+
+/** A leg that failed for a reason of failure kind `infra` (not cancelled, not a finding about the candidate). */
+function endedOnInfrastructure(leg: LegResult): boolean {
+  return leg.outcome === 'failed' && leg.failure !== undefined && failureKind(leg.failure.code) === 'infra';
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */
