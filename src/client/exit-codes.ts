@@ -27,6 +27,8 @@ export const EXIT = {
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
+  /** No leg failed on the candidate, but at least one never got a fair trial (infrastructure, after its infraRetries); nothing was promoted. */
+  INCONCLUSIVE: 15,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -41,6 +43,8 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
       return EXIT.PROMOTION_CONFLICT;
     case 'cancelled':
       return EXIT.CANCELLED;
+    case 'inconclusive':
+      return EXIT.INCONCLUSIVE;
     default:
       return EXIT.FAILED;
   }
