@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
+import { parse, stringify } from 'yaml';
 import { TAG } from '../../src/activities/instances';
 import { EXIT } from '../../src/client/exit-codes';
 import { freePort } from '../../src/devstack/process';
@@ -13,7 +14,7 @@ import { candidate, instancesTagged, parameterValue } from '../support/aws';
 import { jsonOf, sentinel } from '../support/cli';
 import { startEc2FaultProxy, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
 import { testEnvironment } from '../support/invariants';
-import { readEvidence, startRun } from '../support/runs';
+import { readEvidence, startRun, temporalClient } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorkerProcess } from '../support/worker';
 
@@ -70,6 +71,29 @@ function assertCostRecorded(leg: LegResult, usdPerHour: number): void {
   assert.equal(cost.usdPerHour, usdPerHour);
   assert.ok(Math.abs(cost.usd! - (cost.instanceSeconds / 3600) * usdPerHour) < 0.0001);
 }
+
+describe('infraRetries and prices in the configuration, as the command line sees them', function () {
+  it('refuses a negative infraRetries and a price for an instance type no target uses, at their paths, with exit 3 and no run started', async () => {
+    const env = testEnvironment('bad-cost-config');
+    const file = parse(readFileSync(env.file, 'utf8')) as Json;
+    file.environments[env.name].infraRetries = -1;
+    file.environments[env.name].prices = { ...file.environments[env.name].prices, onDemandUsdPerHour: { 'us-west-2': { 'g5.xlarge': 1.006, 'p4d.24xlarge': 32.7726 } } };
+    const bad = path.join(env.dir, 'bad-invariants.yaml');
+    writeFileSync(bad, stringify(file));
+    const check = await sentinel(['config', 'check'], bad);
+    assert.equal(check.code, EXIT.CONFIG_INVALID, check.stderr);
+    const problems = check.stderr + check.stdout;
+    assert.match(problems, new RegExp(`environments\\.${env.name}\\.infraRetries: expected 0 or more retries`));
+    assert.match(problems, new RegExp(`environments\\.${env.name}\\.prices\\.onDemandUsdPerHour\\.us-west-2\\.p4d\\.24xlarge: no target of this environment uses p4d\\.24xlarge`));
+    assert.doesNotMatch(problems, /\n\s+at /, 'no stack trace');
+
+    const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('bad-cost-config'), '--run-id', 'bad-1'], bad);
+    assert.equal(run.code, EXIT.CONFIG_INVALID, run.stderr);
+    assert.match(run.stderr + run.stdout, /infraRetries: expected 0 or more retries/);
+    const c = await temporalClient();
+    await assert.rejects(c.workflow.getHandle(runWorkflowId(env.name, 'bad-1')).describe(), /not found/i, 'no run was started');
+  });
+});
 
 describe('inconclusive legs and cost, with capacity errors from the EC2 fault proxy', function () {
   let proxy: Ec2FaultProxy;
