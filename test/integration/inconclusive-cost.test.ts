@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { XMLParser } from 'fast-xml-parser';
 import { parse, stringify } from 'yaml';
 import { TAG } from '../../src/activities/instances';
@@ -10,7 +11,7 @@ import type { EvidenceRecord } from '../../src/domain/evidence';
 import type { LegResult } from '../../src/domain/run';
 import { evidenceSchema } from '../../src/evidence/schema';
 import { legAttemptWorkflowId, legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
-import { candidate, instancesTagged, parameterValue } from '../support/aws';
+import { aws, candidate, instancesTagged, parameterValue, REGION } from '../support/aws';
 import { jsonOf, sentinel } from '../support/cli';
 import { startEc2FaultProxy, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
 import { testEnvironment } from '../support/invariants';
@@ -171,6 +172,53 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       const markdown = readFileSync(result.evidence!.markdown, 'utf8');
       assert.match(markdown, /## Cost/);
       assert.match(markdown, /This was attempt 2; the earlier ones ended for an infrastructure reason/);
+    } finally {
+      await worker.stop('SIGTERM');
+    }
+  });
+
+  it('replaces a machine that died before it was ready with a distinct one: the first is terminated, both are costed', async () => {
+    const env = testEnvironment('infra-fresh-machine');
+    const runId = runWorkflowId(env.name, 'fresh-1');
+    const firstAttempt = legWorkflowId(runId, 'nvidia-a10g');
+    // The first attempt's launch reaches moto at once, but its answer is held: meanwhile the machine is terminated
+    // behind Sentinel's back (as a spot reclaim or a boot failure would), so the host never becomes ready.
+    proxy.addRule({ action: 'RunInstances', match: (p) => launchTag(p, TAG.leg) === firstAttempt, holdMs: 3_000, times: 1 });
+    const worker = await startWorkerProcess(env.file, 'infra-fresh-worker', { AWS_ENDPOINT_URL_EC2: proxy.url });
+    try {
+      const handle = await startRun(env, { candidate: await candidate('infra-fresh'), ciRunId: 'fresh-1' });
+      let killed: string | undefined;
+      const deadline = Date.now() + 60_000;
+      while (!killed && Date.now() < deadline) {
+        const [machine] = await instancesTagged(TAG.leg, firstAttempt);
+        if (machine?.InstanceId) {
+          await aws.ec2(REGION).send(new TerminateInstancesCommand({ InstanceIds: [machine.InstanceId] }));
+          killed = machine.InstanceId;
+        } else {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assert.ok(killed, 'the first attempt launched a machine');
+      const result = await handle.result();
+
+      assert.equal(result.verdict, 'passed');
+      const evidence = readEvidence(result);
+      const nvidia = evidence.legs.find((l) => l.target === 'nvidia-a10g')!;
+      assert.equal(nvidia.attempt, 2);
+      const first = nvidia.earlierAttempts![0]!;
+      assert.equal(first.instance?.instanceId, killed);
+      assert.equal(first.failure?.code, 'INSTANCE_NOT_RUNNING');
+      assert.notEqual(nvidia.instance?.instanceId, killed, 'the second attempt runs on a distinct machine');
+      const machines = await instancesTagged(TAG.target, 'nvidia-a10g').then((all) => all.filter((i) => i.Tags?.some((t) => t.Key === TAG.runId && t.Value === runId)));
+      assert.deepEqual(machines.map((i) => i.InstanceId).sort(), [killed, nvidia.instance!.instanceId].sort());
+      for (const i of machines) assert.equal(i.State?.Name, 'terminated');
+      // Both machines are in the run's cost: the dead one too.
+      assert.equal(first.cost?.instanceId, killed);
+      assert.equal(first.cost?.terminationObserved, true);
+      assertCostRecorded(nvidia, 1.006);
+      const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
+      const sum = first.cost!.instanceSeconds + nvidia.cost!.instanceSeconds + amd.cost!.instanceSeconds;
+      assert.ok(Math.abs(evidence.cost!.instanceSeconds - sum) < 0.01);
     } finally {
       await worker.stop('SIGTERM');
     }
