@@ -292,10 +292,11 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         result = { ...result, outcome: 'inconclusive' };
         break;
       }
-      earlierAttempts.push(result);
+      const { earlierAttempts: _nested, ...previous } = result;
+      earlierAttempts.push(previous);
       const attemptId = legAttemptWorkflowId(id, attempt + 1);
       entry.workflowId = attemptId;
-      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts };
+      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts: [...earlierAttempts] };
     }
     entry.outcome = result.outcome;
     return result;

@@ -225,7 +225,10 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
   });
 
   it('ends inconclusive when every attempt finds no capacity: nothing promoted, exit 15, JUnit skipped, evidence and metrics say so', async () => {
-    const env = testEnvironment('inconclusive');
+    // Two retries: three attempts, each on its own leg workflow.
+    const env = testEnvironment('inconclusive', (e) => {
+      e.infraRetries = 2;
+    });
     const runId = runWorkflowId(env.name, 'inconclusive-1');
     // Every AMD launch of this run, whatever the attempt, finds no capacity.
     proxy.addRule({
@@ -246,7 +249,7 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined, 'nothing promoted');
       const amdSummary = result.legs.find((l: Json) => l.target === 'amd-v520');
       assert.equal(amdSummary.outcome, 'inconclusive');
-      assert.equal(amdSummary.attempts, 2);
+      assert.equal(amdSummary.attempts, 3);
       assert.equal(amdSummary.failure.code, 'INSTANCE_CAPACITY_UNAVAILABLE');
       assert.equal(result.legs.find((l: Json) => l.target === 'nvidia-a10g').outcome, 'passed');
       assert.match(run.stderr, /verdict: INCONCLUSIVE \[SIMULATED\]/);
@@ -254,9 +257,9 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.match(run.stderr, /inconclusive: the infrastructure never gave the candidate a fair trial here; the candidate is not blamed/);
       assert.match(run.stderr, /cost: \$\d+\.\d{4} for \d+\.\d instance-seconds \(\d+\.\d leaked after the legs ended\), on-demand prices read 2026-07-20/);
 
-      // Two attempts, two leg tags, every launch refused: no AMD machine at all.
+      // Three attempts, three leg tags, every launch refused: no AMD machine at all.
       const launches = proxy.callsOf('RunInstances').filter((c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520');
-      assert.deepEqual([...new Set(launches.map((c) => launchTag(c.params, TAG.leg)))], [legWorkflowId(runId, 'amd-v520'), legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 2)]);
+      assert.deepEqual([...new Set(launches.map((c) => launchTag(c.params, TAG.leg)))], [legWorkflowId(runId, 'amd-v520'), legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 2), legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 3)]);
       assert.ok(launches.every((c) => c.injected === 'InsufficientInstanceCapacity'));
       const machines = await instancesTagged(TAG.runId, runId);
       assert.deepEqual(machines.map((i) => i.Tags?.find((t) => t.Key === TAG.target)?.Value), ['nvidia-a10g']);
@@ -266,7 +269,11 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(evidence.verdict, 'inconclusive');
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.outcome, 'inconclusive');
-      assert.deepEqual(amd.earlierAttempts?.map((a) => [a.outcome, a.failure?.code]), [['failed', 'INSTANCE_CAPACITY_UNAVAILABLE']]);
+      assert.equal(amd.attempt, 3);
+      assert.deepEqual(amd.earlierAttempts?.map((a) => [a.attempt ?? 1, a.outcome, a.failure?.code, a.earlierAttempts]), [
+        [1, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
+        [2, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
+      ]);
       assert.ok(evidence.cost && evidence.cost.instanceSeconds > 0 && evidence.cost.usd! > 0, 'the NVIDIA machine is counted');
       assert.match(readFileSync(result.evidence.markdown, 'utf8'), /\*\*INCONCLUSIVE\.\*\* No leg failed on the candidate/);
 
@@ -277,7 +284,7 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       const amdSuite = report.testsuite.find((s: Json) => s.name === `${env.name}/amd-v520`);
       assert.equal(amdSuite.failures, '0');
       const provision = amdSuite.testcase.find((c: Json) => c.name === 'provision');
-      assert.match(provision.skipped.message, /^inconclusive after 2 attempt\(s\): INSTANCE_CAPACITY_UNAVAILABLE: .*the candidate was not blamed/);
+      assert.match(provision.skipped.message, /^inconclusive after 3 attempt\(s\): INSTANCE_CAPACITY_UNAVAILABLE: .*the candidate was not blamed/);
       const verdictCase = report.testsuite[0].testcase[0];
       assert.match(verdictCase.skipped.message, /^inconclusive/);
 
@@ -290,7 +297,7 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
           .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)))[0];
       assert.equal(sample('sentinel_runs_completed', { environment: env.name, verdict: 'inconclusive' }), 1, metrics.split('\n').filter((l) => l.startsWith('sentinel_')).join('\n'));
       assert.equal(sample('sentinel_legs_completed', { environment: env.name, target: 'amd-v520', outcome: 'inconclusive' }), 1);
-      assert.equal(sample('sentinel_leg_infra_retries', { environment: env.name, target: 'amd-v520' }), 1);
+      assert.equal(sample('sentinel_leg_infra_retries', { environment: env.name, target: 'amd-v520' }), 2);
       assert.ok(Math.abs(sample('sentinel_run_instance_seconds_sum', { environment: env.name })! - evidence.cost!.instanceSeconds) < 0.01);
       assert.ok(Math.abs(sample('sentinel_run_cost_usd_sum', { environment: env.name })! - evidence.cost!.usd!) < 0.0001);
       assert.ok(sample('sentinel_run_leaked_instance_seconds_sum', { environment: env.name })! >= 0);
