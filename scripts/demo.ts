@@ -12,6 +12,7 @@ import { runMatrix } from '../src/client/commands/run';
 import { EXIT } from '../src/client/exit-codes';
 import { createPrinter } from '../src/client/output';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
+import type { EvidenceRecord } from '../src/domain/evidence';
 import { pushImage } from '../src/devstack/registry';
 import { startDevStack } from '../src/devstack/stack';
 import { registryEndpoint } from '../src/registry/client';
@@ -55,6 +56,8 @@ async function main(): Promise<number> {
     }
     const evidence = latestEvidence(config.environments[ENVIRONMENT]!.evidence.location);
     if (evidence) {
+      process.stdout.write('\n');
+      for (const line of hostSetupLines(evidence.replace(/\.md$/, '.json'))) say(line);
       process.stdout.write(`\n${'-'.repeat(80)}\n${readFileSync(evidence, 'utf8')}${'-'.repeat(80)}\n`);
     }
     if (keep) {
@@ -66,6 +69,27 @@ async function main(): Promise<number> {
     await stack.stop();
     say('stopped everything it started');
   }
+}
+
+/** One line per leg: what its host setup installed or found, with versions (from the evidence pack). */
+function hostSetupLines(jsonFile: string): string[] {
+  const fs = require('node:fs') as typeof import('node:fs');
+  if (!fs.existsSync(jsonFile)) return [];
+  const evidence = JSON.parse(readFileSync(jsonFile, 'utf8')) as EvidenceRecord;
+  return evidence.legs.map((leg) => {
+    const scripts = leg.host?.setup ?? [];
+    if (scripts.length === 0) return `${leg.target} host setup: none${leg.host ? ' (baked AMI)' : ''}`;
+    const described = scripts.map((run) => {
+      const byAction = (action: string) => run.components.filter((c) => c.action === action).map((c) => `${c.name} ${c.version}`);
+      const parts = [
+        byAction('installed').length ? `installed ${byAction('installed').join(', ')}` : '',
+        byAction('loaded').length ? `loaded ${byAction('loaded').join(', ')}` : '',
+        byAction('present').length ? `found ${byAction('present').join(', ')}` : '',
+      ].filter(Boolean);
+      return `${run.script} (${run.durationSeconds.toFixed(1)}s): ${parts.join('; ') || 'nothing'}`;
+    });
+    return `${leg.target} host setup: ${described.join(' | ')}`;
+  });
 }
 
 function localGitSha(): string | undefined {

@@ -64,6 +64,17 @@ async function main(): Promise<void> {
   await saveRun('failed', await (await startRun(failEnv, { candidate: await candidate('hist-fail') })).result());
   await worker.stop();
 
+  console.log('host setup: a passed run with every leg prepared, and an AMD leg whose package mirror is out of reach');
+  const setupEnv = testEnvironment('hist-setup');
+  worker = await startWorker(setupEnv.invariants);
+  await saveRun('host-setup', await (await startRun(setupEnv, { candidate: await candidate('hist-setup') })).result());
+  await worker.stop();
+  const mirrorEnv = testEnvironment('hist-mirror');
+  writeFileSync(path.join(mirrorEnv.hostsDir, 'amd-v520', 'mirror-unreachable'), '');
+  worker = await startWorker(mirrorEnv.invariants);
+  await saveRun('host-setup-failed', await (await startRun(mirrorEnv, { candidate: await candidate('hist-mirror') })).result());
+  await worker.stop();
+
   console.log('cancelled run');
   const cancelEnv = testEnvironment('hist-cancel');
   slowGpuDetect(cancelEnv.hostsDir, 'amd-v520', 60);

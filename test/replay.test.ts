@@ -22,7 +22,7 @@ describe('replay of recorded histories (test/histories, npm run record-histories
       assert.ok(types.has(type), `no recorded history of ${type}`);
     }
     const scenarios = new Set(files.map((f) => f.split('--')[0]));
-    for (const scenario of ['passed', 'failed', 'cancelled', 'lane-busy', 'promotion-conflict', 'dry-run', 'nightly']) {
+    for (const scenario of ['passed', 'failed', 'cancelled', 'lane-busy', 'promotion-conflict', 'dry-run', 'nightly', 'host-setup', 'host-setup-failed']) {
       assert.ok(scenarios.has(scenario), `no recorded ${scenario} run`);
     }
   });

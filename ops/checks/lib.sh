@@ -41,3 +41,22 @@ elapsed_ms() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 
 # Root of the host's filesystem for device checks: / on a real host; a simulated host's root otherwise.
 HOST_ROOT="${RADIX_HOST_ROOT:-}"
+
+# load_secrets CODE: sets the check's secrets (one line of NAME='value' assignments). They reach the
+# host outside the command's text (which SSM keeps in its command history) and never on a command
+# line: through SSM, a SecureString parameter (RADIX_SECRETS_PARAMETER) this host reads with its
+# instance role, into a shell variable; with the local executor, a file only this user can read
+# (RADIX_SECRETS_FILE), removed once read. Fails the check with CODE when they cannot be read.
+load_secrets() {
+  if [ -n "${RADIX_SECRETS_PARAMETER:-}" ]; then
+    command -v aws >/dev/null 2>&1 || fail "$1" "the AWS CLI is not on PATH: this host reads the check's secrets from SSM parameter $RADIX_SECRETS_PARAMETER with it"
+    radix_secrets=$(aws ssm get-parameter --region "$RADIX_SECRETS_REGION" --name "$RADIX_SECRETS_PARAMETER" --with-decryption --query Parameter.Value --output text 2>&1) ||
+      fail "$1" "could not read SSM parameter $RADIX_SECRETS_PARAMETER: $(printf '%s\n' "$radix_secrets" | tail -n 1)"
+    eval "$radix_secrets"
+    unset radix_secrets
+  elif [ -n "${RADIX_SECRETS_FILE:-}" ]; then
+    [ -r "$RADIX_SECRETS_FILE" ] || fail "$1" "the secrets file $RADIX_SECRETS_FILE is missing"
+    . "$RADIX_SECRETS_FILE"
+    rm -f "$RADIX_SECRETS_FILE"
+  fi
+}

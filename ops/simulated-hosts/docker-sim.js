@@ -95,7 +95,18 @@ function run(argv) {
   const behaviourFile = path.join(hostDir, 'agent-behaviour');
   const behaviour = fs.existsSync(behaviourFile) ? fs.readFileSync(behaviourFile, 'utf8').trim() : 'normal';
   const child = spawn(process.execPath, [path.join(__dirname, 'agent', 'radix-agent-sim.js')], {
-    env: { PATH: process.env.PATH, HOME: work, RADIX_HOST_ROOT: hostRoot, RADIX_AGENT_IMAGE: image, SIMULATED_CONTAINER_GPU_ACCESS: gpuAccess, SIMULATED_AGENT_BEHAVIOUR: behaviour, ...env },
+    // The agent reads the GPUs it was given with the host's recorded vendor tools (ROCm's live in /opt/rocm/bin).
+    env: {
+      PATH: `${process.env.PATH}:${hostRoot}/opt/rocm/bin`,
+      HOME: work,
+      RADIX_HOST_ROOT: hostRoot,
+      SIMULATED_HOST_DIR: hostDir,
+      SIMULATED_NODE: process.env.SIMULATED_NODE || process.execPath,
+      RADIX_AGENT_IMAGE: image,
+      SIMULATED_CONTAINER_GPU_ACCESS: gpuAccess,
+      SIMULATED_AGENT_BEHAVIOUR: behaviour,
+      ...env,
+    },
     detached: true,
     stdio: ['ignore', log, log],
   });

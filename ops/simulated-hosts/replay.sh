@@ -1,11 +1,13 @@
 #!/bin/sh
 # replay.sh HOST_DIR TOOL [ARGS...]: replays the recorded output of `TOOL ARGS...`
-# on the simulated host HOST_DIR (see README.md).
+# on the simulated host HOST_DIR (see README.md), from recordings/TOOL/, or from
+# recordings/$REPLAY_RECORDINGS/ when the tool answers differently in another
+# state of the host (e.g. rocm-smi without the amdgpu module loaded).
 host_dir=$1
 tool=$2
 shift 2
 key="$tool $*"
-for cmd in "$host_dir/recordings/$tool"/*.cmd; do
+for cmd in "$host_dir/recordings/${REPLAY_RECORDINGS:-$tool}"/*.cmd; do
   [ -f "$cmd" ] || continue
   if [ "$(cat "$cmd")" = "$key" ]; then
     base=${cmd%.cmd}

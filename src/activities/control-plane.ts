@@ -80,7 +80,8 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
         return { clusterId: created.cluster.id, onboarding: created.onboarding };
       });
       Context.current().heartbeat({ clusterId });
-      const stdout = await runCheckOnHost(executors, req, 'install-agent', {
+      // Both are secrets (a candidate's URL carries its grant): the executor delivers them outside the command.
+      const stdout = await runCheckOnHost(executors, req, 'install-agent', {}, {
         RADIX_INSTALLER_URL: onboarding.installerUrl,
         RADIX_ONBOARDING_TOKEN: onboarding.onboardingToken,
       });

@@ -29,12 +29,14 @@ export interface RuntimeCheckRequest extends HostCheckRequest {
   vendor: Vendor;
 }
 
-/** Runs one check script on the host and returns its stdout; resumes the same command on a retried attempt. */
+/** Runs one check script on the host and returns its stdout; a retried attempt resumes the same command while it still runs. */
 export async function runCheckOnHost(
   executors: Executors,
   req: HostCheckRequest,
   check: CheckName,
   inputs: Record<string, string> = {},
+  /** Values that must stay out of the command and every process's arguments (RunScriptOptions.secrets). */
+  secrets?: Record<string, string>,
 ): Promise<string> {
   const ctx = Context.current();
   const resumed = ctx.info.heartbeatDetails as { commandId?: string } | undefined;
@@ -45,6 +47,7 @@ export async function runCheckOnHost(
     polling: req.polling,
     resumeCommandId: resumed?.commandId,
     onStarted: (commandId) => ctx.heartbeat({ commandId }),
+    ...(secrets ? { secrets } : {}),
   });
   if (result.status === 'timed_out') {
     throw activityFailure('HOST_COMMAND_TIMEOUT', `${check} did not finish in ${Math.round(req.timeoutMs / 1000)}s; last output: ${tail(result.stdout + result.stderr)}`);

@@ -8,6 +8,7 @@ import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
+import { hostSetupActivities } from './host-setup';
 import { instanceCostActivities } from './instance-cost';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...instanceActivities(deps),
     ...instanceCostActivities(deps),
     ...hostCheckActivities(deps),
+    ...hostSetupActivities(deps),
     ...controlPlaneActivities(deps),
     ...evidenceActivities(deps),
     ...preflightActivities(deps),

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { TargetConfig } from '../config/schema';
 import { isFailureCode, type FailureCode } from '../domain/failures';
-import type { GpuFacts, RuntimeFacts } from '../domain/run';
+import type { GpuFacts, RuntimeFacts, SetupComponent } from '../domain/run';
 
 /** A check result that fails the phase, with its catalogue code. */
 export class CheckFailure extends Error {
@@ -41,7 +41,7 @@ const runtimeFacts = z.object({
 
 /** Codes each check may report itself; anything else is a malformed result. */
 const CODES_BY_CHECK: Record<string, readonly FailureCode[]> = {
-  gpu_detect: ['GPU_TOOL_MISSING', 'GPU_DRIVER_ERROR', 'GPU_NOT_DETECTED'],
+  gpu_detect: ['GPU_TOOL_MISSING', 'GPU_DRIVER_MISSING', 'GPU_DRIVER_ERROR', 'GPU_NOT_DETECTED'],
   container_runtime: ['CONTAINER_RUNTIME_MISSING', 'CONTAINER_RUNTIME_UNAVAILABLE', 'GPU_RUNTIME_MISSING'],
 };
 
@@ -133,4 +133,20 @@ CODES_BY_CHECK.installer = ['INSTALLER_DOWNLOAD_FAILED'];
 export function parseInstallerRun(stdout: string): InstallerRun {
   const r = parseResult(stdout, 'installer', installerResult);
   return { exitCode: r.exitCode, httpStatus: r.httpStatus, startedAtMs: r.startedAtMs, durationMs: r.durationMs, stderr: r.stderr, result: r.result };
+}
+
+const setupResult = z.object({
+  check: z.literal('host_setup'),
+  ok: z.literal(true),
+  script: z.string().min(1),
+  components: z.array(z.object({ name: z.string().min(1), version: z.string(), action: z.enum(['installed', 'present', 'loaded']) })),
+});
+
+CODES_BY_CHECK.host_setup = ['HOST_SETUP_FAILED', 'HOST_SETUP_MIRROR_UNREACHABLE'];
+
+/** A setup script's result: what it installed or found, with versions. */
+export function parseSetupResult(stdout: string, script: string): SetupComponent[] {
+  const r = parseResult(stdout, 'host_setup', setupResult);
+  if (r.script !== script) throw new CheckFailure('CHECK_OUTPUT_INVALID', `setup script ${script} reported itself as ${r.script}`);
+  return r.components.map((c) => ({ name: c.name, version: c.version, action: c.action }));
 }

@@ -10,6 +10,7 @@ import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { scheduleCommand } from './commands/schedule';
 import { CliError, EXIT } from './exit-codes';
+import { firstLine } from './failure-cause';
 import { createPrinter } from './output';
 
 export function buildProgram(jsonMode: boolean): Command {
@@ -37,6 +38,13 @@ export async function main(argv: string[]): Promise<number> {
       throw err;
     });
   }
+  // Whatever escapes the commands still ends in one line, never Node's default stack trace.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (err: unknown) => {
+      process.stderr.write(`sentinel: unexpected error: ${firstLine(err)}\n`);
+      process.exit(EXIT.INTERNAL);
+    });
+  }
   const jsonMode = argv.includes('--json');
   const printer = createPrinter(jsonMode);
   const program = buildProgram(jsonMode);
@@ -54,8 +62,10 @@ export async function main(argv: string[]): Promise<number> {
       printer.json({ error: { message: err.message, problems: err.problems }, exitCode: err.exitCode });
       return err.exitCode;
     }
-    process.stderr.write(`sentinel: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    printer.json({ error: { message: String(err) }, exitCode: EXIT.INTERNAL });
+    // One line, never a stack trace: what failed is in the message.
+    const message = `unexpected error: ${err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : ''}${firstLine(err)}`;
+    process.stderr.write(`sentinel: ${message}\n`);
+    printer.json({ error: { message }, exitCode: EXIT.INTERNAL });
     return EXIT.INTERNAL;
   }
 }

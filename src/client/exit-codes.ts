@@ -27,6 +27,8 @@ export const EXIT = {
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,
+  /** `--run-id` names a run that already ran to its end: nothing was started (a new run needs a new id). */
+  RUN_ID_REUSED: 11,
   /** No leg failed on the candidate, but at least one never got a fair trial (infrastructure, after its infraRetries); nothing was promoted. */
   INCONCLUSIVE: 15,
 } as const;

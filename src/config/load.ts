@@ -4,7 +4,7 @@
  * never with a stack trace.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -91,6 +91,7 @@ export function parseInvariants(text: string, file: string, env: NodeJS.ProcessE
   const problems: string[] = [];
   for (const [envName, env] of Object.entries(result.data.environments)) {
     resolveLocalPaths(env, dir, `environments.${envName}`, problems);
+    checkSetupScripts(env, `environments.${envName}`, problems);
   }
   if (problems.length > 0) throw new InvariantsError(file, problems);
   return { ...result.data, file, sha256: createHash('sha256').update(text).digest('hex'), overrides };
@@ -136,6 +137,22 @@ function resolveLocalPaths(env: EnvironmentConfig, dir: string, where: string, p
       }
     });
   }
+}
+
+/** Setup scripts are code, not configuration: each name must be a script in ops/setup/. */
+export const SETUP_SCRIPTS_DIR = path.join(PROJECT_ROOT, 'ops', 'setup');
+
+function checkSetupScripts(env: EnvironmentConfig, where: string, problems: string[]): void {
+  const known = existsSync(SETUP_SCRIPTS_DIR)
+    ? readdirSync(SETUP_SCRIPTS_DIR).filter((f) => f.endsWith('.sh') && f !== 'lib.sh').map((f) => f.slice(0, -3)).sort()
+    : [];
+  env.targets.forEach((t, i) => {
+    t.setup.forEach((name, j) => {
+      if (!known.includes(name)) {
+        problems.push(`${where}.targets[${i}].setup[${j}]: unknown setup script ${JSON.stringify(name)}: expected one of ${known.join(', ')} (ops/setup/<name>.sh)`);
+      }
+    });
+  });
 }
 
 /** `environments.dev.targets[1].ami: expected ami-…` */

@@ -48,6 +48,14 @@ const target = z
       minCount: z.number().int().min(1, 'expected at least 1 GPU'),
       modelPattern: regexSource.optional(),
     }),
+    /**
+     * Host preparation: scripts under ops/setup/ (`<name>.sh`), run in order on
+     * the host before GPU detection (phase host_setup). `[]` means a baked AMI.
+     */
+    setup: z.array(
+      z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'expected a setup script name such as amdgpu-driver (ops/setup/<name>.sh)'),
+      { message: 'expected a list of setup script names (ops/setup/<name>.sh), [] for a baked AMI' },
+    ),
   })
   .superRefine((t, ctx) => {
     if (t.gpu.vendor !== t.vendor) {
@@ -84,6 +92,8 @@ const timeouts = z.strictObject({
   laneHolderCheck: duration,
   provision: duration,
   hostReady: duration,
+  /** All of a target's setup scripts together, all attempts included. */
+  hostSetup: duration,
   gpuDetect: duration,
   containerRuntime: duration,
   installer: duration,

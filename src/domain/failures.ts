@@ -9,6 +9,7 @@
 export type PhaseName =
   | 'provision'
   | 'host_ready'
+  | 'host_setup'
   | 'gpu_detect'
   | 'container_runtime'
   | 'installer'
@@ -19,6 +20,7 @@ export type PhaseName =
 export const LEG_PHASES: readonly PhaseName[] = [
   'provision',
   'host_ready',
+  'host_setup',
   'gpu_detect',
   'container_runtime',
   'installer',
@@ -134,6 +136,17 @@ const catalogue = {
     remediation: 'Check that the AMI runs the SSM agent, that the instance profile carries AmazonSSMManagedInstanceCore, and that the subnet reaches the SSM endpoints.',
     retryable: false,
   },
+  // Host preparation (the target's setup scripts, ops/setup/).
+  HOST_SETUP_FAILED: {
+    summary: 'A setup script of the target failed on the host, or the AMI lacks what it promises',
+    remediation: 'Read the script\'s detail in the evidence; run ops/setup/<script>.sh by hand on an instance of the pinned AMI; fix the script or re-pin the AMI.',
+    retryable: false,
+  },
+  HOST_SETUP_MIRROR_UNREACHABLE: {
+    summary: 'A setup script could not reach a package mirror (Ubuntu archive, repo.radeon.com)',
+    remediation: 'Infrastructure, not the candidate: check the subnet\'s route to the internet (NAT gateway or public IP) and DNS, or the mirror\'s status; then run again.',
+    retryable: true,
+  },
   // Host commands.
   HOST_COMMAND_FAILED: {
     summary: 'A check could not be run on the host',
@@ -152,8 +165,13 @@ const catalogue = {
   },
   // GPU detection.
   GPU_TOOL_MISSING: {
-    summary: 'Neither nvidia-smi nor rocm-smi is installed on the host',
-    remediation: 'The AMI lacks the GPU driver stack: pin an AMI with the vendor driver (NVIDIA: a Deep Learning AMI; AMD: install amdgpu + ROCm).',
+    summary: 'Neither nvidia-smi nor rocm-smi is installed on the host, and its PCI bus could not be read',
+    remediation: 'The AMI lacks the GPU driver stack and sysfs/lspci: pin an AMI with the vendor driver, or add the target\'s setup scripts (ops/setup/).',
+    retryable: false,
+  },
+  GPU_DRIVER_MISSING: {
+    summary: 'A GPU is on the host\'s PCI bus, but its driver or GPU tool is not installed or not loaded',
+    remediation: 'The host is not prepared, the GPU is fine: give the target the setup scripts that install its driver stack (ops/setup/, e.g. amd-v520 on stock Ubuntu), or pin an AMI with the driver baked in.',
     retryable: false,
   },
   GPU_DRIVER_ERROR: {
@@ -162,7 +180,7 @@ const catalogue = {
     retryable: false,
   },
   GPU_NOT_DETECTED: {
-    summary: 'The GPU tool found no GPU',
+    summary: 'No GPU: the GPU tool found none, or none is on the PCI bus',
     remediation: 'Check that the instance type has a GPU and that the driver sees it (`lspci | grep -i -e nvidia -e amd`).',
     retryable: false,
   },
@@ -390,6 +408,9 @@ const FAILURE_KINDS = {
   HOST_COMMAND_FAILED: 'infra',
   HOST_COMMAND_TIMEOUT: 'candidate',
   CHECK_OUTPUT_INVALID: 'candidate',
+  HOST_SETUP_FAILED: 'candidate',
+  HOST_SETUP_MIRROR_UNREACHABLE: 'infra',
+  GPU_DRIVER_MISSING: 'candidate',
   GPU_TOOL_MISSING: 'candidate',
   GPU_DRIVER_ERROR: 'candidate',
   GPU_NOT_DETECTED: 'candidate',

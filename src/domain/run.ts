@@ -87,6 +87,27 @@ export interface InstanceFacts {
   launchedAt?: string;
 }
 
+/** What a setup script did with one component: put it there, found it there, or loaded it (a kernel module). */
+export type SetupAction = 'installed' | 'present' | 'loaded';
+
+export interface SetupComponent {
+  name: string;
+  version: string;
+  action: SetupAction;
+}
+
+/** One setup script's run on the host (ops/setup/<script>.sh). */
+export interface SetupScriptRun {
+  script: string;
+  durationSeconds: number;
+  components: SetupComponent[];
+}
+
+/** What the host was made into before the checks: the setup scripts that ran, in order ([] for a baked AMI). */
+export interface HostFacts {
+  setup: SetupScriptRun[];
+}
+
 export interface GpuFacts {
   vendor: Vendor;
   model: string;
@@ -161,6 +182,8 @@ export interface LegResult {
   region: string;
   ami: string;
   instance?: InstanceFacts;
+  /** Host preparation (phase host_setup); absent in runs that predate it. */
+  host?: HostFacts;
   gpu?: GpuFacts;
   runtime?: RuntimeFacts;
   onboarding?: OnboardingFacts;

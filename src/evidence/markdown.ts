@@ -88,6 +88,7 @@ function legRow(leg: LegResult): string {
 function legSection(leg: LegResult): string[] {
   const out = [`### ${text(leg.target)}: ${leg.outcome}`, ''];
   out.push(`Region ${text(leg.region)}, AMI ${code(leg.ami)}, workflow ${code(leg.workflowId)}.`);
+  if (leg.host) out.push(...hostSetupLines(leg.host));
   if (leg.runtime) out.push(`Container runtime: ${text(leg.runtime.engine)} ${text(leg.runtime.version)}, GPU access via ${text(leg.runtime.gpuRuntime)}.`);
   if (leg.onboarding) out.push(`Cluster ${code(leg.onboarding.clusterId)} installed ${code(leg.onboarding.installedDigest)}.`);
   out.push('', '| Phase | Outcome | Started | Duration | Code |', '|---|---|---|---|---|');
@@ -107,6 +108,18 @@ function legSection(leg: LegResult): string[] {
     });
     out.push('');
   }
+  return out;
+}
+
+/** What host preparation did: per script, each component with its version and whether setup installed it. */
+function hostSetupLines(host: NonNullable<LegResult['host']>): string[] {
+  if (host.setup.length === 0) return ['Host setup: none (a baked AMI, or setup did not get to run).'];
+  const out = ['', '| Setup script | Component | Version | Action |', '|---|---|---|---|'];
+  for (const run of host.setup) {
+    if (run.components.length === 0) out.push(`| ${code(run.script)} | – | – | – |`);
+    for (const c of run.components) out.push(`| ${code(run.script)} | ${text(c.name)} | ${code(c.version)} | ${c.action} |`);
+  }
+  out.push('');
   return out;
 }
 

@@ -59,6 +59,17 @@ const leg = z.object({
   instance: z
     .object({ instanceId: z.string(), instanceType: z.string(), ami: z.string(), region: z.string(), launchedAt: iso.optional() })
     .optional(),
+  host: z
+    .object({
+      setup: z.array(
+        z.object({
+          script: z.string(),
+          durationSeconds: z.number().min(0),
+          components: z.array(z.object({ name: z.string(), version: z.string(), action: z.enum(['installed', 'present', 'loaded']) })),
+        }),
+      ),
+    })
+    .optional(),
   gpu: z
     .object({ vendor, model: z.string(), count: z.number().int(), driverVersion: z.string(), memoryMiB: z.number().optional() })
     .optional(),

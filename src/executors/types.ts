@@ -26,6 +26,12 @@ export interface RunScriptOptions {
   resumeCommandId?: string;
   /** Called with the command's id once started, so a retried activity can resume it. */
   onStarted?(commandId: string): void;
+  /**
+   * Values the script needs that must never be in the command's text or any process's arguments
+   * (NAME → value); the script reads them with `load_secrets` (ops/checks/lib.sh). Each executor
+   * delivers them its own way (src/executors/secrets.ts).
+   */
+  secrets?: Record<string, string>;
 }
 
 export interface ScriptResult {

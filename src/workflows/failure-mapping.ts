@@ -16,6 +16,7 @@ import { failureRecord, isFailureCode, type FailureCode, type FailureRecord, typ
 const TIMEOUT_CODE: Record<PhaseName, FailureCode> = {
   provision: 'PROVISION_TIMEOUT',
   host_ready: 'HOST_READY_TIMEOUT',
+  host_setup: 'HOST_COMMAND_TIMEOUT',
   gpu_detect: 'HOST_COMMAND_TIMEOUT',
   container_runtime: 'HOST_COMMAND_TIMEOUT',
   installer: 'HOST_COMMAND_TIMEOUT',
@@ -28,6 +29,7 @@ const TIMEOUT_CODE: Record<PhaseName, FailureCode> = {
 const FALLBACK_CODE: Record<PhaseName, FailureCode> = {
   provision: 'PROVISION_FAILED',
   host_ready: 'HOST_COMMAND_FAILED',
+  host_setup: 'HOST_SETUP_FAILED',
   gpu_detect: 'HOST_COMMAND_FAILED',
   container_runtime: 'HOST_COMMAND_FAILED',
   installer: 'INSTALLER_FAILED',

@@ -15,7 +15,7 @@ import {
 import type { SentinelActivities } from '../activities';
 import { onDemandPrice } from '../domain/cost';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
-import type { GpuFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
+import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
 import type { HostRef } from '../executors/types';
 import { activityOptions } from './activity-options';
 import { legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
@@ -105,6 +105,23 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     host = { instanceId: instance.instanceId, target: target.name, region: settings.awsRegion };
     const readyHost = host;
     await phase('host_ready', () => hostReady.waitForHostReady({ host: readyHost, executor: settings.executor, polling }));
+    // Host preparation (the target's setup scripts); runs recorded before it had none.
+    if (patched('host-setup-v1')) {
+      const scripts = target.setup ?? [];
+      const hostSetup = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
+      result.host = await phase('host_setup', async (): Promise<HostFacts> => {
+        // A baked AMI (setup: []) has nothing to prepare: the phase passes without a command.
+        if (scripts.length === 0) return { setup: [] };
+        try {
+          return await hostSetup.prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
+        } catch (err) {
+          // What the scripts before the failing one did still goes into the evidence.
+          const found = failureFacts<{ host?: HostFacts }>(err);
+          if (found?.host) result.host = found.host;
+          throw err;
+        }
+      });
+    }
     result.gpu = await phase('gpu_detect', async () => {
       try {
         return await gpuDetect.detectGpu({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.gpuDetect, polling, target });

@@ -44,8 +44,8 @@ describe('sentinel run --junit', function () {
       const report = suites(readFileSync(file, 'utf8'));
       assert.deepEqual(report.map((s) => s.name), [`${env.name}/run`, `${env.name}/nvidia-a10g`, `${env.name}/amd-v520`]);
       const nvidia = report[1]!;
-      assert.deepEqual(nvidia.testcase.map((c: Json) => c.name), ['provision', 'host_ready', 'gpu_detect', 'container_runtime', 'installer', 'onboarding', 'smoke_job', 'cleanup']);
-      assert.ok(nvidia.testcase.filter((c: Json) => ['provision', 'host_ready', 'gpu_detect', 'container_runtime', 'cleanup'].includes(c.name)).every((c: Json) => !c.failure && !c.skipped));
+      assert.deepEqual(nvidia.testcase.map((c: Json) => c.name), ['provision', 'host_ready', 'host_setup', 'gpu_detect', 'container_runtime', 'installer', 'onboarding', 'smoke_job', 'cleanup']);
+      assert.ok(nvidia.testcase.filter((c: Json) => ['provision', 'host_ready', 'host_setup', 'gpu_detect', 'container_runtime', 'cleanup'].includes(c.name)).every((c: Json) => !c.failure && !c.skipped));
       const amd = report[2]!;
       assert.equal(amd.failures, '1');
       const gpu = amd.testcase.find((c: Json) => c.name === 'gpu_detect');

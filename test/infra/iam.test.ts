@@ -6,6 +6,7 @@ import path from 'node:path';
 import { PURPOSE, TAG } from '../../src/activities/instances';
 import { AwsClients } from '../../src/aws/clients';
 import { bootstrapEnvironment, SSM_CORE_POLICY_ARN } from '../../src/bootstrap/bootstrap';
+import { HOST_SECRETS_PATH } from '../../src/executors/secrets';
 import { loadInvariants, PROJECT_ROOT } from '../../src/config/load';
 import type { EnvironmentConfig } from '../../src/config/schema';
 import { applyRollback, planRollback } from '../../src/promotion/rollback';
@@ -34,8 +35,12 @@ const IDENTITIES = {
 /** Actions the worker policy grants ahead of the code that calls them, and why. */
 const AHEAD_OF_CODE: Record<string, string> = {};
 
-/** The requests an action is really made with (resource ARNs and condition keys), from the environment's configuration. */
-function requestsFor(action: string, env: EnvironmentConfig): Request[] | undefined {
+/** The SSM executor's calls on parameters concern only the hosts' secrets (src/executors/secrets.ts). */
+const SSM_EXECUTOR = 'src/executors/ssm.ts';
+const hostSecretsPath = `arn:aws:ssm:${region}:${account}:parameter${HOST_SECRETS_PATH}/i-0123456789abcdef0`;
+
+/** The requests an action is really made with (resource ARNs and condition keys), from the environment's configuration and who calls it. */
+function requestsFor(action: string, env: EnvironmentConfig, callers: string[] = []): Request[] | undefined {
   const instance = `arn:aws:ec2:${region}:${account}:instance/i-0123456789abcdef0`;
   const tagged = { [`aws:ResourceTag/${TAG.purpose}`]: PURPOSE };
   const parameter = `arn:aws:ssm:${region}:${account}:parameter${env.approvedDigestParameter}`;
@@ -69,7 +74,14 @@ function requestsFor(action: string, env: EnvironmentConfig): Request[] | undefi
     case 'ssm:GetParameter':
     case 'ssm:PutParameter':
     case 'ssm:GetParameterHistory':
-      return [{ action, resource: parameter }];
+      return [
+        ...(callers.length === 0 || callers.some((c) => c !== SSM_EXECUTOR) ? [{ action, resource: parameter }] : []),
+        ...(callers.includes(SSM_EXECUTOR) ? [{ action, resource: `${hostSecretsPath}/install-agent` }] : []),
+      ];
+    case 'ssm:DeleteParameter':
+      return [{ action, resource: `${hostSecretsPath}/install-agent` }];
+    case 'ssm:GetParametersByPath':
+      return [{ action, resource: hostSecretsPath }];
     case 'iam:PassRole':
       return [{ action, resource: role, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }];
     case 'iam:GetInstanceProfile':
@@ -107,7 +119,7 @@ function policyOf(identity: keyof typeof IDENTITIES): Statement[] {
 
 function assertAllowed(identity: keyof typeof IDENTITIES, action: string, callers: Iterable<string>): void {
   const policy = policyOf(identity);
-  const requests = requestsFor(action, dev);
+  const requests = requestsFor(action, dev, [...callers]);
   const where = `${action} (called from ${[...callers].join(', ')})`;
   if (!requests) {
     // An action nobody described yet: the policy must at least name it.
@@ -189,8 +201,10 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
       assert.ok(!isAllowed(worker(), { action: 'ec2:RunInstances', resource: `arn:aws:ec2:${region}::image/ami-00000000000000000`, context: { 'ec2:ImageID': 'ami-00000000000000000' } }));
       assert.ok(!isAllowed(worker(), { action: 'ec2:CreateTags', resource: instance, context: { 'ec2:CreateAction': 'CreateTags' } }));
     });
-    it('write any parameter but the approved digest of its environment', () => {
+    it('write any parameter but the approved digest of its environment (and the hosts\' short-lived secrets)', () => {
       assert.ok(!isAllowed(worker(), { action: 'ssm:PutParameter', resource: `arn:aws:ssm:${region}:${account}:parameter/radix/prod/agent_digest_approved` }));
+      assert.ok(!isAllowed(worker(), { action: 'ssm:DeleteParameter', resource: `arn:aws:ssm:${region}:${account}:parameter${dev.approvedDigestParameter}` }));
+      assert.ok(!isAllowed(worker(), { action: 'ssm:GetParametersByPath', resource: `arn:aws:ssm:${region}:${account}:parameter/radix` }));
       assert.ok(!isAllowed(policyOf('operator'), { action: 'ssm:PutParameter', resource: `arn:aws:ssm:${region}:${account}:parameter/radix/dev/other` }));
     });
     it('pass any role but the test hosts\', to anything but EC2', () => {

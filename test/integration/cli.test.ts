@@ -17,7 +17,8 @@ describe('the sentinel command', function () {
 
   it('runs a matrix to its verdict, showing each leg\'s phase and the Web UI link; --json prints one result (exit 0)', async () => {
     const env = testEnvironment('cli-pass');
-    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 2);
+    // The NVIDIA leg ends well after the AMD one (host setup included), so the AMD leg's end is shown before the verdict.
+    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 15);
     const worker = await startWorker(env.invariants);
     try {
       const digest = await candidate('cli-pass');
@@ -30,6 +31,7 @@ describe('the sentinel command', function () {
       assert.match(result.url, new RegExp(`^http://ui.example/namespaces/default/workflows/sentinel-run-${env.name}-cli-1/`));
       assert.match(run.stderr, /started sentinel-run-.*\[SIMULATED hosts\]/);
       assert.match(run.stderr, /nvidia-a10g: gpu_detect/);
+      assert.match(run.stderr, /amd-v520: host_setup/);
       assert.match(run.stderr, /amd-v520: done: passed/);
       assert.match(run.stderr, /verdict: PASSED \[SIMULATED\]/);
       assert.match(run.stderr, /evidence: .*\.json/);

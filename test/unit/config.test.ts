@@ -56,6 +56,27 @@ describe('configuration (ops/invariants.yaml)', () => {
     assert.ok(problems.some((p) => p.startsWith('environments.dev.timeouts: unknown key provisoin')));
   });
 
+  it('gives each target its setup scripts and the environment a host setup budget; refuses an unknown script at its path', () => {
+    const dev = loadInvariants(undefined, {}).environments.dev!;
+    assert.deepEqual(dev.targets.map((t) => [t.name, t.setup]), [['nvidia-a10g', ['dlami-nvidia-assert']], ['amd-v520', ['ubuntu-docker', 'amdgpu-driver']]]);
+    assert.equal(dev.timeouts.hostSetup, 30 * 60_000);
+    const problems = problemsOf((f) => {
+      f.environments.dev.targets[1].setup = ['ubuntu-docker', 'rocm-everything'];
+      f.environments.dev.targets[0].setup = ['../../bin/sh'];
+      f.environments.local.targets = structuredClone(f.environments.local.targets);
+      delete f.environments.local.targets[0].setup;
+    });
+    assert.ok(problems.includes('environments.dev.targets[0].setup[0]: expected a setup script name such as amdgpu-driver (ops/setup/<name>.sh)'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('environments.local.targets[0].setup: required')), problems.join('\n'));
+    // Names of the right form are then checked against ops/setup/.
+    const unknown = problemsOf((f) => {
+      f.environments.dev.targets[1].setup = ['ubuntu-docker', 'rocm-everything'];
+    });
+    // (dev and local share the matrix in the shipped file, so both name it.)
+    assert.ok(unknown.includes('environments.dev.targets[1].setup[1]: unknown setup script "rocm-everything": expected one of amdgpu-driver, dlami-nvidia-assert, ubuntu-docker (ops/setup/<name>.sh)'), unknown.join('\n'));
+    assert.ok(unknown.every((p) => p.includes('"rocm-everything"')), unknown.join('\n'));
+  });
+
   it('refuses the local (simulated) executor in a live environment', () => {
     const problems = problemsOf((f) => {
       f.environments.dev.executor = { kind: 'local', hostsDir: 'simulated-hosts' };

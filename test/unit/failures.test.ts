@@ -28,11 +28,11 @@ describe('failure catalogue', () => {
   });
 
   it('marks the infrastructure reasons infra (retried, then inconclusive) and the findings of a trial candidate', () => {
-    // Capacity exhausted everywhere, host never ready, SSM agent never online, a throttled API past its budget.
-    for (const code of ['INSTANCE_CAPACITY_UNAVAILABLE', 'PROVISION_FAILED', 'PROVISION_TIMEOUT', 'INSTANCE_NOT_RUNNING', 'HOST_READY_TIMEOUT', 'HOST_COMMAND_FAILED', 'INSTALLER_DOWNLOAD_FAILED', 'CONTROL_PLANE_UNAVAILABLE', 'LEG_CRASHED'] as const) {
+    // Capacity exhausted everywhere, host never ready, SSM agent never online, a setup mirror unreachable, a throttled API past its budget.
+    for (const code of ['HOST_SETUP_MIRROR_UNREACHABLE', 'INSTANCE_CAPACITY_UNAVAILABLE', 'PROVISION_FAILED', 'PROVISION_TIMEOUT', 'INSTANCE_NOT_RUNNING', 'HOST_READY_TIMEOUT', 'HOST_COMMAND_FAILED', 'INSTALLER_DOWNLOAD_FAILED', 'CONTROL_PLANE_UNAVAILABLE', 'LEG_CRASHED'] as const) {
       assert.equal(failureKind(code), 'infra', code);
     }
-    for (const code of ['GPU_DRIVER_ERROR', 'GPU_TOOL_MISSING', 'CONTAINER_RUNTIME_MISSING', 'INSTALLER_FAILED', 'IMAGE_PULL_FAILED', 'INSTALLED_DIGEST_MISMATCH', 'ONBOARDING_TIMEOUT', 'SMOKE_JOB_FAILED'] as const) {
+    for (const code of ['HOST_SETUP_FAILED', 'GPU_DRIVER_MISSING', 'GPU_DRIVER_ERROR', 'GPU_TOOL_MISSING', 'CONTAINER_RUNTIME_MISSING', 'INSTALLER_FAILED', 'IMAGE_PULL_FAILED', 'INSTALLED_DIGEST_MISMATCH', 'ONBOARDING_TIMEOUT', 'SMOKE_JOB_FAILED'] as const) {
       assert.equal(failureKind(code), 'candidate', code);
     }
   });

@@ -4,8 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { Command } from 'commander';
 import { ImageRefError, parsePinnedImage } from '../../domain/image-ref';
 import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../domain/run';
@@ -13,6 +13,7 @@ import type { gpuMatrixWorkflow } from '../../workflows';
 import { runWorkflowId } from '../../workflows/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
 import { CliError, EXIT, exitCodeForVerdict, type ExitCode } from '../exit-codes';
+import { codedCauseOf, firstLine } from '../failure-cause';
 import { writeJunitReport } from '../junit';
 import { followRun } from '../progress';
 import { printResult, type Printer } from '../output';
@@ -84,12 +85,23 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
         workflowId,
         taskQueue: temporal.taskQueue,
         args: [input],
+        // A run id names one run: a closed run's id is never started again (its leg tokens, tags and evidence are taken).
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
       printer.info(`started ${workflowId}${input.dryRun ? ' (dry run)' : ''}${env.executor.kind === 'local' ? ' [SIMULATED hosts]' : ''}`);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // The same CI run asked twice (a retried job step): follow the run already going.
       handle = temporal.client.workflow.getHandle(workflowId);
+      const existing = await handle.describe();
+      if (existing.status.name !== 'RUNNING') {
+        const closed = existing.closeTime ? ` at ${existing.closeTime.toISOString()}` : '';
+        throw new CliError(
+          EXIT.RUN_ID_REUSED,
+          `run id ${ciRunId} was already used: ${workflowId} ${existing.status.name.toLowerCase().replace(/_/g, ' ')}${closed}; nothing was started. ` +
+            `Give this run a new --run-id (a re-run CI job gets one from $GITHUB_RUN_ATTEMPT); the earlier run's evidence stays as it is`,
+        );
+      }
+      // The same CI run asked twice while it still runs (a retried job step): follow the run already going.
       printer.info(`${workflowId} is already running; following it`);
     }
     const description = await handle.describe();
@@ -105,7 +117,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     following = followRun(temporal.client, handle.workflowId, printer, stop.signal);
     let result: MatrixRunResult;
     try {
-      result = await waitForResult(handle);
+      result = await waitForResult(handle, temporal.settings.address, options.env);
     } finally {
       stop.abort();
     }
@@ -122,15 +134,27 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   }
 }
 
-async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>): Promise<MatrixRunResult> {
+async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, address: string, environment: string): Promise<MatrixRunResult> {
   try {
     return await handle.result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === 'INPUT_REFUSED') throw new CliError(EXIT.REFUSED, `refused by the worker: ${cause.message}`);
-      if (cause instanceof ApplicationFailure && cause.type === 'CONFIG_INVALID') throw new CliError(EXIT.CONFIG_INVALID, `the worker's configuration refused the run: ${cause.message}`);
-      throw new CliError(EXIT.INTERNAL, `run ${handle.workflowId} failed without a verdict: ${cause?.message ?? err.message}`);
+      // prepareRun's refusal arrives as WorkflowFailedError → ActivityFailure → ApplicationFailure(code).
+      const coded = codedCauseOf(err);
+      if (coded?.code === 'INPUT_REFUSED') throw new CliError(EXIT.REFUSED, `refused by the worker: ${coded.message}`);
+      if (coded?.code === 'CONFIG_INVALID') throw new CliError(EXIT.CONFIG_INVALID, `the worker's configuration refused the run: ${coded.message}`);
+      const detail = coded ? `${coded.code}: ${coded.message}` : firstLine(err.cause ?? err);
+      throw new CliError(EXIT.INTERNAL, `run ${handle.workflowId} failed without a verdict: ${detail}`);
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliError(
+        EXIT.INTERNAL,
+        `run ${handle.workflowId} is no longer known to Temporal at ${address}: the server lost it (restarted without its database?), so it has no verdict. ` +
+          `Start it again with a new --run-id; machines it had launched are reaped by sentinel janitor --env ${environment}`,
+      );
+    }
+    if (isGrpcServiceError(err)) {
+      throw new CliError(EXIT.TEMPORAL_UNREACHABLE, `lost Temporal at ${address} while following ${handle.workflowId}: ${firstLine(err)}; the run goes on without this command (sentinel run --run-id … follows it again)`);
     }
     throw err;
   }

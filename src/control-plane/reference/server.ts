@@ -8,6 +8,7 @@
  *
  * It is a reference, not the product: state is in memory, in one process.
  * It holds to the rules Sentinel relies on: single-use onboarding tokens,
+ * tokens minted and clusters deleted only by their owner,
  * candidate installs only for the release-gate group (through a grant bound
  * to the cluster's token), clusters deleted with everything they own.
  */
@@ -76,6 +77,20 @@ export async function startReferenceControlPlane(options: ReferenceControlPlaneO
   return { url, app: cloud.app, store, stop: () => cloud.close() };
 }
 
+/**
+ * Why `who` may not act on `cluster`, or undefined when they may. Only the
+ * cluster's owner may, and for a release-gate cluster (one that installs a
+ * candidate, so whose tokens carry a candidate grant) only while still a
+ * member of the release-gate group: the same rule that let them create it.
+ */
+export function refuseUnlessOwner(who: Principal, cluster: { ownerSubject: string; candidate?: string }, action: string): string | undefined {
+  if (cluster.ownerSubject !== who.subject) return `only the cluster's owner may ${action} it`;
+  if (cluster.candidate !== undefined && !who.groups.includes(RELEASE_GATE_GROUP)) {
+    return `a cluster that installs a candidate requires membership of ${RELEASE_GATE_GROUP} to ${action} it`;
+  }
+  return undefined;
+}
+
 function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, verify: (authorization: string | undefined) => Promise<Principal>, repository: string): void {
   async function principal(request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> {
     try {
@@ -123,14 +138,24 @@ function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, veri
   });
 
   app.delete<{ Params: { id: string } }>('/v1/clusters/:id', async (request, reply) => {
-    if (!(await principal(request, reply))) return;
-    return store.deleteCluster(request.params.id) ? reply.code(204).send() : reply.code(404).send({ message: 'no such cluster' });
+    const who = await principal(request, reply);
+    if (!who) return;
+    const cluster = store.clusters.get(request.params.id);
+    if (!cluster) return reply.code(404).send({ message: 'no such cluster' });
+    const refusal = refuseUnlessOwner(who, cluster, 'delete');
+    if (refusal) return reply.code(403).send({ message: refusal });
+    store.deleteCluster(cluster.id);
+    return reply.code(204).send();
   });
 
   app.post<{ Params: { id: string } }>('/v1/clusters/:id/onboarding-tokens', async (request, reply) => {
-    if (!(await principal(request, reply))) return;
+    const who = await principal(request, reply);
+    if (!who) return;
     const cluster = store.clusters.get(request.params.id);
-    return cluster ? reply.code(201).send(await store.mintOnboarding(cluster)) : reply.code(404).send({ message: 'no such cluster' });
+    if (!cluster) return reply.code(404).send({ message: 'no such cluster' });
+    const refusal = refuseUnlessOwner(who, cluster, 'mint an onboarding token for');
+    if (refusal) return reply.code(403).send({ message: refusal });
+    return reply.code(201).send(await store.mintOnboarding(cluster));
   });
 
   app.post<{ Params: { id: string } }>('/v1/clusters/:id/jobs', async (request, reply) => {

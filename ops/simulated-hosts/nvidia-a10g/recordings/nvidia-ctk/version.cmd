@@ -1,0 +1,1 @@
+nvidia-ctk --version
