@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
 import { hostCheckActivities } from './host-checks';
 import { hostSetupActivities } from './host-setup';
+import { instanceCostActivities } from './instance-cost';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
 import { laneActivities } from './lane';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...laneActivities(deps),
     ...approvedDigestActivities(deps),
     ...instanceActivities(deps),
+    ...instanceCostActivities(deps),
     ...hostCheckActivities(deps),
     ...hostSetupActivities(deps),
     ...controlPlaneActivities(deps),

@@ -33,6 +33,8 @@ export const EXIT = {
   PROMOTION_STALE: 12,
   /** The candidate was promoted, but another writer's value landed between Sentinel's read and its write and was overwritten (PROMOTION_OVERWRITTEN). */
   PROMOTION_OVERWRITTEN: 13,
+  /** No leg failed on the candidate, but at least one never got a fair trial (infrastructure, after its infraRetries); nothing was promoted. */
+  INCONCLUSIVE: 15,
   /** A sandbox (simulated) run with an AWS service not pointed at an emulator; nothing was started. */
   SANDBOX_NOT_EMULATED: 16,
   /** Preflight: no configured zone (network.subnets) offers any instance type of a target; nothing was launched. */
@@ -57,6 +59,8 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
       return EXIT.PROMOTION_OVERWRITTEN;
     case 'cancelled':
       return EXIT.CANCELLED;
+    case 'inconclusive':
+      return EXIT.INCONCLUSIVE;
     default:
       return EXIT.FAILED;
   }

@@ -72,6 +72,8 @@ function phaseCase(classname: string, phase: PhaseRecord): Case {
 /** The cases of one target: its phases from the evidence, or one `leg` case from the result's summary. */
 function legCases(environment: string, target: string, leg: LegResult | undefined, summary: MatrixRunResult['legs'][number]): Case[] {
   const classname = `sentinel.${environment}.${target}`;
+  // Inconclusive is not failed: the leg's cases are skipped, with the infrastructure reason as the message.
+  if (summary.outcome === 'inconclusive') return inconclusiveCases(classname, leg, summary);
   if (leg && leg.phases.length > 0) return leg.phases.map((p) => phaseCase(classname, p));
   const failure = leg?.failure ?? summary.failure;
   return [
@@ -84,6 +86,17 @@ function legCases(environment: string, target: string, leg: LegResult | undefine
   ];
 }
 
+function inconclusiveCases(classname: string, leg: LegResult | undefined, summary: MatrixRunResult['legs'][number]): Case[] {
+  const failure = leg?.failure ?? summary.failure;
+  const attempts = leg?.attempt ?? summary.attempts ?? 1;
+  const skipped = `inconclusive after ${attempts} attempt(s): ${failure ? `${failure.code}: ${failure.detail ?? failure.summary}` : 'infrastructure'}; the candidate was not blamed, nothing was promoted`;
+  if (!leg || leg.phases.length === 0) return [{ name: 'leg', classname, seconds: 0, skipped }];
+  return leg.phases.map((p) => {
+    const { failure: _failure, skipped: _skipped, ...base } = phaseCase(classname, p);
+    return p.outcome === 'passed' ? base : { ...base, skipped };
+  });
+}
+
 export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRecord): string {
   const properties = {
     environment: result.environment,
@@ -94,6 +107,7 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
     simulated: String(result.simulated),
     dryRun: String(result.dryRun),
     evidence: result.evidence?.json ?? '(none)',
+    ...(result.cost ? { instanceSeconds: String(result.cost.instanceSeconds), leakedInstanceSeconds: String(result.cost.leakedInstanceSeconds), costUsd: result.cost.usd === null ? 'unpriced' : String(result.cost.usd) } : {}),
     phases: evidence ? 'from the evidence pack' : 'unavailable (evidence pack not read): one case per target',
   };
   const runCase: Case = {
@@ -101,6 +115,7 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
     classname: `sentinel.${result.environment}.run`,
     seconds: Math.max(0, (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000),
     ...(result.failure && !result.legs.some((l) => l.failure?.code === result.failure?.code) ? { failure: result.failure } : {}),
+    ...(result.verdict === 'inconclusive' ? { skipped: 'inconclusive: no leg failed on the candidate, but not every target got a fair trial; nothing was promoted' } : {}),
   };
   const suites = [
     suiteNode(`${result.environment}/run`, [runCase], properties),
@@ -110,6 +125,8 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
         vendor: summary.vendor,
         workflowId: summary.workflowId,
         ...(summary.instanceId ? { instanceId: summary.instanceId } : {}),
+        ...(summary.attempts ? { attempts: String(summary.attempts) } : {}),
+        ...(summary.costUsd !== undefined ? { costUsd: String(summary.costUsd) } : {}),
         ...(leg?.instance ? { instanceType: leg.instance.instanceType, ami: leg.instance.ami } : {}),
       });
     }),

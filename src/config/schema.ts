@@ -143,6 +143,21 @@ const evidence = z.strictObject({
   retentionDays: z.number().int().min(1),
 });
 
+const awsRegion = z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2');
+const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge');
+
+/** On-demand prices the legs' cost is computed from: USD per instance-hour, per region and instance type. */
+const prices = z.strictObject({
+  /** The day the figures were read (YYYY-MM-DD): prices change, the evidence says how old they were. */
+  readAt: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected the date the prices were read, YYYY-MM-DD'),
+  /** Where they were read. */
+  source: z.string().min(1),
+  onDemandUsdPerHour: z.record(
+    awsRegion,
+    z.record(instanceType, z.number().positive('expected a price in USD per hour, more than 0')),
+  ),
+});
+
 // ---- schedules (sentinel schedule apply) --------------------------------
 const timeZone = z.string().refine(
   (zone) => {
@@ -226,6 +241,13 @@ const environment = z
       requireAttestation: z.boolean(),
     }),
     targets: z.array(target).min(1, 'expected at least one hardware target'),
+    /**
+     * How many times a leg that ended for an infrastructure reason (failure kind `infra`) is tried
+     * again on a fresh machine before it is inconclusive.
+     */
+    infraRetries: z.number().int().min(0, 'expected 0 or more retries').default(1),
+    /** On-demand prices for the legs' cost; without them a leg records its instance-seconds only. */
+    prices: prices.optional(),
     /** Temporal Schedules of the environment (`sentinel schedule apply`); an environment without them is only run on demand. */
     schedules: schedules.optional(),
   })
@@ -248,6 +270,18 @@ const environment = z
         path: ['network'],
         message: 'required for a live environment: subnets, securityGroupIds and associatePublicIp (an account without a default VPC cannot launch otherwise)',
       });
+    }
+    const usedTypes = new Set(env.targets.flatMap((t) => t.instanceTypes));
+    for (const [region, table] of Object.entries(env.prices?.onDemandUsdPerHour ?? {})) {
+      for (const type of Object.keys(table)) {
+        if (!usedTypes.has(type)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['prices', 'onDemandUsdPerHour', region, type],
+            message: `no target of this environment uses ${type} (targets use ${[...usedTypes].join(', ')}); remove the price or fix its instance type`,
+          });
+        }
+      }
     }
     if (env.polling.initialInterval > env.polling.maximumInterval) {
       ctx.addIssue({ code: 'custom', path: ['polling', 'initialInterval'], message: 'expected at most polling.maximumInterval' });
@@ -307,3 +341,4 @@ export type Vendor = z.infer<typeof vendor>;
 export type SchedulesConfig = z.infer<typeof schedules>;
 export type AttestationConfig = z.infer<typeof environment>['attestation'];
 export type NetworkConfig = z.infer<typeof network>;
+export type PricesConfig = z.infer<typeof prices>;

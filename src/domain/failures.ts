@@ -410,3 +410,93 @@ export function failureRecord(code: FailureCode, detail?: string): FailureRecord
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/**
+ * Whose failure a code is, which decides what a leg that ends with it means:
+ * - `infra`: the infrastructure did not give the candidate a fair trial (no
+ *   capacity anywhere, a host that never became ready, an SSM agent never
+ *   online, an unreachable mirror or control plane, an API throttled past its
+ *   budget, Sentinel itself). A leg that ends with it is tried again on a fresh
+ *   machine (`infraRetries`); when no attempt gets through, the leg and the run
+ *   are `inconclusive`: nothing is promoted, and the candidate is not blamed.
+ * - `candidate`: the trial took place and this is its finding: the candidate,
+ *   on the pinned target as configured, did not pass. The run failed.
+ */
+export type FailureKind = 'infra' | 'candidate';
+
+/** Every code is marked: a code added to the catalogue without a kind does not compile. */
+const FAILURE_KINDS = {
+  INPUT_REFUSED: 'candidate',
+  CONFIG_INVALID: 'candidate',
+  LANE_BUSY: 'infra',
+  LANE_WAIT_TIMEOUT: 'infra',
+  RUN_TIMEOUT: 'infra',
+  APPROVED_DIGEST_UNREADABLE: 'infra',
+  APPROVED_DIGEST_INVALID: 'candidate',
+  MANIFEST_NOT_FOUND: 'candidate',
+  REGISTRY_UNREACHABLE: 'infra',
+  REGISTRY_AUTH_REFUSED: 'candidate',
+  CANDIDATE_TAG_NOT_FOUND: 'candidate',
+  AMI_NOT_FOUND: 'candidate',
+  AWS_CREDENTIALS_REFUSED: 'infra',
+  INSTANCE_PROFILE_INVALID: 'infra',
+  INSTANCE_CAPACITY_UNAVAILABLE: 'infra',
+  PROVISION_FAILED: 'infra',
+  PROVISION_TIMEOUT: 'infra',
+  INSTANCE_NOT_RUNNING: 'infra',
+  HOST_READY_TIMEOUT: 'infra',
+  HOST_COMMAND_FAILED: 'infra',
+  HOST_COMMAND_TIMEOUT: 'candidate',
+  CHECK_OUTPUT_INVALID: 'candidate',
+  HOST_SETUP_FAILED: 'candidate',
+  HOST_SETUP_MIRROR_UNREACHABLE: 'infra',
+  GPU_DRIVER_MISSING: 'candidate',
+  GPU_TOOL_MISSING: 'candidate',
+  GPU_DRIVER_ERROR: 'candidate',
+  GPU_NOT_DETECTED: 'candidate',
+  GPU_VENDOR_MISMATCH: 'candidate',
+  GPU_COUNT_TOO_LOW: 'candidate',
+  GPU_MODEL_MISMATCH: 'candidate',
+  CONTAINER_RUNTIME_MISSING: 'candidate',
+  CONTAINER_RUNTIME_UNAVAILABLE: 'candidate',
+  GPU_RUNTIME_MISSING: 'candidate',
+  CONTROL_PLANE_AUTH_FAILED: 'infra',
+  CONTROL_PLANE_UNAVAILABLE: 'infra',
+  CLUSTER_CREATE_FAILED: 'infra',
+  INSTALLER_DOWNLOAD_FAILED: 'infra',
+  INSTALLER_APPROVED_DIGEST_MISSING: 'candidate',
+  INSTALLER_APPROVED_DIGEST_INVALID: 'candidate',
+  INSTALLER_SOURCE_UNAVAILABLE: 'infra',
+  INSTALLER_FAILED: 'candidate',
+  IMAGE_PULL_FAILED: 'candidate',
+  INSTALLED_DIGEST_MISMATCH: 'candidate',
+  ONBOARDING_TIMEOUT: 'candidate',
+  CLUSTER_FAILED: 'candidate',
+  SMOKE_JOB_FAILED: 'candidate',
+  SMOKE_JOB_TIMEOUT: 'candidate',
+  CLEANUP_FAILED: 'infra',
+  JANITOR_SCAN_FAILED: 'infra',
+  RUN_STATUS_UNKNOWN: 'infra',
+  LEG_CANCELLED: 'infra',
+  LEG_CRASHED: 'infra',
+  PROMOTION_CONFLICT: 'infra',
+  // The candidate's build time is older than the approved image's: a finding about the candidate.
+  PROMOTION_STALE: 'candidate',
+  PROMOTION_ORDER_UNKNOWN: 'infra',
+  PROMOTION_OVERWRITTEN: 'infra',
+  PROMOTION_FAILED: 'infra',
+  NETWORK_NOT_FOUND: 'infra',
+  PLACEMENT_UNAVAILABLE: 'infra',
+  ATTESTATION_FAILED: 'infra',
+  ATTESTATION_KEY_UNAVAILABLE: 'infra',
+  SANDBOX_NOT_EMULATED: 'infra',
+  EVIDENCE_WRITE_FAILED: 'infra',
+  INTERNAL_ERROR: 'infra',
+} as const satisfies Record<FailureCode, FailureKind>;
+
+export function failureKind(code: FailureCode): FailureKind {
+  return FAILURE_KINDS[code];
+}
+
+/** The infrastructure codes, for the docs and tests: a leg that ends with one of them is tried again. */
+export const INFRA_CODES: FailureCode[] = FAILURE_CODES.filter((code) => FAILURE_KINDS[code] === 'infra');

@@ -141,7 +141,40 @@ export interface SmokeJobFacts {
   message?: string;
 }
 
-export type LegOutcome = 'passed' | 'failed' | 'cancelled';
+/** `inconclusive`: every attempt ended for an infrastructure reason (failure kind `infra`); the candidate is not blamed. */
+export type LegOutcome = 'passed' | 'failed' | 'cancelled' | 'inconclusive';
+
+/**
+ * What one machine of a leg cost: instance-seconds from its launch until it
+ * was seen `terminated` (EC2 bills until then), and the leaked part of them,
+ * from the leg's end (its cleanup starting) until termination.
+ */
+export interface LegCost {
+  instanceId: string;
+  instanceType: string;
+  launchedAt: string;
+  /** When the instance was seen terminated; absent when it was not within the bounded wait (instance-seconds then run to the end of the wait). */
+  terminatedAt?: string;
+  terminationObserved: boolean;
+  instanceSeconds: number;
+  leakedSeconds: number;
+  /** The configured on-demand price; absent when the environment has none for this region and type. */
+  usdPerHour?: number;
+  usd?: number;
+}
+
+/** A run's machines in total, every attempt of every leg included. */
+export interface RunCost {
+  instanceSeconds: number;
+  leakedInstanceSeconds: number;
+  /** Sum of the priced machines; null when no machine had a price. */
+  usd: number | null;
+  /** Machines without a configured price (their seconds are counted, their cost is not). */
+  unpricedInstances: number;
+  /** The date the configured prices were read, and where. */
+  pricesReadAt?: string;
+  priceSource?: string;
+}
 
 export interface LegResult {
   target: string;
@@ -167,9 +200,16 @@ export interface LegResult {
   failure?: FailureRecord;
   /** Set when cleanup itself failed: the janitor will reap what is left. */
   cleanupFailure?: FailureRecord;
+  /** Which attempt this is (1 when absent): an attempt after an infrastructure failure runs as its own leg workflow, on its own machine. */
+  attempt?: number;
+  /** Attempts before this one that ended for an infrastructure reason, oldest first. */
+  earlierAttempts?: LegResult[];
+  /** What this attempt's machine cost (absent when no machine was launched, or in runs that predate cost). */
+  cost?: LegCost;
 }
 
-export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict' | 'promotion_stale' | 'promotion_overwritten';
+/** `inconclusive`: no leg failed on the candidate, but at least one never got a fair trial (infrastructure): nothing promoted. */
+export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict' | 'promotion_stale' | 'promotion_overwritten' | 'inconclusive';
 
 export type PromotionStatus =
   | 'promoted'
@@ -241,6 +281,8 @@ export interface MatrixRunResult {
   janitor?: JanitorSummary;
   /** The run's signed verification summary: its result and its manifest in the image's registry. */
   attestation?: { result: 'PASSED' | 'FAILED'; summary: string };
+  /** What the run's machines cost (absent in runs that predate cost, and in runs that launched none). */
+  cost?: RunCost;
 }
 
 export interface JanitorSummary {
@@ -258,6 +300,10 @@ export interface LegSummary {
   outcome: LegOutcome;
   instanceId?: string;
   failure?: FailureRecord;
+  /** Attempts the leg took (absent: one). */
+  attempts?: number;
+  /** USD this leg's machines cost, every attempt included (absent when unpriced). */
+  costUsd?: number;
 }
 
 export interface EvidenceLocation {

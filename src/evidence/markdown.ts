@@ -5,7 +5,7 @@
  */
 import type { EvidenceRecord } from '../domain/evidence';
 import type { FailureRecord } from '../domain/failures';
-import type { ApprovedDigestState, LegResult } from '../domain/run';
+import type { ApprovedDigestState, LegCost, LegResult, RunCost } from '../domain/run';
 import { formatDuration } from '../domain/duration';
 
 export function renderEvidenceMarkdown(e: EvidenceRecord): string {
@@ -46,7 +46,14 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
   ];
   for (const [k, v] of rows) out.push(`| ${k} | ${v} |`);
   out.push('');
+  if (e.verdict === 'inconclusive') {
+    out.push(
+      '> **INCONCLUSIVE.** No leg failed on the candidate, but at least one never got a fair trial: the infrastructure failed it on every attempt (see the targets below). Nothing was promoted, and the candidate is not blamed: run it again.',
+      '',
+    );
+  }
   if (e.failure) out.push('## Run failure', '', ...failureLines(e.failure), '');
+  if (e.cost) out.push(...costSection(e.cost, e.legs));
   if (e.preflight && e.preflight.length > 0) {
     out.push('## Preflight', '', '| Check | Outcome | Detail |', '|---|---|---|');
     for (const c of e.preflight) out.push(`| ${c.name} | **${c.outcome}** | ${text(c.detail)} |`);
@@ -109,6 +116,14 @@ function legSection(leg: LegResult): string[] {
   out.push('');
   if (leg.failure) out.push(...failureLines(leg.failure), '');
   if (leg.cleanupFailure) out.push('Cleanup did not complete:', '', ...failureLines(leg.cleanupFailure), '');
+  if (leg.earlierAttempts && leg.earlierAttempts.length > 0) {
+    out.push(`This was attempt ${leg.attempt ?? leg.earlierAttempts.length + 1}; the earlier ones ended for an infrastructure reason, each on its own machine:`, '');
+    out.push('| Attempt | Workflow | Instance | Failure |', '|---|---|---|---|');
+    leg.earlierAttempts.forEach((a, i) => {
+      out.push(`| ${i + 1} | ${code(a.workflowId)} | ${a.instance ? code(a.instance.instanceId) : '–'} | ${a.failure ? `${code(a.failure.code)}: ${text(a.failure.detail ?? a.failure.summary)}` : '–'} |`);
+    });
+    out.push('');
+  }
   return out;
 }
 
@@ -122,6 +137,42 @@ function hostSetupLines(host: NonNullable<LegResult['host']>): string[] {
   }
   out.push('');
   return out;
+}
+
+function costSection(cost: RunCost, legs: LegResult[]): string[] {
+  const total = cost.usd === null ? 'unpriced' : `$${cost.usd.toFixed(4)}`;
+  const out = [
+    '## Cost',
+    '',
+    `${total} for ${seconds(cost.instanceSeconds)} of instance time (${cost.instanceSeconds.toFixed(1)} instance-seconds), of which ${cost.leakedInstanceSeconds.toFixed(1)} s leaked: machines still alive after their leg had ended.${cost.pricesReadAt ? ` On-demand prices read ${text(cost.pricesReadAt)} (${text(cost.priceSource ?? 'configured')}).` : ''}`,
+    '',
+    '| Target | Attempt | Instance | Type | Launched | Terminated | Instance-seconds | Leaked | USD/h | USD |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const leg of legs) {
+    const attempts = [...(leg.earlierAttempts ?? []), leg];
+    attempts.forEach((a, i) => {
+      if (a.cost) out.push(costRow(leg.target, i + 1, a.cost));
+    });
+  }
+  out.push('');
+  return out;
+}
+
+function costRow(target: string, attempt: number, c: LegCost): string {
+  const cells = [
+    text(target),
+    String(attempt),
+    code(c.instanceId),
+    text(c.instanceType),
+    text(c.launchedAt),
+    c.terminatedAt ? text(c.terminatedAt) : 'not seen terminated',
+    c.instanceSeconds.toFixed(1),
+    c.leakedSeconds.toFixed(1),
+    c.usdPerHour === undefined ? '–' : String(c.usdPerHour),
+    c.usd === undefined ? '–' : `$${c.usd.toFixed(4)}`,
+  ];
+  return `| ${cells.join(' | ')} |`;
 }
 
 function janitorSection(j: NonNullable<EvidenceRecord['janitor']>): string[] {

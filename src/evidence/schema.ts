@@ -25,12 +25,33 @@ const phase = z.object({
   failure: failure.optional(),
 });
 
+const legCost = z.object({
+  instanceId: z.string(),
+  instanceType: z.string(),
+  launchedAt: iso,
+  terminatedAt: iso.optional(),
+  terminationObserved: z.boolean(),
+  instanceSeconds: z.number().min(0),
+  leakedSeconds: z.number().min(0),
+  usdPerHour: z.number().min(0).optional(),
+  usd: z.number().min(0).optional(),
+});
+
+const runCost = z.object({
+  instanceSeconds: z.number().min(0),
+  leakedInstanceSeconds: z.number().min(0),
+  usd: z.number().min(0).nullable(),
+  unpricedInstances: z.number().int().min(0),
+  pricesReadAt: z.string().optional(),
+  priceSource: z.string().optional(),
+});
+
 const leg = z.object({
   target: z.string(),
   vendor,
   provider: z.string(),
   workflowId: z.string(),
-  outcome: z.enum(['passed', 'failed', 'cancelled']),
+  outcome: z.enum(['passed', 'failed', 'cancelled', 'inconclusive']),
   simulated: z.boolean(),
   executor: z.string(),
   region: z.string(),
@@ -87,7 +108,12 @@ const leg = z.object({
   phases: z.array(phase),
   failure: failure.optional(),
   cleanupFailure: failure.optional(),
-});
+  attempt: z.number().int().min(1).optional(),
+  get earlierAttempts() {
+    return z.array(leg).optional();
+  },
+  cost: legCost.optional(),
+}).meta({ id: 'leg', description: 'One attempt of a hardware leg; earlier attempts that ended for an infrastructure reason nest under earlierAttempts' });
 
 const candidateSource = z.object({
   kind: z.literal('tag'),
@@ -143,7 +169,7 @@ const janitor = z.object({
 export const evidenceSchema = z.object({
   schema: z.literal('sentinel.evidence/v1'),
   simulated: z.boolean(),
-  verdict: z.enum(['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict', 'promotion_stale', 'promotion_overwritten']),
+  verdict: z.enum(['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict', 'promotion_stale', 'promotion_overwritten', 'inconclusive']),
   failure: failure.optional(),
   run: z.object({
     workflowId: z.string(),
@@ -183,6 +209,7 @@ export const evidenceSchema = z.object({
       publicKey: z.string(),
     })
     .optional(),
+  cost: runCost.optional(),
 });
 
 // Compile-time guarantee that the validator and the type describe the same document:

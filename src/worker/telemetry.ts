@@ -9,7 +9,8 @@
  * gauges, refreshed from Temporal's visibility store.
  */
 import type { Client } from '@temporalio/client';
-import type { LogLevel, LogMetadata, MetricGauge } from '@temporalio/common';
+import type { LogLevel, LogMetadata, MetricGauge, MetricMeter } from '@temporalio/common';
+import type { EvidenceRecord } from '../domain/evidence';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogEntry } from '@temporalio/worker';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
@@ -104,4 +105,29 @@ export function startFleetGauges(client: Client, taskQueue: string, intervalMs =
   const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * A finished run in numbers, recorded once its evidence is stored:
+ *   sentinel_runs_completed{environment,verdict}            runs, by verdict (inconclusive among them)
+ *   sentinel_legs_completed{environment,target,outcome}     legs, by outcome
+ *   sentinel_leg_infra_retries{environment,target}          attempts after an infrastructure failure
+ *   sentinel_run_instance_seconds{environment}              histogram: instance-seconds of the run's machines (_sum: the total)
+ *   sentinel_run_leaked_instance_seconds{environment}       histogram: the part after the legs had ended
+ *   sentinel_run_cost_usd{environment}                      histogram: USD at the configured on-demand prices
+ */
+export function recordRunMetrics(meter: MetricMeter, record: EvidenceRecord): void {
+  const environment = record.run.environment;
+  meter.createCounter('sentinel_runs_completed', '', 'Matrix runs finished, by verdict').add(1, { environment, verdict: record.verdict });
+  const legs = meter.createCounter('sentinel_legs_completed', '', 'Hardware legs finished, by outcome');
+  const retries = meter.createCounter('sentinel_leg_infra_retries', '', 'Leg attempts made again on a fresh machine after an infrastructure failure');
+  for (const leg of record.legs) {
+    legs.add(1, { environment, target: leg.target, outcome: leg.outcome });
+    const again = leg.earlierAttempts?.length ?? 0;
+    if (again > 0) retries.add(again, { environment, target: leg.target });
+  }
+  if (!record.cost) return;
+  meter.createHistogram('sentinel_run_instance_seconds', 'float', 's', 'Instance-seconds of a run\'s machines, launch to terminated').record(record.cost.instanceSeconds, { environment });
+  meter.createHistogram('sentinel_run_leaked_instance_seconds', 'float', 's', 'Instance-seconds after a leg had ended, until its machine was terminated').record(record.cost.leakedInstanceSeconds, { environment });
+  if (record.cost.usd !== null) meter.createHistogram('sentinel_run_cost_usd', 'float', 'USD', 'A run\'s machines at the configured on-demand prices').record(record.cost.usd, { environment });
 }

@@ -19,6 +19,14 @@ export function legWorkflowId(runWorkflowId: string, target: string): string {
   return `${runWorkflowId}--${target}`;
 }
 
+/**
+ * A leg's attempt after an infrastructure failure: its own workflow, hence its
+ * own leg tag, EC2 ClientToken and machine (attempt 1 keeps the plain leg id).
+ */
+export function legAttemptWorkflowId(legWorkflowId: string, attempt: number): string {
+  return attempt <= 1 ? legWorkflowId : `${legWorkflowId}--attempt-${attempt}`;
+}
+
 /** The janitor a matrix run starts before its legs ('/' appears in no run id nor target name). */
 export function janitorPreStepWorkflowId(runWorkflowId: string): string {
   return `${runWorkflowId}/janitor`;

@@ -13,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
+import { onDemandPrice } from '../domain/cost';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
 import type { PlacementAttempt } from '../domain/placement';
 import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
@@ -20,6 +21,9 @@ import type { HostRef } from '../executors/types';
 import { activityOptions } from './activity-options';
 import { legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
 import { failureFacts, phaseFailure } from './failure-mapping';
+
+/** Legs that observe their machine's termination and record its cost. */
+export const LEG_COST_PATCH = 'leg-cost-observes-termination';
 
 export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const { settings, target } = input;
@@ -201,6 +205,25 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         });
       } catch {
         result.cleanupFailure = result.phases.find((p) => p.name === 'cleanup')?.failure;
+      }
+      // Cost: the machine's seconds from launch until EC2 reports it terminated (histories from before it replay without).
+      if (result.instance && patched(LEG_COST_PATCH)) {
+        const instance = result.instance;
+        const cleanupStartedAt = result.phases.find((p) => p.name === 'cleanup')?.startedAt ?? new Date().toISOString();
+        const usdPerHour = onDemandPrice(settings.prices, settings.awsRegion, instance.instanceType);
+        try {
+          result.cost = await cleanup.observeInstanceTermination({
+            region: settings.awsRegion,
+            instanceId: instance.instanceId,
+            legEndedAt: cleanupStartedAt,
+            // A machine whose termination failed is not waited for: it is counted up to now, unobserved.
+            maxWaitMs: result.cleanupFailure ? 0 : Math.floor(timeouts.cleanup / 2),
+            polling,
+            ...(usdPerHour !== undefined ? { usdPerHour } : {}),
+          });
+        } catch {
+          // Cost is evidence, not a verdict: a leg without it still stands.
+        }
       }
     });
     current = 'done';

@@ -26,7 +26,8 @@ import type { SentinelActivities } from '../activities';
 import type { AttestRunInput } from '../activities/attestation';
 import type { AttestRunResult } from '../attestation/attest-run';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
-import { failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
+import { legCostUsd, runCost } from '../domain/cost';
+import { failureKind, failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
 import { legPlacement } from '../domain/placement';
 import type {
   ApprovedDigestState,
@@ -45,6 +46,7 @@ import {
   laneGrantSignal,
   laneReleaseSignal,
   laneWorkflowId,
+  legAttemptWorkflowId,
   legWorkflowId,
   runProgressQuery,
   SEARCH_ATTRIBUTES,
@@ -180,6 +182,10 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
           }
         } else if (!allPassed) {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
+          // No leg failed on the candidate, but one never got a fair trial: nothing is promoted, nobody is blamed.
+          if (!failure && legs.some((leg) => leg.outcome === 'inconclusive') && legs.every((leg) => leg.outcome === 'passed' || leg.outcome === 'inconclusive')) {
+            verdict = 'inconclusive';
+          }
         }
       }
     }
@@ -196,6 +202,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
 
   // 5. Always: the pointer after, the evidence, the lane back. None of it may be cancelled.
   let evidence: EvidenceLocation | undefined;
+  const cost = runCost(legs, plan.settings.prices);
   await CancellationScope.nonCancellable(async () => {
     if (approvedBefore !== null) {
       try {
@@ -234,6 +241,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       ...(preflight ? { preflight: preflight.checks } : {}),
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
       ...(attestation ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } } : {}),
+      ...(cost ? { cost } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -285,25 +293,53 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       outcome: leg.outcome,
       ...(leg.instance ? { instanceId: leg.instance.instanceId } : {}),
       ...(leg.failure ? { failure: leg.failure } : {}),
+      ...(leg.attempt && leg.attempt > 1 ? { attempts: leg.attempt } : {}),
+      ...(legCostUsd(leg) !== undefined ? { costUsd: legCostUsd(leg) } : {}),
     })),
     ...(evidence ? { evidence } : {}),
     ...(preflight ? { preflight: preflight.checks } : {}),
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
     ...(attestation ? { attestation: { result: attestation.result, summary: attestation.summary.registryManifest } } : {}),
+    ...(cost ? { cost } : {}),
   };
 
   /**
-   * One target as a child workflow. Whatever happens to the child, this
-   * resolves to a leg result: a child that ended without one (terminated,
-   * timed out, crashed) is a failed leg, and its machines are terminated
-   * here by their leg tag.
+   * One target: a leg workflow, and when it ends for an infrastructure reason
+   * (failure kind `infra`), another on a fresh machine, up to `infraRetries`
+   * times. A leg whose last attempt still ended on the infrastructure is
+   * `inconclusive`: not passed, but not the candidate's failure either.
    */
   async function runLeg(target: RunPlan['targets'][number]): Promise<LegResult> {
     const id = legWorkflowId(info.workflowId, target.name);
     progress.legs.push({ target: target.name, workflowId: id });
     const entry = progress.legs[progress.legs.length - 1]!;
+    const earlierAttempts: LegResult[] = [];
+    let result = await runLegAttempt(target, id);
+    // Histories from before infra retries replay without them.
+    while (endedOnInfrastructure(result) && !CancellationScope.current().consideredCancelled && patched(INFRA_RETRY_PATCH)) {
+      const attempt = earlierAttempts.length + 1;
+      if (attempt > (plan.settings.infraRetries ?? 0)) {
+        result = { ...result, outcome: 'inconclusive' };
+        break;
+      }
+      const { earlierAttempts: _nested, ...previous } = result;
+      earlierAttempts.push(previous);
+      const attemptId = legAttemptWorkflowId(id, attempt + 1);
+      entry.workflowId = attemptId;
+      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts: [...earlierAttempts] };
+    }
+    entry.outcome = result.outcome;
+    return result;
+  }
+
+  /**
+   * One attempt of a target as a child workflow. Whatever happens to the
+   * child, this resolves to a leg result: a child that ended without one
+   * (terminated, timed out, crashed) is a failed leg, and its machines are
+   * terminated here by their leg tag.
+   */
+  async function runLegAttempt(target: RunPlan['targets'][number], id: string): Promise<LegResult> {
     const placement = legPlacement(preflight?.placement, target.name);
-    let result: LegResult;
     try {
       const child = await startChild(hardwareLegWorkflow, {
         workflowId: id,
@@ -324,7 +360,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         // Backstop only: legs enforce their own phase timeouts and clean up before this.
         workflowExecutionTimeout: timeouts.run + timeouts.cleanup * 2,
       });
-      result = await child.result();
+      return await child.result();
     } catch (err) {
       const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
       await CancellationScope.nonCancellable(async () => {
@@ -339,7 +375,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
           // The janitor reaps what is left after cleanupTtl.
         }
       });
-      result = {
+      return {
         target: target.name,
         vendor: target.vendor,
         provider: target.provider,
@@ -353,8 +389,6 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         failure: crashed,
       };
     }
-    entry.outcome = result.outcome;
-    return result;
   }
 }
 
@@ -409,6 +443,14 @@ function attestRequest(plan: RunPlan, legs: LegResult[], passed: boolean): Attes
       phases: leg.phases.map((p) => ({ name: p.name, outcome: p.outcome })),
     })),
   };
+}
+
+/** Runs whose legs are tried again on a fresh machine after an infrastructure failure, and end `inconclusive`. */
+export const INFRA_RETRY_PATCH = 'leg-infra-retry-inconclusive';
+
+/** A leg that failed for a reason of failure kind `infra` (not cancelled, not a finding about the candidate). */
+function endedOnInfrastructure(leg: LegResult): boolean {
+  return leg.outcome === 'failed' && leg.failure !== undefined && failureKind(leg.failure.code) === 'infra';
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */

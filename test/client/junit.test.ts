@@ -91,4 +91,29 @@ describe('sentinel run --junit', function () {
     assert.equal(report[2]!.testcase[0].failure, undefined);
     assert.equal(report[0]!.testcase[0].failure, undefined, 'a leg failure is reported on its leg, not again on the run');
   });
+
+  it('reports an inconclusive target as skipped with its reason, not failed, even without the evidence', () => {
+    const result: MatrixRunResult = {
+      schema: 'sentinel.run-result/v1', workflowId: 'w', runId: 'r', environment: 'dev', simulated: false, executor: 'ssm', dryRun: false, trigger: 'ci',
+      candidate: 'ghcr.io/a/b@sha256:' + '0'.repeat(64), gitSha: 'unknown', ciRunId: '1', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:10:00.000Z',
+      verdict: 'inconclusive', approvedBefore: null, approvedAfter: null, promotion: { status: 'not_promoted_failed', detail: 'amd-v520: HOST_READY_TIMEOUT' },
+      legs: [
+        { target: 'nvidia-a10g', vendor: 'nvidia', workflowId: 'w--nvidia-a10g', outcome: 'passed', costUsd: 0.2 },
+        { target: 'amd-v520', vendor: 'amd', workflowId: 'w--amd-v520--attempt-2', outcome: 'inconclusive', attempts: 2, failure: failureRecord('HOST_READY_TIMEOUT', 'not online after 20m') },
+      ],
+      cost: { instanceSeconds: 1200, leakedInstanceSeconds: 30, usd: 0.3, unpricedInstances: 0, pricesReadAt: '2026-07-20' },
+    };
+    const xml = buildJunitReport(result);
+    const doc = parser.parse(xml) as Json;
+    assert.equal(doc.testsuites.failures, '0');
+    const report = suites(xml);
+    const amd = report[2]!.testcase[0];
+    assert.equal(amd.failure, undefined);
+    assert.match(amd.skipped.message, /^inconclusive after 2 attempt\(s\): HOST_READY_TIMEOUT: not online after 20m; the candidate was not blamed, nothing was promoted$/);
+    assert.match(report[0]!.testcase[0].skipped.message, /^inconclusive/);
+    const props = Object.fromEntries(report[0]!.properties.property.map((p: Json) => [p.name, p.value]));
+    assert.equal(props.verdict, 'inconclusive');
+    assert.equal(props.costUsd, '0.3');
+    assert.equal(props.leakedInstanceSeconds, '30');
+  });
 });

@@ -66,14 +66,19 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
     }
   });
 
-  it('a package mirror out of reach fails host_setup with HOST_SETUP_MIRROR_UNREACHABLE, and the leg is cleaned up', async () => {
+  it('a package mirror out of reach fails host_setup with HOST_SETUP_MIRROR_UNREACHABLE on every attempt, the legs are cleaned up, and the run is inconclusive', async () => {
     const env = testEnvironment('mirror-down');
     writeFileSync(path.join(env.hostsDir, 'amd-v520', 'mirror-unreachable'), '');
     const worker = await startWorker(env.invariants);
     try {
       const result = await (await startRun(env, { candidate: await candidate('mirror-down') })).result();
-      assert.equal(result.verdict, 'failed');
+      // An unreachable mirror is the infrastructure's failure: tried again on a fresh machine (infraRetries 1), then inconclusive.
+      assert.equal(result.verdict, 'inconclusive');
       const amd = readEvidence(result).legs.find((l) => l.target === 'amd-v520')!;
+      assert.equal(amd.outcome, 'inconclusive');
+      assert.equal(amd.attempt, 2);
+      assert.equal(amd.earlierAttempts?.[0]?.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
+      assert.notEqual(amd.earlierAttempts?.[0]?.instance?.instanceId, amd.instance?.instanceId);
       assert.equal(amd.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
       assert.match(amd.failure!.detail!, /ubuntu-docker: apt-get update exit 100: .*Temporary failure resolving/);
       assert.equal(amd.phases.find((p) => p.name === 'host_setup')?.outcome, 'failed');

@@ -95,6 +95,33 @@ describe('configuration (ops/invariants.yaml)', () => {
     assert.ok(problemsOf((f) => (f.environments.dev.targets[1].gpu.vendor = 'nvidia')).some((p) => p === "environments.dev.targets[1].gpu.vendor: expected amd, the target's vendor"));
   });
 
+  it('reads infraRetries (default 1) and the on-demand prices with the date they were read', () => {
+    const inv = loadInvariants(undefined, {});
+    const dev = inv.environments.dev!;
+    assert.equal(dev.infraRetries, 1);
+    assert.equal(dev.prices?.readAt, '2026-07-20');
+    assert.deepEqual(dev.prices?.onDemandUsdPerHour['us-west-2'], { 'g5.xlarge': 1.006, 'g4ad.xlarge': 0.37853 });
+    assert.equal(withEdit((f) => delete f.environments.dev.infraRetries).environments.dev!.infraRetries, 1);
+    assert.equal(withEdit((f) => (f.environments.dev.infraRetries = 0)).environments.dev!.infraRetries, 0);
+  });
+
+  it('refuses a negative infraRetries and a price for an instance type no target uses, at their paths', () => {
+    const problems = problemsOf((f) => {
+      f.environments.dev.infraRetries = -1;
+      f.environments.dev.prices = structuredClone(f.environments.dev.prices);
+      f.environments.dev.prices.onDemandUsdPerHour['us-west-2']['p4d.24xlarge'] = 32.77;
+      f.environments.dev.prices.onDemandUsdPerHour['us-west-2']['g5.xlarge'] = -1;
+      f.environments.dev.prices.readAt = 'July 2026';
+    });
+    assert.ok(problems.includes('environments.dev.infraRetries: expected 0 or more retries'), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('environments.dev.prices.onDemandUsdPerHour.us-west-2.p4d.24xlarge: no target of this environment uses p4d.24xlarge')),
+      problems.join('\n'),
+    );
+    assert.ok(problems.includes('environments.dev.prices.onDemandUsdPerHour.us-west-2.g5.xlarge: expected a price in USD per hour, more than 0'), problems.join('\n'));
+    assert.ok(problems.includes('environments.dev.prices.readAt: expected the date the prices were read, YYYY-MM-DD'), problems.join('\n'));
+  });
+
   it('reports YAML syntax errors with their line instead of a stack trace', () => {
     assert.throws(
       () => parseInvariants('schemaVersion: 1\nenvironments: [\n', '/tmp/x.yaml'),

@@ -76,6 +76,26 @@ describe('evidence pack', () => {
     assert.doesNotMatch(md, /<b>boom/);
   });
 
+  it('records an inconclusive leg with its earlier attempts and each machine\'s cost, and says so in Markdown', () => {
+    const base = record().legs[0]!;
+    const cost = { instanceId: 'i-0abc', instanceType: 'g4ad.xlarge', launchedAt: '2026-11-25T02:00:05.000Z', terminatedAt: '2026-11-25T02:10:05.000Z', terminationObserved: true, instanceSeconds: 600, leakedSeconds: 42, usdPerHour: 0.37853, usd: 0.0631 };
+    const earlier = { ...base, workflowId: 'sentinel-run-dev-123--amd-v520', failure: failureRecord('HOST_READY_TIMEOUT'), cost };
+    const inconclusive = record({
+      verdict: 'inconclusive',
+      legs: [{ ...base, workflowId: 'sentinel-run-dev-123--amd-v520--attempt-2', outcome: 'inconclusive', attempt: 2, earlierAttempts: [earlier], failure: failureRecord('INSTANCE_CAPACITY_UNAVAILABLE', 'no g4ad.xlarge in us-west-2a') }],
+      cost: { instanceSeconds: 600, leakedInstanceSeconds: 42, usd: 0.0631, unpricedInstances: 0, pricesReadAt: '2026-07-20', priceSource: 'Karpenter' },
+    });
+    evidenceSchema.parse(inconclusive);
+    assert.throws(() => evidenceSchema.parse({ ...inconclusive, legs: [{ ...inconclusive.legs[0], outcome: 'flaky' }] }));
+    const md = renderEvidenceMarkdown(inconclusive);
+    assert.match(md, /^# Sentinel GPU matrix: INCONCLUSIVE/);
+    assert.match(md, /\*\*INCONCLUSIVE\.\*\* No leg failed on the candidate/);
+    assert.match(md, /## Cost\n\n\$0\.0631 for 10m of instance time \(600\.0 instance-seconds\), of which 42\.0 s leaked/);
+    assert.match(md, /\| amd-v520 \| 1 \| `i-0abc` \| g4ad\.xlarge \| .* \| 600\.0 \| 42\.0 \| 0\.37853 \| \$0\.0631 \|/);
+    assert.match(md, /This was attempt 2; the earlier ones ended for an infrastructure reason/);
+    assert.match(md, /\| 1 \| `sentinel-run-dev-123--amd-v520` \| `i-0abc` \| `HOST_READY_TIMEOUT`/);
+  });
+
   it('marks simulated runs as such at the top', () => {
     const md = renderEvidenceMarkdown(record({ simulated: true }));
     assert.match(md.split('\n').slice(0, 4).join('\n'), /SIMULATED RUN/);
