@@ -4,6 +4,8 @@
 #   moto_server      (the AWS API emulator; PyPI package moto[server])
 #   docker-registry  (an OCI registry for candidate images; Debian package
 #                     docker-registry, installed with apt-get when running as root)
+#   promtool         (checks and unit-tests deploy/prometheus; Debian package
+#                     prometheus, installed with apt-get when running as root)
 # and the two deployment checkers the suite runs (built with Go from the Go
 # module proxy into .tools/bin; about a minute and a half on a fresh machine):
 #   docker-compose   (Docker Compose v5, validates docker-compose.temporal.yml;
@@ -98,6 +100,18 @@ if [ -z "$registry" ]; then
   exit 3
 fi
 
+# --- promtool (begin) ---------------------------------------------------------
+# Prometheus's rule checker, from Debian's prometheus package (2.42 on bookworm).
+promtool="${SENTINEL_PROMTOOL:-$(command -v promtool 2>/dev/null || true)}"
+if [ -z "$promtool" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing prometheus (for promtool) with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends prometheus >&2 || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends prometheus >&2; } || true
+  promtool="$(command -v promtool 2>/dev/null || true)"
+fi
+[ -n "$promtool" ] || log "promtool is missing: the Prometheus rule tests will fail (run 'sudo apt-get install -y prometheus', or set SENTINEL_PROMTOOL)"
+# --- promtool (end) -----------------------------------------------------------
+
 # --- deployment checkers (begin) ---------------------------------------------
 COMPOSE_VERSION="v5.6.0"
 ACTIONLINT_VERSION="v1.7.12"
@@ -142,6 +156,7 @@ if [ "${1:-}" = "--print-env" ]; then
   printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\nexport SENTINEL_REGISTRY_BIN=%q\n' "$temporal" "$moto" "$registry"
   [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
   [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
+  [ -n "$promtool" ] && printf 'export SENTINEL_PROMTOOL=%q\n' "$promtool"
   true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
@@ -149,4 +164,5 @@ else
   log "registry:    $registry"
   log "docker-compose: ${compose:-(missing)}"
   log "actionlint:  ${actionlint:-(missing)}"
+  log "promtool:    ${promtool:-(missing)}"
 fi
