@@ -21,7 +21,7 @@ describe('docker-compose.temporal.yml', function () {
 
   it('passes `docker compose config` with the services a deployment needs', () => {
     assert.deepEqual(Object.keys(config.services).sort(), ['postgresql', 'sentinel-worker', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui']);
-    assert.match(config.services.postgresql.image, /^postgres:16[\w.-]*@sha256:[0-9a-f]{64}$/);
+    assert.match(config.services.postgresql.image, /^postgres:15[\w.-]*@sha256:[0-9a-f]{64}$/);
     assert.equal(config.services.temporal.environment.DB, 'postgres12');
     assert.equal(config.services.temporal.environment.POSTGRES_SEEDS, 'postgresql');
     assert.match(config.services['temporal-ui'].image, /^temporalio\/ui:\d+\.\d+\.\d+$/);
