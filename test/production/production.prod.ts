@@ -5,7 +5,11 @@
  * test/production/stack.ts and docs/deploy.md.
  */
 import { strict as assert } from 'node:assert';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { freePort, startProcess } from '../../src/devstack/process';
+import { startTestCloudApi } from '../support/cloud-api';
 import type { Client } from '@temporalio/client';
 import { PURPOSE, TAG } from '../../src/activities/instances';
 import { PROJECT_ROOT } from '../../src/config/load';
@@ -14,7 +18,7 @@ import { applySchedules } from '../../src/schedules/schedules';
 import { nightlyLastPassedSeconds } from '../../src/worker/alert-gauges';
 import { SCHEDULE_KINDS, SEARCH_ATTRIBUTES, scheduleId } from '../../src/workflows/definitions';
 import { candidate, instancesTagged, REPOSITORY } from '../support/aws';
-import { slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
+import { recordTool, slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
 import { legReachesPhase, startRun, temporalClient } from '../support/runs';
 import { sharedStack, suiteDir } from '../support/stack';
 import { eventually } from '../support/wait';
@@ -22,6 +26,23 @@ import { imageCommand, startImageWorker, type ImageWorker } from './image-worker
 import { composeVersions, productionStack, useProductionStack } from './stack';
 
 useProductionStack();
+
+/** Each metric a rule reads, with the labels it selects on or groups by (job, instance and `up` are Prometheus' own). */
+function metricsOfRules(file: string): Map<string, Set<string>> {
+  const used = new Map<string, Set<string>>();
+  const doc = parse(readFileSync(file, 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+  for (const rule of doc.groups.flatMap((g) => g.rules)) {
+    const grouped = [...rule.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
+    for (const m of rule.expr.matchAll(/\b((?:sentinel|temporal)_\w+)(?:\{([^}]*)\})?/g)) {
+      const labels = used.get(m[1]!) ?? new Set<string>();
+      for (const l of grouped) labels.add(l);
+      for (const matcher of (m[2] ?? '').matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) labels.add(matcher[1]!);
+      for (const l of ['job', 'instance']) labels.delete(l);
+      used.set(m[1]!, labels);
+    }
+  }
+  return used;
+}
 
 /** Every instance the run launched: exactly one per target, none left running. */
 async function oneInstancePerLegAllTerminated(result: MatrixRunResult): Promise<void> {
@@ -146,6 +167,52 @@ describe('production shape: the compose stack outside Docker', function () {
     } finally {
       for (const kind of SCHEDULE_KINDS) await client.schedule.getHandle(scheduleId(kind, env.name)).delete().catch(() => undefined);
       await w.stop();
+    }
+  });
+
+  it('a real Prometheus scrapes the worker and the installer with the alert rules loaded, and finds every metric they read', async () => {
+    const env = testEnvironment('prod-prometheus');
+    recordTool(env.hostsDir, 'amd-v520', 'rocm-smi', { cmd: 'rocm-smi --showproductname', out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n', exit: 0 });
+    // With its nightly schedule in place, the worker reports when the nightly last passed.
+    await applySchedules(client, env.name, env.invariants.environments[env.name]!, env.invariants.temporal.taskQueue);
+    const w = await worker(env, 'prod-prometheus-worker');
+    const api = await startTestCloudApi(env);
+    const dir = path.join(suiteDir, 'prometheus');
+    mkdirSync(dir, { recursive: true });
+    const port = await freePort();
+    const rules = path.join(PROJECT_ROOT, 'deploy/prometheus/sentinel-alerts.yml');
+    writeFileSync(path.join(dir, 'prometheus.yml'), stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [rules],
+      scrape_configs: [
+        { job_name: 'sentinel-worker', static_configs: [{ targets: [w.metricsAddress] }] },
+        { job_name: 'sentinel-installer', static_configs: [{ targets: [new URL(api.url).host] }] },
+      ],
+    }));
+    const prometheus = startProcess('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], path.join(suiteDir, 'prometheus.log'));
+    try {
+      const result = await (await startRun(env, { candidate: await candidate('prod-prometheus') })).result();
+      assert.equal(result.verdict, 'failed', 'the AMD driver check fails: an activity failure to count');
+      await api.installer({ token: 'onb_Zm9vYmFyLWNsdXN0ZXItMDE.sig-9f8e7d' });
+      const query = async (pathAndQuery: string) => (await (await fetch(`http://127.0.0.1:${port}${pathAndQuery}`)).json()) as { status: string; data: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const loaded = await eventually('the rules loaded', async () => {
+        const groups = (await query('/api/v1/rules')).data.groups as Array<{ rules: unknown[] }>;
+        const n = groups.flatMap((g) => g.rules).length;
+        return n > 0 ? n : undefined;
+      }, 60_000, 1_000);
+      assert.equal(loaded, 9);
+      for (const [name, labels] of metricsOfRules(rules)) {
+        const series = await eventually(`${name} in Prometheus`, async () => {
+          const found = (await query(`/api/v1/series?match[]=${encodeURIComponent(`{__name__="${name}"}`)}`)).data as Array<Record<string, string>>;
+          return found.length > 0 ? found : undefined;
+        }, 90_000, 1_000);
+        assert.ok(series.some((s) => [...labels].every((l) => l in s)), `${name} carries ${[...labels].join(', ')}: ${JSON.stringify(series[0])}`);
+      }
+    } finally {
+      await prometheus.stop();
+      await api.stop();
+      await w.stop();
+      for (const kind of SCHEDULE_KINDS) await client.schedule.getHandle(scheduleId(kind, env.name)).delete().catch(() => undefined);
     }
   });
 
