@@ -6,12 +6,14 @@
 #   docker run --rm sentinel-worker                          # the worker
 #   docker run --rm sentinel-worker node bin/sentinel.js --help   # the CLI
 #
-# The base image is pinned by digest: node:22-bookworm-slim (Node 22.23.2,
-# Debian 12), the multi-platform index digest published by the official image
-# (docker-library/repo-info, repos/node/remote/22-bookworm-slim.md). To move
-# it, replace the digest in both stages with the one `docker buildx
-# imagetools inspect node:22-bookworm-slim` reports, and rebuild.
-ARG NODE_IMAGE=node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
+# The base image is pinned by digest: node:24-bookworm-slim (Node 24.18.1,
+# Debian 12; Node 24 is the current LTS), the multi-platform index digest
+# published by the official image (docker-library/repo-info,
+# repos/node/remote/24-bookworm-slim.md, build of 2026-07-30). To move it,
+# replace the digest with the one `docker buildx imagetools inspect
+# node:24-bookworm-slim` reports, and rebuild. The suite runs on the same
+# major (`npm run test:node24`); a test keeps the two in step.
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:235600a8101ab264e117b1768e925532262668dc9b581ef1dd7d96ced463b8e7
 
 # --- build: compile TypeScript into dist/ and bundle the workflows ----------
 FROM ${NODE_IMAGE} AS build

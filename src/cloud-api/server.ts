@@ -5,6 +5,7 @@
  *
  *   GET /v1/clusters/installer   the installer script (src/cloud-api/installer.ts)
  *   GET /healthz                 liveness, and the approved-digest cache's counters
+ *   GET /metrics                 Prometheus counters of installer answers (./metrics.ts)
  *
  * Request URLs carry onboarding tokens and grants, so the log never records
  * a query string, and no response carrying a token may be cached.
@@ -17,6 +18,7 @@ import { ApprovedDigestCache, readApprovedDigest, UncachedApprovedDigest, type A
 import { CandidateGrants } from './candidate-grant';
 import { handleInstallerRequest, INSTALLER_PATH, type InstallerDeps } from './installer';
 import type { ScriptSettings } from './installer-script';
+import { InstallerMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from './metrics';
 
 export const HEALTH_PATH = '/healthz';
 
@@ -97,7 +99,16 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
     ...(options.isKnownOnboardingToken ? { isKnownOnboardingToken: options.isKnownOnboardingToken } : {}),
   };
 
-  app.get(INSTALLER_PATH, async (request, reply) => {
+  const metrics = new InstallerMetrics(options.environment);
+  // Counted when the answer is sent, so an answer the handler never shaped (a 500) is counted too.
+  const countAnswer = (_request: unknown, reply: { statusCode: number; getHeader(name: string): unknown }, done: () => void) => {
+    const error = reply.getHeader('x-radix-installer-error');
+    metrics.countResponse(reply.statusCode, typeof error === 'string' ? error : reply.statusCode === 200 ? 'installed' : 'error');
+    done();
+  };
+  app.get(METRICS_PATH, async (_request, reply) => reply.header('content-type', METRICS_CONTENT_TYPE).send(metrics.render()));
+
+  app.get(INSTALLER_PATH, { onResponse: countAnswer }, async (request, reply) => {
     const res = await handleInstallerRequest({ query: request.query as Record<string, unknown>, headers: request.headers }, installer);
     const { outcome } = res;
     if (outcome.result === 'installed' && outcome.source === 'candidate') {

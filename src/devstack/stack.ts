@@ -42,6 +42,8 @@ export interface DevStackOptions {
   workDir: string;
   ui?: boolean;
   temporalDbFile?: string;
+  /** An already running Temporal to use instead of a dev server (the production-shape tier's); stop() stops it too. */
+  temporal?: TemporalDevServer;
 }
 
 /** Credentials for the emulator only: moto accepts any. */
@@ -50,11 +52,12 @@ export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   mkdirSync(options.workDir, { recursive: true });
   const [temporal, moto, registry] = await Promise.all([
-    startTemporalDevServer({
-      logFile: path.join(options.workDir, 'temporal.log'),
-      ...(options.ui ? { ui: true } : {}),
-      ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
-    }),
+    options.temporal ??
+      startTemporalDevServer({
+        logFile: path.join(options.workDir, 'temporal.log'),
+        ...(options.ui ? { ui: true } : {}),
+        ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
+      }),
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
     startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
   ]);

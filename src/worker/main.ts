@@ -8,6 +8,7 @@
 import { Runtime } from '@temporalio/worker';
 import { InvariantsError, loadInvariants } from '../config/load';
 import { temporalSettings } from '../temporal/connection';
+import { startAlertGauges } from './alert-gauges';
 import { installTelemetry, startFleetGauges, telemetrySettings } from './telemetry';
 import { createSentinelWorker } from './worker';
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     ...(process.env.SENTINEL_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.SENTINEL_WORKFLOW_BUNDLE } } : {}),
   });
   const gauges = telemetry.metricsAddress ? startFleetGauges(sentinel.client, sentinel.taskQueue) : undefined;
+  const alertGauges = telemetry.metricsAddress ? startAlertGauges({ client: sentinel.client, aws: sentinel.aws, invariants }) : undefined;
   Runtime.instance().logger.info('sentinel worker started', {
     taskQueue: sentinel.taskQueue,
     address: settings.address,
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   });
   await sentinel.worker.run();
   gauges?.stop();
+  alertGauges?.stop();
   await sentinel.close();
 }
 

@@ -21,7 +21,7 @@ describe('docker-compose.temporal.yml', function () {
 
   it('passes `docker compose config` with the services a deployment needs', () => {
     assert.deepEqual(Object.keys(config.services).sort(), ['postgresql', 'sentinel-worker', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui']);
-    assert.match(config.services.postgresql.image, /^postgres:16[\w.-]*@sha256:[0-9a-f]{64}$/);
+    assert.match(config.services.postgresql.image, /^postgres:15[\w.-]*@sha256:[0-9a-f]{64}$/);
     assert.equal(config.services.temporal.environment.DB, 'postgres12');
     assert.equal(config.services.temporal.environment.POSTGRES_SEEDS, 'postgresql');
     assert.match(config.services['temporal-ui'].image, /^temporalio\/ui:\d+\.\d+\.\d+$/);
@@ -103,9 +103,9 @@ describe('docker-compose.temporal.yml', function () {
 describe('Dockerfile', () => {
   const text = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 
-  it('builds in stages from a Node 22 image pinned by digest and runs as a non-root user', () => {
+  it('builds in stages from a Node 24 image pinned by digest and runs as a non-root user', () => {
     const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1];
-    assert.match(base ?? '', /^node:22[\w.-]*@sha256:[0-9a-f]{64}$/);
+    assert.match(base ?? '', /^node:24[\w.-]*@sha256:[0-9a-f]{64}$/);
     const stages = [...text.matchAll(/^FROM (\S+) AS (\w+)$/gm)].map((m) => [m[1], m[2]]);
     assert.deepEqual(stages, [['${NODE_IMAGE}', 'build'], ['${NODE_IMAGE}', 'runtime']]);
     const runtime = text.slice(text.indexOf('AS runtime'));

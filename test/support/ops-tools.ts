@@ -68,3 +68,17 @@ export function actionlint(files: string[]): CommandResult {
   const out = spawnSync(command, ['-no-color', ...files], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
   return { status: out.status, stdout: out.stdout ?? '', stderr: out.stderr ?? '', display: [command, ...files].join(' ') };
 }
+
+/** `promtool` (Debian's prometheus package, installed by scripts/ensure-tools.sh): SENTINEL_PROMTOOL, else PATH. */
+export function promtool(args: string[], cwd = PROJECT_ROOT): CommandResult {
+  let command = process.env.SENTINEL_PROMTOOL;
+  if (command) {
+    if (!existsSync(command)) throw new Error(`SENTINEL_PROMTOOL=${command} does not exist`);
+  } else {
+    const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+    if (!found) throw new Error('promtool not found: run `bash scripts/ensure-tools.sh` as root (apt-get install prometheus), or set SENTINEL_PROMTOOL');
+    command = found;
+  }
+  const out = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { status: out.status, stdout: out.stdout ?? '', stderr: out.stderr ?? String(out.error ?? ''), display: [command, ...args].join(' ') };
+}

@@ -9,13 +9,19 @@ import { loadInvariants } from '../../src/config/load';
 import { startDevStack, type DevStack } from '../../src/devstack/stack';
 
 let starting: Promise<DevStack> | undefined;
+let makeStack = (workDir: string): Promise<DevStack> => startDevStack({ invariants: loadInvariants(), workDir });
+
+/** The production-shape tier (test/production) puts its own Temporal under the same support code. Call before first use. */
+export function useStack(factory: (workDir: string) => Promise<DevStack>): void {
+  makeStack = factory;
+}
 
 export const suiteDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-'));
 
 /** Starts the stack once and points this process's AWS SDK and Temporal settings at it. */
 export function sharedStack(): Promise<DevStack> {
   starting ??= (async () => {
-    const stack = await startDevStack({ invariants: loadInvariants(), workDir: path.join(suiteDir, 'stack') });
+    const stack = await makeStack(path.join(suiteDir, 'stack'));
     Object.assign(process.env, stack.env);
     return stack;
   })();
