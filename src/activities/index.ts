@@ -7,6 +7,7 @@ import { approvedDigestActivities } from './approved-digest';
 import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
+import { withHeartbeats } from './heartbeat';
 import { hostCheckActivities } from './host-checks';
 import { instanceActivities } from './instances';
 import { janitorActivities } from './janitor';
@@ -15,7 +16,7 @@ import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...runPlanActivities(deps),
     ...laneActivities(deps),
     ...approvedDigestActivities(deps),
@@ -26,6 +27,15 @@ export function createActivities(deps: ActivityDeps) {
     ...preflightActivities(deps),
     ...janitorActivities(deps),
   };
+  // Short steps that must survive a killed worker: they heartbeat while a call is in flight.
+  return withHeartbeats(activities, [
+    'terminateInstance',
+    'terminateLegInstances',
+    'deleteTestCluster',
+    'readApprovedDigest',
+    'promoteDigest',
+    'writeEvidence',
+  ]);
 }
 
 export type SentinelActivities = ReturnType<typeof createActivities>;
