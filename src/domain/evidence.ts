@@ -5,7 +5,7 @@
  */
 import type { FailureRecord } from './failures';
 import type { JanitorOutcome } from './janitor';
-import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionStatus, Trigger, Verdict } from './run';
+import type { ApprovedDigestState, CandidateSource, CleanupIncomplete, LegResult, PreflightCheck, PromotionStatus, Trigger, Verdict } from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 
@@ -44,4 +44,6 @@ export interface EvidenceRecord {
   preflight?: PreflightCheck[];
   /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
   janitor?: JanitorOutcome;
+  /** Machines and clusters a failed cleanup may have left running (absent when every cleanup completed). */
+  cleanupIncomplete?: CleanupIncomplete;
 }

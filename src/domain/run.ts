@@ -137,7 +137,20 @@ export interface LegResult {
   failure?: FailureRecord;
   /** Set when cleanup itself failed: the janitor will reap what is left. */
   cleanupFailure?: FailureRecord;
+  /** Set when cleanup failed: what may still be running (the CLI exits 14, the alert metric counts it). */
+  leftBehind?: LeftBehind[];
 }
+
+/** A machine or test cluster that a failed cleanup may have left behind. */
+export interface LeftBehind {
+  kind: 'instance' | 'cluster';
+  /** The instance id, `radix:leg=<leg id>` when the leg never learnt its instance's id, or the cluster's name. */
+  id: string;
+  detail: string;
+}
+
+/** What a run's legs may have left behind, by target. */
+export type CleanupIncomplete = Array<LeftBehind & { target: string }>;
 
 export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict';
 
@@ -180,6 +193,8 @@ export interface MatrixRunResult {
   preflight?: PreflightCheck[];
   /** The janitor pre-step, in numbers (its full report is in the evidence). */
   janitor?: JanitorSummary;
+  /** Machines and clusters a failed cleanup may have left: `sentinel run` exits 14 (CLEANUP_INCOMPLETE). */
+  cleanupIncomplete?: CleanupIncomplete;
 }
 
 export interface JanitorSummary {

@@ -92,6 +92,7 @@ function legSection(leg: LegResult): string[] {
   out.push('');
   if (leg.failure) out.push(...failureLines(leg.failure), '');
   if (leg.cleanupFailure) out.push('Cleanup did not complete:', '', ...failureLines(leg.cleanupFailure), '');
+  if (leg.leftBehind?.length) out.push('**May be left running:**', '', ...leg.leftBehind.map((l) => `- ${l.kind} ${code(l.id)}: ${text(l.detail)}`), '');
   return out;
 }
 

@@ -56,6 +56,7 @@ const leg = z.object({
   phases: z.array(phase),
   failure: failure.optional(),
   cleanupFailure: failure.optional(),
+  leftBehind: z.array(z.object({ kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() })).optional(),
 });
 
 const candidateSource = z.object({
@@ -139,6 +140,9 @@ export const evidenceSchema = z.object({
   legs: z.array(leg),
   preflight: z.array(preflightCheck).optional(),
   janitor: janitor.optional(),
+  cleanupIncomplete: z
+    .array(z.object({ target: z.string(), kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() }))
+    .optional(),
 });
 
 // Compile-time guarantee that the validator and the type describe the same document:

@@ -27,6 +27,7 @@ import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
 import { failureRecord, type FailureRecord } from '../domain/failures';
 import type {
   ApprovedDigestState,
+  CleanupIncomplete,
   EvidenceLocation,
   LegResult,
   MatrixRunInput,
@@ -36,7 +37,7 @@ import type {
   RunProgress,
   Verdict,
 } from '../domain/run';
-import { activityOptions } from './activity-options';
+import { activityOptions, boundedAttemptOptions } from './activity-options';
 import {
   laneGrantSignal,
   laneReleaseSignal,
@@ -83,7 +84,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
   const lane = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
   const pointer = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
-  const safetyNet = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
+  const safetyNet = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
   const evidenceStore = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry));
 
   let verdict: Verdict = 'failed';
@@ -133,8 +134,12 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         }
         if (CancellationScope.current().consideredCancelled) throw new CancelledMarker();
 
-        // 4. Promotion, only when every target passed.
-        if (!failure && legs.every((leg) => leg.outcome === 'passed')) {
+        // 4. Promotion, only when every target passed and every cleanup completed: a gate that leaked does not pass.
+        const leaked = leftBehind(legs);
+        if (!failure && legs.every((leg) => leg.outcome === 'passed') && leaked.length > 0 && patched(CLEANUP_GATE_PATCH)) {
+          failure = failureRecord('CLEANUP_INCOMPLETE', leaked.map((l) => `${l.target}: ${l.kind} ${l.id}`).join(', '));
+          promotion = { status: 'not_promoted_failed', detail: 'cleanup incomplete' };
+        } else if (!failure && legs.every((leg) => leg.outcome === 'passed')) {
           progress.stage = 'promoting';
           try {
             const outcome = await pointer.promoteDigest({
@@ -205,6 +210,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       legs,
       ...(preflight ? { preflight: preflight.checks } : {}),
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
+      ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -260,6 +266,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     ...(evidence ? { evidence } : {}),
     ...(preflight ? { preflight: preflight.checks } : {}),
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
+    ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
   };
 
   /**
@@ -273,6 +280,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     progress.legs.push({ target: target.name, workflowId: id });
     const entry = progress.legs[progress.legs.length - 1]!;
     let result: LegResult;
+    let safetyNetFailed = false;
     try {
       const child = await startChild(hardwareLegWorkflow, {
         workflowId: id,
@@ -293,9 +301,12 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
             legWorkflowId: id,
             target: target.name,
             executor: plan.settings.executor,
+            // The leg may have been launching when it ended: look for its tag for a bounded grace.
+            launchUncertain: true,
           });
         } catch {
-          // The janitor reaps what is left after cleanupTtl.
+          // Said loudly in the result and the evidence; the janitor reaps what is left after cleanupTtl.
+          safetyNetFailed = true;
         }
       });
       result = {
@@ -310,11 +321,22 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         ami: target.ami,
         phases: [],
         failure: crashed,
+        ...(safetyNetFailed
+          ? { leftBehind: [{ kind: 'instance' as const, id: `radix:leg=${id}`, detail: `any instance tagged radix:leg=${id} in ${plan.settings.awsRegion} may still run` }] }
+          : {}),
       };
     }
     entry.outcome = result.outcome;
     return result;
   }
+}
+
+/** Marks runs that refuse to promote when a leg's cleanup failed (histories from before it replay without). */
+export const CLEANUP_GATE_PATCH = 'no-promotion-when-cleanup-incomplete';
+
+/** What the legs' failed cleanups may have left running. */
+function leftBehind(legs: LegResult[]): CleanupIncomplete {
+  return legs.flatMap((leg) => (leg.leftBehind ?? []).map((left) => ({ target: leg.target, ...left })));
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */

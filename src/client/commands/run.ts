@@ -12,7 +12,7 @@ import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../
 import type { gpuMatrixWorkflow } from '../../workflows';
 import { runWorkflowId } from '../../workflows/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
-import { CliError, EXIT, exitCodeForVerdict, type ExitCode } from '../exit-codes';
+import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { writeJunitReport } from '../junit';
 import { followRun } from '../progress';
 import { printResult, type Printer } from '../output';
@@ -115,7 +115,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
       printer.info(`junit: ${options.junit}`);
     }
     printResult(printer, result, url);
-    return exitCodeForVerdict(result.verdict);
+    return exitCodeForRun(result);
   } finally {
     await following;
     await temporal.close();
