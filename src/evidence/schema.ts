@@ -84,6 +84,8 @@ const janitorAction = z.object({
   detail: z.string(),
 });
 
+const clusterAction = z.object({ clusterId: z.string(), name: z.string(), runId: z.string(), ageSeconds: z.number().min(0), detail: z.string() });
+
 const janitor = z.object({
   workflowId: z.string(),
   report: z
@@ -105,6 +107,15 @@ const janitor = z.object({
           detail: z.string(),
         }),
       ),
+      clusters: z
+        .object({
+          seen: z.number().int().min(0),
+          deleted: z.array(clusterAction),
+          wouldDelete: z.array(clusterAction),
+          spared: z.array(clusterAction),
+          failure: failure.optional(),
+        })
+        .optional(),
     })
     .optional(),
   failure: failure.optional(),
