@@ -83,9 +83,10 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   const { timeouts, retry } = plan.settings;
   const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
   const lane = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
-  const pointer = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
+  // Promotion and evidence heartbeat while a call is in flight: an attempt lost with its worker is retried within one heartbeat.
+  const pointer = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
   const safetyNet = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
-  const evidenceStore = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry));
+  const evidenceStore = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat));
 
   let verdict: Verdict = 'failed';
   let failure: FailureRecord | undefined;
