@@ -99,6 +99,31 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
     }
   });
 
+  it('a run cancelled, then its worker killed during the cleanup that follows: a new worker still terminates the machines', async () => {
+    const env = testEnvironment('cancel-kill-cleanup');
+    slowGpuDetect(env.hostsDir, 'amd-v520', 60);
+    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 60);
+    const first = await startWorkerProcess(env.file, `${env.name}-worker-1`, proxyEnv);
+    const seen = ec2Proxy.callsOf('TerminateInstances').length;
+    ec2Proxy.addRule({ action: 'TerminateInstances', holdMs: 300_000, holdWhere: 'before', times: 2 });
+    const handle = await startRun(env, { candidate: await candidate('cancel-kill-cleanup') });
+    for (const target of TARGETS) await legReachesPhase(handle.workflowId, target, 'gpu_detect', 90_000);
+    await handle.cancel();
+    await eventually('both legs terminating, the calls in flight', async () => (ec2Proxy.callsOf('TerminateInstances').length - seen >= 2 ? true : undefined), 120_000);
+    await first.stop('SIGKILL');
+    const killedAt = Date.now();
+    const second = await startWorkerProcess(env.file, `${env.name}-worker-2`, proxyEnv);
+    try {
+      await runInstancesTerminated(handle.workflowId, 2, 90_000);
+      console.log(`      cancelled, worker killed in cleanup: instances terminated ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+      const result = await handle.result();
+      assert.equal(result.verdict, 'cancelled');
+      assert.equal(result.cleanupIncomplete, undefined);
+    } finally {
+      await second.stop('SIGKILL');
+    }
+  });
+
   it('a leg whose cleanup fails is loud: no promotion, exit 14, and the CLI, the evidence and an alert metric name what may be left', async () => {
     const env = testEnvironment('cleanup-fails');
     const metrics = `127.0.0.1:${await freePort()}`;
