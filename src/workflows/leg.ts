@@ -225,7 +225,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         });
       } catch {
         result.cleanupFailure = result.phases.find((p) => p.name === 'cleanup')?.failure;
-        result.leftBehind = leftBehind;
+        if (leftBehind.length > 0) result.leftBehind = leftBehind;
         // Loud: an alert metric per resource that may be left (not emitted on replay).
         const counter = metricMeter.createCounter(CLEANUP_INCOMPLETE_METRIC, 'resources', 'Machines and test clusters a failed cleanup may have left running');
         for (const left of leftBehind) counter.add(1, { environment: input.environment, target: target.name, kind: left.kind, resource: left.id });
