@@ -8,6 +8,7 @@ import { attestationActivities } from './attestation';
 import { controlPlaneActivities } from './control-plane';
 import type { ActivityDeps } from './deps';
 import { evidenceActivities } from './evidence';
+import { withHeartbeats } from './heartbeat';
 import { hostCheckActivities } from './host-checks';
 import { hostSetupActivities } from './host-setup';
 import { instanceCostActivities } from './instance-cost';
@@ -19,7 +20,7 @@ import { preflightActivities } from './preflight';
 import { runPlanActivities } from './run-plan';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...runPlanActivities(deps),
     ...laneActivities(deps),
     ...approvedDigestActivities(deps),
@@ -34,6 +35,15 @@ export function createActivities(deps: ActivityDeps) {
     ...placementActivities(deps),
     ...janitorActivities(deps),
   };
+  // Short steps that must survive a killed worker: they heartbeat while a call is in flight.
+  return withHeartbeats(activities, [
+    'terminateInstance',
+    'terminateLegInstances',
+    'deleteTestCluster',
+    'readApprovedDigest',
+    'promoteDigest',
+    'writeEvidence',
+  ]);
 }
 
 export type SentinelActivities = ReturnType<typeof createActivities>;

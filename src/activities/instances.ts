@@ -6,12 +6,14 @@ import { createHash } from 'node:crypto';
 import {
   DescribeInstancesCommand,
   TerminateInstancesCommand,
+  RunInstancesCommand,
   type Instance,
   type RunInstancesCommandInput,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
-import { awsErrorMessage, awsErrorName, isCredentialError, provisionFailureCode } from '../aws/errors';
+import { ApplicationFailure } from '@temporalio/common';
+import { awsErrorMessage, awsErrorName, isCapacityError, isCredentialError, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
 import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
 import type { InstanceFacts } from '../domain/run';
@@ -19,6 +21,7 @@ import { pollWithBackoff, type HostRef } from '../executors/types';
 import type { ActivityDeps } from './deps';
 import { attemptsEndingInFound, SweepStopped, sweepCapacity } from './capacity-sweep';
 import { activityFailure } from './failure';
+import { terminateLegMachines } from './leg-machines';
 import { waitContext } from './wait-context';
 
 /** Tags Sentinel puts on every machine it launches; the janitor and the IAM policy key on them. */
@@ -39,6 +42,8 @@ export interface ProvisionRequest {
   region: string;
   instanceProfile: string;
   cleanupTtlMs: number;
+  /** `radix:expires-at`, fixed by the leg when it started (workflow time); older legs leave it out. */
+  expiresAt?: string;
   target: Pick<TargetConfig, 'name' | 'ami' | 'instanceTypes'>;
   /** The pairs to sweep and the network of every launch (from preflight); absent: the instance types alone. */
   placement?: LegPlacement;
@@ -62,6 +67,10 @@ export interface TerminateLegRequest {
   legWorkflowId: string;
   target: string;
   executor: ExecutorConfig;
+  /** Instances the leg knows it launched (terminated even when the tag lookup does not list them yet). */
+  knownInstanceIds?: string[];
+  /** The leg does not know whether its launch happened: look for the tag for a bounded grace. */
+  launchUncertain?: boolean;
 }
 
 /**
@@ -133,17 +142,6 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
     };
   }
 
-  async function terminate(region: string, instanceIds: string[]): Promise<void> {
-    if (instanceIds.length === 0) return;
-    try {
-      await aws.ec2(region).send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
-    } catch (err) {
-      if (awsErrorName(err) === 'InvalidInstanceID.NotFound') return; // already gone
-      if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
-      throw activityFailure('CLEANUP_FAILED', `terminate ${instanceIds.join(', ')}: ${awsErrorMessage(err)}`, err);
-    }
-  }
-
   return {
     /**
      * Launches the leg's machine, at most once per leg: an instance already
@@ -157,9 +155,9 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       const existing = await findLegInstances(req.region, req.legWorkflowId);
       if (existing[0]) return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
 
-      // From the activity's first scheduling, so every attempt sends the same launch parameters:
-      // EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
-      const expiresAt = new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
+      // Fixed when the leg starts (workflow time), else from the activity's first scheduling, so every attempt
+      // sends the same launch parameters: EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
+      const expiresAt = req.expiresAt ?? new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
       const tags: Tag[] = [
         { Key: 'Name', Value: `sentinel-${req.environment}-${req.target.name}` },
         { Key: TAG.purpose, Value: PURPOSE },
@@ -235,19 +233,23 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
 
     /** Terminates the leg's machine and frees what the executor holds for it. Idempotent. */
     async terminateInstance(req: TerminateRequest): Promise<{ terminated: string[] }> {
-      await terminate(req.host.region, [req.host.instanceId]);
+      await terminateLegMachines(aws, { region: req.host.region, knownInstanceIds: [req.host.instanceId], launchUncertain: false });
       await executors.for(req.executor).release(req.host);
       return { terminated: [req.host.instanceId] };
     },
 
     /**
-     * Safety net for a leg that ended without cleaning up (terminated or timed
-     * out): terminates every machine tagged with that leg.
+     * A leg's cleanup (and its run's safety net for a leg that ended without
+     * one): terminates every live machine tagged with the leg and those it
+     * knows, riding out EC2's eventual consistency (./leg-machines.ts).
      */
     async terminateLegInstances(req: TerminateLegRequest): Promise<{ terminated: string[] }> {
-      const instances = await findLegInstances(req.region, req.legWorkflowId, [...LIVE_STATES]);
-      const ids = instances.map((i) => i.InstanceId!).filter(Boolean);
-      await terminate(req.region, ids);
+      const ids = await terminateLegMachines(aws, {
+        region: req.region,
+        legWorkflowId: req.legWorkflowId,
+        knownInstanceIds: req.knownInstanceIds ?? [],
+        launchUncertain: req.launchUncertain ?? false,
+      });
       for (const instanceId of ids) {
         await executors.for(req.executor).release({ instanceId, target: req.target, region: req.region });
       }

@@ -8,7 +8,10 @@ import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/cl
 import { Context } from '@temporalio/activity';
 import { awsErrorMessage, awsErrorName, isCredentialError } from '../aws/errors';
 import type { ExecutorConfig, RetryConfig } from '../config/schema';
-import type { JanitorInstance } from '../domain/janitor';
+import { ControlPlaneAuthError } from '../auth/cognito-token';
+import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
+import type { ControlPlaneRef } from '../control-plane/clients';
+import { clusterRunId, type JanitorCluster, type JanitorInstance } from '../domain/janitor';
 import type { ActivityDeps } from './deps';
 import { activityFailure } from './failure';
 import { PURPOSE, TAG } from './instances';
@@ -28,6 +31,8 @@ export interface JanitorPlan {
   cleanupTimeoutMs: number;
   heartbeatMs: number;
   retry: RetryConfig;
+  /** Where the environment's test clusters live (absent in plans that predate the cluster sweep). */
+  controlPlane?: ControlPlaneRef;
 }
 
 export interface ListRequest {
@@ -42,7 +47,14 @@ export interface TerminateOrphansRequest {
   instances: Array<{ instanceId: string; target?: string }>;
 }
 
-export function janitorActivities({ aws, executors, temporal, invariants }: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants'>) {
+/** A control-plane error as a catalogue failure of the cluster sweep. */
+function clusterSweepFailure(err: unknown, what: string): Error {
+  if (err instanceof ControlPlaneAuthError) return activityFailure('CONTROL_PLANE_AUTH_FAILED', err.message);
+  if (err instanceof ControlPlaneUnavailableError || err instanceof ControlPlaneRequestError) return activityFailure('CONTROL_PLANE_UNAVAILABLE', `${what}: ${err.message}`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function janitorActivities({ aws, executors, temporal, invariants, controlPlanes }: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants' | 'controlPlanes'>) {
   return {
     /** The environment's settings the janitor needs, from the worker's configuration. */
     async janitorPlan(req: { environment: string }): Promise<JanitorPlan> {
@@ -58,7 +70,38 @@ export function janitorActivities({ aws, executors, temporal, invariants }: Pick
         cleanupTimeoutMs: env.timeouts.cleanup,
         heartbeatMs: env.timeouts.heartbeat,
         retry: env.retry,
+        controlPlane: { baseUrl: env.controlPlane.baseUrl, cognito: env.controlPlane.cognito },
       };
+    },
+
+    /** The control plane's test clusters named after a leg of this environment's runs. */
+    async listTestClusters(req: { controlPlane: ControlPlaneRef; environment: string }): Promise<JanitorCluster[]> {
+      let clusters;
+      try {
+        clusters = await controlPlanes.for(req.controlPlane).listClusters();
+      } catch (err) {
+        throw clusterSweepFailure(err, 'list clusters');
+      }
+      return clusters.flatMap((c) => {
+        const runId = clusterRunId(c.name, req.environment);
+        return runId ? [{ clusterId: c.id, name: c.name, runId, createdAt: c.createdAt }] : [];
+      });
+    },
+
+    /** Deletes test clusters (idempotent: one already gone counts as deleted). */
+    async deleteTestClusters(req: { controlPlane: ControlPlaneRef; clusterIds: string[] }): Promise<{ deleted: string[] }> {
+      const api = controlPlanes.for(req.controlPlane);
+      const deleted: string[] = [];
+      for (const id of req.clusterIds) {
+        try {
+          await api.deleteCluster(id);
+        } catch (err) {
+          throw clusterSweepFailure(err, `delete cluster ${id}`);
+        }
+        deleted.push(id);
+        Context.current().heartbeat({ deleted: deleted.length });
+      }
+      return { deleted };
     },
 
     /** Live instances tagged radix:purpose=gpu-matrix and radix:environment=<env>, every page of them. */

@@ -2,7 +2,7 @@
  * Exit codes of the `sentinel` CLI. Stable: CI pipelines branch on them.
  * Documented in README.md ("Exit codes"); keep both in step.
  */
-import type { Verdict } from '../domain/run';
+import type { MatrixRunResult, Verdict } from '../domain/run';
 
 export const EXIT = {
   /** Every leg passed (and the digest was promoted, unless a dry run). */
@@ -33,6 +33,8 @@ export const EXIT = {
   PROMOTION_STALE: 12,
   /** The candidate was promoted, but another writer's value landed between Sentinel's read and its write and was overwritten (PROMOTION_OVERWRITTEN). */
   PROMOTION_OVERWRITTEN: 13,
+  /** A leg's cleanup failed: a machine or test cluster may be left running (the output and evidence name it). */
+  CLEANUP_INCOMPLETE: 14,
   /** No leg failed on the candidate, but at least one never got a fair trial (infrastructure, after its infraRetries); nothing was promoted. */
   INCONCLUSIVE: 15,
   /** A sandbox (simulated) run with an AWS service not pointed at an emulator; nothing was started. */
@@ -64,6 +66,11 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
     default:
       return EXIT.FAILED;
   }
+}
+
+/** A run's exit code: a machine or cluster that may be left running outranks every verdict. */
+export function exitCodeForRun(result: Pick<MatrixRunResult, 'verdict' | 'cleanupIncomplete'>): ExitCode {
+  return (result.cleanupIncomplete?.length ?? 0) > 0 ? EXIT.CLEANUP_INCOMPLETE : exitCodeForVerdict(result.verdict);
 }
 
 /** A failure the CLI reports with its own exit code and a message that says how to fix it. */

@@ -52,6 +52,10 @@ export function printResult(printer: Printer, result: MatrixRunResult, url?: str
     printer.info(`  remediation: ${result.failure.remediation}`);
   }
   if (result.cost) printer.info(costLine(result.cost));
+  if (result.cleanupIncomplete?.length) {
+    printer.info(`CLEANUP INCOMPLETE: ${result.cleanupIncomplete.length} resource(s) may be left running; terminate or delete them (or run \`sentinel janitor\`):`);
+    for (const left of result.cleanupIncomplete) printer.info(`  LEFT  ${left.target.padEnd(16)} ${left.kind} ${left.id}: ${left.detail}`);
+  }
   printer.info(`promotion: ${result.promotion.status}${result.promotion.detail ? ` (${result.promotion.detail})` : ''}`);
   printer.info(`approved before: ${result.approvedBefore?.reference ?? '(none)'}`);
   printer.info(`approved after:  ${result.approvedAfter?.reference ?? '(none)'}`);

@@ -49,6 +49,11 @@ export class ControlPlaneClient {
     return out.clusters[0];
   }
 
+  /** Every cluster the service user can see (the janitor looks for test clusters of dead runs). */
+  async listClusters(): Promise<Cluster[]> {
+    return (await this.call('GET', '/v1/clusters', clusterList)).clusters;
+  }
+
   /** A fresh onboarding token for an existing cluster (a retried install needs one: tokens are single-use). */
   async mintOnboardingToken(clusterId: string): Promise<Onboarding> {
     return this.call('POST', `/v1/clusters/${encodeURIComponent(clusterId)}/onboarding-tokens`, onboarding);

@@ -5,7 +5,7 @@
  */
 import type { FailureRecord } from './failures';
 import type { JanitorOutcome } from './janitor';
-import type { ApprovedDigestState, CandidateSource, LegResult, PreflightCheck, PromotionRecord, RunCost, Trigger, Verdict } from './run';
+import type { ApprovedDigestState, CandidateSource, CleanupIncomplete, LegResult, PreflightCheck, PromotionRecord, RunCost, Trigger, Verdict } from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 
@@ -44,6 +44,8 @@ export interface EvidenceRecord {
   preflight?: PreflightCheck[];
   /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
   janitor?: JanitorOutcome;
+  /** Machines and clusters a failed cleanup may have left running (absent when every cleanup completed). */
+  cleanupIncomplete?: CleanupIncomplete;
   /** What the run's machines cost: instance-seconds, leaked instance-seconds and USD at the configured prices. */
   cost?: RunCost;
   /** The run's signed attestations (docs/attestations.md): where they are stored and attached. */

@@ -302,6 +302,11 @@ const catalogue = {
     remediation: 'The janitor terminates it after cleanupTtl; to act now, terminate the instance named in the evidence.',
     retryable: true,
   },
+  CLEANUP_INCOMPLETE: {
+    summary: 'A leg\'s cleanup failed: a machine or test cluster may still be running, so the run did not promote',
+    remediation: 'Terminate the instances and delete the clusters listed under cleanupIncomplete in the evidence (or run `sentinel janitor --env <env>`), then run again.',
+    retryable: false,
+  },
   // The janitor.
   JANITOR_SCAN_FAILED: {
     summary: 'The janitor could not list the environment\'s instances',
@@ -475,6 +480,7 @@ const FAILURE_KINDS = {
   SMOKE_JOB_FAILED: 'candidate',
   SMOKE_JOB_TIMEOUT: 'candidate',
   CLEANUP_FAILED: 'infra',
+  CLEANUP_INCOMPLETE: 'infra',
   JANITOR_SCAN_FAILED: 'infra',
   RUN_STATUS_UNKNOWN: 'infra',
   LEG_CANCELLED: 'infra',

@@ -66,6 +66,48 @@ export interface JanitorReport {
   /** Dry run only: what would have been terminated. */
   wouldTerminate: JanitorAction[];
   spared: JanitorSpared[];
+  /** The control plane's test clusters of this environment's runs (absent in janitors that predate it). */
+  clusters?: ClusterSweep;
+}
+
+/** A test cluster of one of the environment's runs, as the janitor sees it (the control plane's cluster list). */
+export interface JanitorCluster {
+  clusterId: string;
+  /** The leg's workflow id: Sentinel names a leg's test cluster after it. */
+  name: string;
+  /** The matrix run's workflow id (the name up to its last `--`). */
+  runId: string;
+  createdAt: string;
+}
+
+export interface ClusterAction {
+  clusterId: string;
+  name: string;
+  runId: string;
+  ageSeconds: number;
+  detail: string;
+}
+
+/** The clusters' half of a sweep: those of closed runs are deleted (listed only in a dry run), those of open runs spared. */
+export interface ClusterSweep {
+  seen: number;
+  deleted: ClusterAction[];
+  wouldDelete: ClusterAction[];
+  spared: ClusterAction[];
+  /** The control plane could not be swept (the instance sweep stands). */
+  failure?: FailureRecord;
+}
+
+/**
+ * The run a test cluster belongs to, when its name is a leg id of this
+ * environment (`sentinel-run-<env>-<run id>--<target>`); other clusters are
+ * never the janitor's.
+ */
+export function clusterRunId(name: string, environment: string): string | undefined {
+  const prefix = `sentinel-run-${environment}-`;
+  const cut = name.lastIndexOf('--');
+  if (!name.startsWith(prefix) || cut <= prefix.length || cut + 2 >= name.length) return undefined;
+  return name.slice(0, cut);
 }
 
 /** What a matrix run records of its janitor pre-step: the report, or why there is none. */

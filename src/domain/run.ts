@@ -200,6 +200,8 @@ export interface LegResult {
   failure?: FailureRecord;
   /** Set when cleanup itself failed: the janitor will reap what is left. */
   cleanupFailure?: FailureRecord;
+  /** Set when cleanup failed: what may still be running (the CLI exits 14, the alert metric counts it). */
+  leftBehind?: LeftBehind[];
   /** Which attempt this is (1 when absent): an attempt after an infrastructure failure runs as its own leg workflow, on its own machine. */
   attempt?: number;
   /** Attempts before this one that ended for an infrastructure reason, oldest first. */
@@ -207,6 +209,17 @@ export interface LegResult {
   /** What this attempt's machine cost (absent when no machine was launched, or in runs that predate cost). */
   cost?: LegCost;
 }
+
+/** A machine or test cluster that a failed cleanup may have left behind. */
+export interface LeftBehind {
+  kind: 'instance' | 'cluster';
+  /** The instance id, `radix:leg=<leg id>` when the leg never learnt its instance's id, or the cluster's name. */
+  id: string;
+  detail: string;
+}
+
+/** What a run's legs may have left behind, by target. */
+export type CleanupIncomplete = Array<LeftBehind & { target: string }>;
 
 /** `inconclusive`: no leg failed on the candidate, but at least one never got a fair trial (infrastructure): nothing promoted. */
 export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict' | 'promotion_stale' | 'promotion_overwritten' | 'inconclusive';
@@ -283,6 +296,8 @@ export interface MatrixRunResult {
   attestation?: { result: 'PASSED' | 'FAILED'; summary: string };
   /** What the run's machines cost (absent in runs that predate cost, and in runs that launched none). */
   cost?: RunCost;
+  /** Machines and clusters a failed cleanup may have left: `sentinel run` exits 14 (CLEANUP_INCOMPLETE). */
+  cleanupIncomplete?: CleanupIncomplete;
 }
 
 export interface JanitorSummary {

@@ -124,6 +124,7 @@ function legSection(leg: LegResult): string[] {
     });
     out.push('');
   }
+  if (leg.leftBehind?.length) out.push('**May be left running:**', '', ...leg.leftBehind.map((l) => `- ${l.kind} ${code(l.id)}: ${text(l.detail)}`), '');
   return out;
 }
 
@@ -187,6 +188,15 @@ function janitorSection(j: NonNullable<EvidenceRecord['janitor']>): string[] {
     for (const a of acted) out.push(`| ${code(a.instanceId)} | ${r.dryRun ? 'would terminate' : 'terminated'} | ${seconds(a.ageSeconds)} | ${a.runId ? code(a.runId) : '–'} | ${text(a.detail)} |`);
     for (const s of r.spared) out.push(`| ${code(s.instanceId)} | spared | ${seconds(s.ageSeconds)} | ${s.runId ? code(s.runId) : '–'} | ${text(s.detail)} |`);
     out.push('');
+  }
+  const c = r.clusters;
+  if (c?.failure) out.push('Test clusters were not swept:', '', ...failureLines(c.failure), '');
+  else if (c) {
+    const removed = r.dryRun ? c.wouldDelete : c.deleted;
+    out.push(`${c.seen} test cluster(s) of this environment's runs seen; ${removed.length} ${r.dryRun ? 'would be deleted (dry run)' : 'deleted'}, ${c.spared.length} spared.`, '');
+    for (const a of removed) out.push(`- ${r.dryRun ? 'would delete' : 'deleted'} ${code(a.name)} (${code(a.clusterId)}): ${text(a.detail)}`);
+    for (const a of c.spared) out.push(`- spared ${code(a.name)} (${code(a.clusterId)}): ${text(a.detail)}`);
+    if (removed.length + c.spared.length > 0) out.push('');
   }
   return out;
 }

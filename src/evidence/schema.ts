@@ -108,6 +108,7 @@ const leg = z.object({
   phases: z.array(phase),
   failure: failure.optional(),
   cleanupFailure: failure.optional(),
+  leftBehind: z.array(z.object({ kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() })).optional(),
   attempt: z.number().int().min(1).optional(),
   get earlierAttempts() {
     return z.array(leg).optional();
@@ -140,6 +141,8 @@ const janitorAction = z.object({
   detail: z.string(),
 });
 
+const clusterAction = z.object({ clusterId: z.string(), name: z.string(), runId: z.string(), ageSeconds: z.number().min(0), detail: z.string() });
+
 const janitor = z.object({
   workflowId: z.string(),
   report: z
@@ -161,6 +164,15 @@ const janitor = z.object({
           detail: z.string(),
         }),
       ),
+      clusters: z
+        .object({
+          seen: z.number().int().min(0),
+          deleted: z.array(clusterAction),
+          wouldDelete: z.array(clusterAction),
+          spared: z.array(clusterAction),
+          failure: failure.optional(),
+        })
+        .optional(),
     })
     .optional(),
   failure: failure.optional(),
@@ -210,6 +222,9 @@ export const evidenceSchema = z.object({
     })
     .optional(),
   cost: runCost.optional(),
+  cleanupIncomplete: z
+    .array(z.object({ target: z.string(), kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() }))
+    .optional(),
 });
 
 // Compile-time guarantee that the validator and the type describe the same document:

@@ -6,7 +6,10 @@
  * Every log line, the SDK's own (core included) and Sentinel's, is one JSON
  * object on stdout: {"ts","level","message",...fields}. Metrics are the SDK's
  * (docs/observability.md lists those that matter) plus Sentinel's fleet
- * gauges, refreshed from Temporal's visibility store.
+ * gauges, refreshed from Temporal's visibility store, and the alert counter
+ * `sentinel_cleanup_incomplete` (CLEANUP_INCOMPLETE_METRIC), which the leg
+ * workflow emits through this runtime's meter for every machine or test
+ * cluster a failed cleanup may have left.
  */
 import type { Client } from '@temporalio/client';
 import type { LogLevel, LogMetadata, MetricGauge, MetricMeter } from '@temporalio/common';

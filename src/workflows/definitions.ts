@@ -45,6 +45,13 @@ export function scheduleId(kind: ScheduleKind, environment: string): string {
   return `sentinel-${kind}-${environment}`;
 }
 
+/**
+ * The alert metric of a failed cleanup (a counter emitted by the leg, through
+ * the worker's Prometheus endpoint, src/worker/telemetry.ts): one per machine
+ * or test cluster that may be left, labelled environment, target, kind, resource.
+ */
+export const CLEANUP_INCOMPLETE_METRIC = 'sentinel_cleanup_incomplete';
+
 export const SEARCH_ATTRIBUTES = {
   environment: defineSearchAttributeKey('SentinelEnvironment', SearchAttributeType.KEYWORD),
   candidateDigest: defineSearchAttributeKey('SentinelCandidateDigest', SearchAttributeType.KEYWORD),

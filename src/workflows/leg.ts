@@ -4,8 +4,11 @@
  * when the leg failed, timed out or was cancelled.
  */
 import {
+  ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   isCancellation,
+  metricMeter,
   patched,
   proxyActivities,
   setHandler,
@@ -16,20 +19,34 @@ import type { SentinelActivities } from '../activities';
 import { onDemandPrice } from '../domain/cost';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
 import type { PlacementAttempt } from '../domain/placement';
-import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
+import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, LeftBehind, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
 import type { HostRef } from '../executors/types';
-import { activityOptions } from './activity-options';
-import { legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
+import { activityOptions, boundedAttemptOptions } from './activity-options';
+import { CLEANUP_INCOMPLETE_METRIC, legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
 import { failureFacts, phaseFailure } from './failure-mapping';
 
 /** Legs that observe their machine's termination and record its cost. */
 export const LEG_COST_PATCH = 'leg-cost-observes-termination';
+
+/**
+ * Legs that record this marker let their launch settle before cleaning up
+ * (provisioning is not cancelled: cleanup then knows whether a machine was
+ * launched) and clean up by the leg's tag, always. Histories from before it
+ * replay the old way.
+ */
+export const LEG_CLEANUP_PATCH = 'leg-cleanup-by-tag-after-launch-settles';
+
+/** Provisioning failures in which EC2 refused the launch: nothing was launched. */
+const LAUNCH_REFUSED = new Set(['INSTANCE_CAPACITY_UNAVAILABLE', 'AMI_NOT_FOUND', 'AWS_CREDENTIALS_REFUSED', 'INSTANCE_PROFILE_INVALID']);
 
 export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const { settings, target } = input;
   const { timeouts, retry } = settings;
   const polling = { initialMs: settings.polling.initialInterval, maxMs: settings.polling.maximumInterval };
   const workflowId = workflowInfo().workflowId;
+  const settledCleanup = patched(LEG_CLEANUP_PATCH);
+  // Fixed once, at the leg's start (workflow time): every provisioning attempt tags the same expiry.
+  const expiresAt = new Date(Date.now() + settings.cleanupTtl).toISOString();
 
   // Options sit next to the calls that need them; waits heartbeat.
   const provision = proxyActivities<SentinelActivities>(activityOptions(timeouts.provision, retry, timeouts.heartbeat));
@@ -39,7 +56,9 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const installer = proxyActivities<SentinelActivities>(activityOptions(timeouts.installer, retry, timeouts.heartbeat));
   const onboarding = proxyActivities<SentinelActivities>(activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat));
   const smoke = proxyActivities<SentinelActivities>(activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat));
-  const cleanup = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
+  const cleanup = proxyActivities<SentinelActivities>(
+    settledCleanup ? boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat) : activityOptions(timeouts.cleanup, retry),
+  );
   const controlPlane = { baseUrl: settings.controlPlane.baseUrl, cognito: settings.controlPlane.cognito };
 
   const result: LegResult = {
@@ -90,20 +109,31 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
 
   let host: HostRef | undefined;
   let clusterRequested = false;
+  let launchUncertain = false;
   try {
+    const launch = () =>
+      provision.provisionInstance({
+        environment: input.environment,
+        runWorkflowId: input.runWorkflowId,
+        legWorkflowId: workflowId,
+        region: settings.awsRegion,
+        instanceProfile: settings.instanceProfile,
+        cleanupTtlMs: settings.cleanupTtl,
+        expiresAt,
+        target,
+        ...(input.placement ? { placement: input.placement } : {}),
+        throttleBackoff: polling,
+      });
     const { provisionAttempts, ...instance } = await phase('provision', async () => {
       try {
-        return await provision.provisionInstance({
-          environment: input.environment,
-          runWorkflowId: input.runWorkflowId,
-          legWorkflowId: workflowId,
-          region: settings.awsRegion,
-          instanceProfile: settings.instanceProfile,
-          cleanupTtlMs: settings.cleanupTtl,
-          target,
-          ...(input.placement ? { placement: input.placement } : {}),
-          throttleBackoff: polling,
-        });
+        if (!settledCleanup) return await launch();
+        try {
+          // Not cancelled with the leg: cleanup must know whether the launch happened.
+          return await CancellationScope.nonCancellable(launch);
+        } catch (err) {
+          launchUncertain = !launchRefused(err);
+          throw err;
+        }
       } catch (err) {
         // The capacity sweep's attempts (type, zone, subnet, error, time) go into the evidence either way.
         const found = failureFacts<{ provisionAttempts?: PlacementAttempt[] }>(err);
@@ -191,20 +221,46 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   } finally {
     // Cleanup must run whatever happened above, including cancellation of this leg.
     await CancellationScope.nonCancellable(async () => {
+      const leftBehind: LeftBehind[] = [];
       try {
         await phase('cleanup', async () => {
           const steps = await Promise.allSettled([
-            host
-              ? cleanup.terminateInstance({ host, executor: settings.executor })
-              : // Provisioning may have launched a machine it never reported: find it by its leg tag.
-                cleanup.terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
+            settledCleanup
+              ? // By the leg's tag, always, and the instance it knows (src/activities/leg-machines.ts).
+                cleanup.terminateLegInstances({
+                  region: settings.awsRegion,
+                  legWorkflowId: workflowId,
+                  target: target.name,
+                  executor: settings.executor,
+                  knownInstanceIds: host ? [host.instanceId] : [],
+                  launchUncertain,
+                })
+              : host
+                ? cleanup.terminateInstance({ host, executor: settings.executor })
+                : // Provisioning may have launched a machine it never reported: find it by its leg tag.
+                  cleanup.terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
             clusterRequested ? cleanup.deleteTestCluster({ controlPlane, clusterName: workflowId }) : Promise.resolve(null),
           ]);
+          const [machines, cluster] = steps;
+          if (machines.status === 'rejected') {
+            leftBehind.push({
+              kind: 'instance',
+              id: host?.instanceId ?? `radix:leg=${workflowId}`,
+              detail: `${host ? `instance ${host.instanceId}, and any instance` : 'any instance'} tagged radix:leg=${workflowId} in ${settings.awsRegion} may still run`,
+            });
+          }
+          if (cluster.status === 'rejected') {
+            leftBehind.push({ kind: 'cluster', id: workflowId, detail: `test cluster ${workflowId} may still exist in the control plane` });
+          }
           const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
           if (failed) throw failed.reason;
         });
       } catch {
         result.cleanupFailure = result.phases.find((p) => p.name === 'cleanup')?.failure;
+        if (leftBehind.length > 0) result.leftBehind = leftBehind;
+        // Loud: an alert metric per resource that may be left (not emitted on replay).
+        const counter = metricMeter.createCounter(CLEANUP_INCOMPLETE_METRIC, 'resources', 'Machines and test clusters a failed cleanup may have left running');
+        for (const left of leftBehind) counter.add(1, { environment: input.environment, target: target.name, kind: left.kind, resource: left.id });
       }
       // Cost: the machine's seconds from launch until EC2 reports it terminated (histories from before it replay without).
       if (result.instance && patched(LEG_COST_PATCH)) {
@@ -230,4 +286,10 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.verdict, value: result.outcome }]);
   }
   return result;
+}
+
+/** A provisioning failure in which EC2 itself refused the launch, so no machine exists. */
+function launchRefused(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && LAUNCH_REFUSED.has(cause.type ?? '');
 }

@@ -31,6 +31,7 @@ import { failureKind, failureRecord, type FailureCode, type FailureRecord } from
 import { legPlacement } from '../domain/placement';
 import type {
   ApprovedDigestState,
+  CleanupIncomplete,
   EvidenceLocation,
   LegResult,
   MatrixRunInput,
@@ -41,7 +42,7 @@ import type {
   RunProgress,
   Verdict,
 } from '../domain/run';
-import { activityOptions } from './activity-options';
+import { activityOptions, boundedAttemptOptions } from './activity-options';
 import {
   laneGrantSignal,
   laneReleaseSignal,
@@ -88,9 +89,10 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   const { timeouts, retry } = plan.settings;
   const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
   const lane = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
-  const pointer = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
-  const safetyNet = proxyActivities<SentinelActivities>(activityOptions(timeouts.cleanup, retry));
-  const evidenceStore = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry));
+  // Promotion and evidence heartbeat while a call is in flight: an attempt lost with its worker is retried within one heartbeat.
+  const pointer = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
+  const safetyNet = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
+  const evidenceStore = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat));
   const attest = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry, timeouts.heartbeat));
 
   let verdict: Verdict = 'failed';
@@ -141,7 +143,14 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         }
         if (CancellationScope.current().consideredCancelled) throw new CancelledMarker();
 
-        // 4. The signed proof, stored before the pointer may move (docs/attestations.md); no proof, no promotion.
+        // 4. A gate that leaked does not pass: no promotion when a leg's cleanup failed.
+        const leaked = leftBehind(legs);
+        if (!failure && legs.every((leg) => leg.outcome === 'passed') && leaked.length > 0 && patched(CLEANUP_GATE_PATCH)) {
+          failure = failureRecord('CLEANUP_INCOMPLETE', leaked.map((l) => `${l.target}: ${l.kind} ${l.id}`).join(', '));
+          promotion = { status: 'not_promoted_failed', detail: 'cleanup incomplete' };
+        }
+
+        // 5. The signed proof, stored before the pointer may move (docs/attestations.md); no proof, no promotion.
         const allPassed = !failure && legs.every((leg) => leg.outcome === 'passed');
         let attested = true;
         if (patched(ATTESTATION_PATCH)) {
@@ -158,7 +167,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
           }
         }
 
-        // 5. Promotion, only when every target passed and the proof is stored.
+        // 6. Promotion, only when every target passed, every cleanup completed and the proof is stored.
         if (allPassed && attested) {
           progress.stage = 'promoting';
           const promote = () =>
@@ -180,7 +189,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
             failure = runFailure(err);
             [verdict, promotion] = promotionRefused(failure, err);
           }
-        } else if (!allPassed) {
+        } else if (!allPassed && !promotion.detail) {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
           // No leg failed on the candidate, but one never got a fair trial: nothing is promoted, nobody is blamed.
           if (!failure && legs.some((leg) => leg.outcome === 'inconclusive') && legs.every((leg) => leg.outcome === 'passed' || leg.outcome === 'inconclusive')) {
@@ -242,6 +251,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
       ...(attestation ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } } : {}),
       ...(cost ? { cost } : {}),
+      ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
     };
     try {
       evidence = await evidenceStore.writeEvidence({
@@ -301,6 +311,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
     ...(attestation ? { attestation: { result: attestation.result, summary: attestation.summary.registryManifest } } : {}),
     ...(cost ? { cost } : {}),
+    ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
   };
 
   /**
@@ -340,6 +351,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
    */
   async function runLegAttempt(target: RunPlan['targets'][number], id: string): Promise<LegResult> {
     const placement = legPlacement(preflight?.placement, target.name);
+    let safetyNetFailed = false;
     try {
       const child = await startChild(hardwareLegWorkflow, {
         workflowId: id,
@@ -370,9 +382,12 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
             legWorkflowId: id,
             target: target.name,
             executor: plan.settings.executor,
+            // The leg may have been launching when it ended: look for its tag for a bounded grace.
+            launchUncertain: true,
           });
         } catch {
-          // The janitor reaps what is left after cleanupTtl.
+          // Said loudly in the result and the evidence; the janitor reaps what is left after cleanupTtl.
+          safetyNetFailed = true;
         }
       });
       return {
@@ -387,6 +402,9 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         ami: target.ami,
         phases: [],
         failure: crashed,
+        ...(safetyNetFailed
+          ? { leftBehind: [{ kind: 'instance' as const, id: `radix:leg=${id}`, detail: `any instance tagged radix:leg=${id} in ${plan.settings.awsRegion} may still run` }] }
+          : {}),
       };
     }
   }
@@ -451,6 +469,15 @@ export const INFRA_RETRY_PATCH = 'leg-infra-retry-inconclusive';
 /** A leg that failed for a reason of failure kind `infra` (not cancelled, not a finding about the candidate). */
 function endedOnInfrastructure(leg: LegResult): boolean {
   return leg.outcome === 'failed' && leg.failure !== undefined && failureKind(leg.failure.code) === 'infra';
+}
+
+/** Marks runs that refuse to promote when a leg's cleanup failed (histories from before it replay without). */
+export const CLEANUP_GATE_PATCH = 'no-promotion-when-cleanup-incomplete';
+
+/** What the legs' failed cleanups may have left running. */
+function leftBehind(legs: LegResult[]): CleanupIncomplete {
+  // An infra retry's earlier attempts may have left something too.
+  return legs.flatMap((leg) => [leg, ...(leg.earlierAttempts ?? [])].flatMap((attempt) => (attempt.leftBehind ?? []).map((left) => ({ target: leg.target, ...left }))));
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */

@@ -83,4 +83,17 @@ describe('the EC2 fault proxy in front of moto', function () {
     assert.ok(out.Instances?.[0]?.InstanceId);
     assert.equal(call.params.get('ClientToken'), token);
   });
+
+  it('answers a chosen TerminateInstances with InvalidInstanceID.NotFound, as EC2 does for an instance it does not show yet', async function () {
+    const id = (await launch(randomUUID())).Instances![0]!.InstanceId!;
+    proxy.addRule({ action: 'TerminateInstances', error: 'InvalidInstanceID.NotFound', times: 1 });
+    await assert.rejects(ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })), (err: Error) => {
+      assert.equal(err.name, 'InvalidInstanceID.NotFound');
+      assert.equal(err.message, `The instance ID '${id}' does not exist`);
+      return true;
+    });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    assert.equal(described.Reservations![0]!.Instances![0]!.State!.Name, 'terminated');
+  });
 });

@@ -200,4 +200,37 @@ describe('janitor (moto_server, real Temporal)', function () {
       await worker.stop();
     }
   });
+
+  it('deletes the test clusters of dead runs in the control plane, spares those of an open run and clusters that are not Sentinel\'s; --dry-run only lists', async () => {
+    const env = testEnvironment('janitor-clusters');
+    const stack = await sharedStack();
+    const store = stack.controlPlane.store;
+    const worker = await startWorker(env.invariants);
+    const open = await openRun(env, 'clusters-open');
+    try {
+      // Clusters as legs name them (<run workflow id>--<target>), left by runs that died before their cleanup.
+      const dead = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--nvidia-a10g`, 'sentinel').id;
+      const deadToo = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--amd-v520`, 'sentinel').id;
+      const ofOpenRun = store.createCluster(`${open.workflowId}--amd-v520`, 'sentinel').id;
+      const customer = store.createCluster(`customer-${env.name}`, 'someone-else').id;
+
+      const dry = await sentinel(['janitor', '--env', env.name, '--dry-run', '--json'], env.file);
+      assert.equal(dry.code, 0, dry.stderr);
+      const dryReport = dry.json.report as JanitorReport;
+      assert.deepEqual(dryReport.clusters?.wouldDelete.map((c) => c.clusterId).sort(), [dead, deadToo].sort());
+      assert.deepEqual(dryReport.clusters?.spared.map((c) => c.clusterId), [ofOpenRun]);
+      assert.ok([dead, deadToo, ofOpenRun, customer].every((id) => store.clusters.has(id)), 'a dry run deletes nothing');
+
+      const real = await sentinel(['janitor', '--env', env.name], env.file);
+      assert.equal(real.code, 0, real.stderr);
+      assert.match(real.stdout, new RegExp(`deleted\\s+${dead} .*run ${runWorkflowId(env.name, 'died-in-cleanup')}`));
+      assert.match(real.stdout, new RegExp(`spared\\s+${ofOpenRun} .*is still open`));
+      assert.ok(!store.clusters.has(dead) && !store.clusters.has(deadToo), 'the dead run\'s clusters are deleted');
+      assert.ok(store.clusters.has(ofOpenRun), 'the open run\'s cluster is spared');
+      assert.ok(store.clusters.has(customer), 'a cluster Sentinel did not name is never touched');
+    } finally {
+      await open.close();
+      await worker.stop();
+    }
+  });
 });

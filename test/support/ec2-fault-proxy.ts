@@ -31,6 +31,11 @@ export const EC2_ERRORS = {
       `You have requested more instances (1) than your current instance limit of 0 allows for the specified instance type (${type}). Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.`,
   },
   RequestLimitExceeded: { status: 503, message: () => 'Request limit exceeded.' },
+  /** EC2's eventual consistency: an instance launched a moment ago is not visible to every call yet. */
+  'InvalidInstanceID.NotFound': {
+    status: 400,
+    message: (_type: string, _zone: string, params?: URLSearchParams) => `The instance ID '${params?.get('InstanceId.1') ?? 'unknown'}' does not exist`,
+  },
 } as const;
 
 export type Ec2ErrorCode = keyof typeof EC2_ERRORS;
@@ -163,7 +168,7 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
         const spec = EC2_ERRORS[rule.error];
         call.status = spec.status;
         call.injected = rule.error;
-        send(res, spec.status, { 'content-type': 'text/xml;charset=UTF-8' }, errorXml(rule.error, spec.message(instanceTypeOf(params) ?? 'unknown', rule.zone ?? 'the requested zone')));
+        send(res, spec.status, { 'content-type': 'text/xml;charset=UTF-8' }, errorXml(rule.error, spec.message(instanceTypeOf(params) ?? 'unknown', rule.zone ?? 'the requested zone', params)));
         return;
       }
 

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import { formatDuration } from '../../domain/duration';
 import { failureInfo, isFailureCode } from '../../domain/failures';
-import type { JanitorAction, JanitorInput, JanitorReport } from '../../domain/janitor';
+import type { ClusterAction, JanitorAction, JanitorInput, JanitorReport } from '../../domain/janitor';
 import type { janitorWorkflow } from '../../workflows';
 import { janitorWorkflowId } from '../../workflows/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions } from '../context';
@@ -81,6 +81,18 @@ export function printJanitorReport(printer: Printer, report: JanitorReport): voi
     printer.info(`  ${verb.padEnd(15)} ${a.instanceId.padEnd(20)} age ${formatDuration(a.ageSeconds * 1000).padEnd(7)} run ${a.runId ?? '(none)'}: ${a.detail}`);
   for (const a of acted) line(report.dryRun ? 'would terminate' : 'terminated', a);
   for (const s of report.spared) line(`spared`, s);
+  const clusters = report.clusters;
+  if (!clusters) return;
+  if (clusters.failure) {
+    printer.info(`test clusters: not swept (${clusters.failure.code}: ${clusters.failure.detail ?? clusters.failure.summary})`);
+    return;
+  }
+  const removed = report.dryRun ? clusters.wouldDelete : clusters.deleted;
+  printer.info(`test clusters: ${clusters.seen} seen, ${removed.length} ${report.dryRun ? 'would be deleted' : 'deleted'}, ${clusters.spared.length} spared`);
+  const clusterLine = (verb: string, c: ClusterAction) =>
+    printer.info(`  ${verb.padEnd(15)} ${c.clusterId} ${c.name} age ${formatDuration(c.ageSeconds * 1000)} run ${c.runId}: ${c.detail}`);
+  for (const c of removed) clusterLine(report.dryRun ? 'would delete' : 'deleted', c);
+  for (const c of clusters.spared) clusterLine('spared', c);
 }
 
 function codedCause(err: WorkflowFailedError): { code: Parameters<typeof failureInfo>[0]; message: string } | undefined {

@@ -13,7 +13,7 @@ import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../
 import type { gpuMatrixWorkflow } from '../../workflows';
 import { runWorkflowId } from '../../workflows/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
-import { CliError, EXIT, exitCodeForVerdict, type ExitCode } from '../exit-codes';
+import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { codedCauseOf, firstLine } from '../failure-cause';
 import { writeJunitReport } from '../junit';
 import { followRun } from '../progress';
@@ -134,7 +134,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     printResult(printer, result, url);
     // Preflight found no configured zone offering a target's instance types: nothing was launched.
     if (result.verdict === 'failed' && result.failure?.code === 'PLACEMENT_UNAVAILABLE') return EXIT.PLACEMENT_UNAVAILABLE;
-    return exitCodeForVerdict(result.verdict);
+    return exitCodeForRun(result);
   } finally {
     await following;
     await temporal.close();
