@@ -17,6 +17,8 @@ function freshAccountEnvironment(slug: string): TestEnvironment & { profile: str
   const env = testEnvironment(slug, (e) => {
     e.instanceProfile = profile;
     e.evidence.location = `s3://${bucket}/gpu-matrix/`;
+    // Its own signing key, which a fresh account does not have yet.
+    e.attestation.kmsKeyId = `alias/sentinel-boot-${slug}-${suffix}`;
   });
   return { ...env, profile, bucket };
 }
@@ -44,7 +46,7 @@ describe('sentinel bootstrap against moto_server', function () {
     const report = jsonOf(run);
     assert.equal(report.applied, false);
     assert.equal(report.complete, false);
-    assert.deepEqual(statuses(report), { 'instance-profile': 'missing', 'approved-digest': 'missing', amis: 'present', network: 'present', 'evidence-store': 'missing' });
+    assert.deepEqual(statuses(report), { 'instance-profile': 'missing', 'approved-digest': 'missing', amis: 'present', network: 'present', 'evidence-store': 'missing', 'attestation-key': 'missing' });
     for (const item of report.items as Json[]) if (item.status === 'missing') assert.ok(item.remediation, `${item.item} says how to fix it`);
     assert.match(run.stderr, /MISSING +instance-profile/);
     assert.equal(await profileExists(env.profile), false, 'a report creates nothing');
@@ -67,7 +69,7 @@ describe('sentinel bootstrap against moto_server', function () {
     const digest = await candidate('bootstrap-initial');
     const first = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', digest]);
     assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual(statuses(jsonOf(first)), { 'instance-profile': 'created', 'approved-digest': 'created', amis: 'present', network: 'present', 'evidence-store': 'created' });
+    assert.deepEqual(statuses(jsonOf(first)), { 'instance-profile': 'created', 'approved-digest': 'created', amis: 'present', network: 'present', 'evidence-store': 'created', 'attestation-key': 'created' });
     assert.equal(await parameterValue(parameter), digest);
     const profile = await aws.iam(REGION).send(new GetInstanceProfileCommand({ InstanceProfileName: env.profile }));
     assert.equal(profile.InstanceProfile?.Roles?.[0]?.RoleName, env.profile);
@@ -76,7 +78,7 @@ describe('sentinel bootstrap against moto_server', function () {
 
     const second = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', await candidate('other')]);
     assert.equal(second.code, 0, second.stderr);
-    assert.deepEqual(statuses(jsonOf(second)), { 'instance-profile': 'present', 'approved-digest': 'present', amis: 'present', network: 'present', 'evidence-store': 'present' });
+    assert.deepEqual(statuses(jsonOf(second)), { 'instance-profile': 'present', 'approved-digest': 'present', amis: 'present', network: 'present', 'evidence-store': 'present', 'attestation-key': 'present' });
     const after = await aws.ssm(REGION).send(new GetParameterCommand({ Name: parameter }));
     assert.equal(after.Parameter?.Value, digest, 'the parameter keeps its value');
     assert.equal(after.Parameter?.Version, 1, 'and was not written again');
