@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TAG } from '../../src/activities/instances';
 import { legWorkflowId } from '../../src/workflows/definitions';
@@ -90,7 +90,11 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
       const histories = await Promise.all(
         [result.workflowId, ...result.legs.map((l) => l.workflowId)].map(async (id) => decodedText(await client.workflow.getHandle(id).fetchHistory())),
       );
-      const evidenceFiles = readdirSync(env.evidenceDir).map((f) => readFileSync(path.join(env.evidenceDir, f), 'utf8'));
+      // Every file under the evidence location, the attestations beside it included.
+      const evidenceFiles = (readdirSync(env.evidenceDir, { recursive: true }) as string[])
+        .map((f) => path.join(env.evidenceDir, f))
+        .filter((f) => statSync(f).isFile())
+        .map((f) => readFileSync(f, 'utf8'));
       const logs = readFileSync(path.join(suiteDir, `${env.name}-worker.log`), 'utf8');
       const places = { history: histories.join('\n'), evidence: evidenceFiles.join('\n'), 'worker log': logs };
       for (const [where, text] of Object.entries(places)) {
