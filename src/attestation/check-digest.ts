@@ -9,7 +9,7 @@ import { awsErrorMessage, awsErrorName } from '../aws/errors';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
 import { publicKeyFromPem } from './dsse';
-import { exportPublicKeyPem } from './kms-signer';
+import { exportPublicKeyPem } from './public-key';
 import { listAttestations, type AttachedAttestation } from './oci';
 import { verifyDigest, type VerifyResult } from './verify';
 

@@ -3,8 +3,9 @@
  * private key never leaves KMS; only its public key is exported, as PEM,
  * for anyone to verify with.
  */
-import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { createHash, createPublicKey } from 'node:crypto';
+import { SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createHash } from 'node:crypto';
+import { exportPublicKeyPem } from './public-key';
 import { IN_TOTO_PAYLOAD_TYPE, type Statement } from './statements';
 import { pae, type DsseEnvelope } from './dsse';
 
@@ -44,11 +45,7 @@ export function kmsSigner(kms: KMSClient, keyId: string): AttestationSigner {
   };
 }
 
-export async function exportPublicKeyPem(kms: KMSClient, keyId: string): Promise<string> {
-  const out = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-  if (!out.PublicKey) throw new Error(`KMS returned no public key for ${keyId}`);
-  return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
-}
+export { exportPublicKeyPem };
 
 /** The statement as a signed DSSE envelope. */
 export async function signStatement(signer: AttestationSigner, statement: Statement<unknown>): Promise<DsseEnvelope> {
