@@ -3,8 +3,10 @@
  * source, the environment's SSM parameter, classified once, and kept in
  * memory for a short TTL.
  *
- * Every outcome of a read (approved, missing, invalid, unavailable) is kept
- * for the TTL, counted from the moment the read started, so:
+ * Every outcome of a read (approved, missing, invalid, unavailable, and
+ * unattested when the read includes the attestation check of
+ * attested-digest.ts) is kept for the TTL, counted from the moment the read
+ * started, so:
  *   - SSM sees at most one GetParameter per TTL window, whatever the request
  *     rate (concurrent requests on an expired entry share one read);
  *   - a promotion is served at most one TTL after it was written;
