@@ -200,7 +200,7 @@ const PROOF_UNAVAILABLE_TEXT: Record<Exclude<UnavailableSource, 'ssm'>, (s: Scri
 export function approvedDigestProofUnavailableScript(s: ScriptSettings, source: Exclude<UnavailableSource, 'ssm'>, reason: UnavailableReason): string {
   return renderErrorScript('APPROVED_DIGEST_UNAVAILABLE', [
     `The control plane could not check the signed proof of the approved digest (SSM parameter ${s.parameter}): ${PROOF_UNAVAILABLE_TEXT[source](s, reason)}.`,
-    'Nothing was installed: environment ' + `${s.environment} installs only a digest whose proof was checked, never an unverified one.`,
+    `Nothing was installed: environment ${s.environment} installs only a digest whose proof was checked, never an unverified one.`,
     `Run this installer again in a minute (it keeps this answer for ${formatDuration(s.cacheTtlMs)}).`,
     `If it persists, the control plane's operators should check that it reaches the image registry of ${s.repository}, and its kms:DescribeKey and kms:GetPublicKey permission on ${s.kmsKeyId}.`,
   ]);

@@ -14,6 +14,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { AwsClients } from '../aws/clients';
 import { environmentOf, InvariantsError, loadInvariants, UnknownEnvironmentError } from '../config/load';
+import { RegistryConfigError } from '../registry/client';
 import { GRANT_KEY_VARIABLE, GrantKeyError, grantKeyFromEnv } from './candidate-grant';
 import { ApiUrlError, buildCloudApi, resolveApiUrl } from './server';
 
@@ -95,7 +96,7 @@ main(process.argv).catch((err: unknown) => {
     console.error(err.message);
     process.exit(3);
   }
-  if (err instanceof UnknownEnvironmentError || err instanceof ApiUrlError || err instanceof GrantKeyError) {
+  if (err instanceof UnknownEnvironmentError || err instanceof ApiUrlError || err instanceof GrantKeyError || err instanceof RegistryConfigError) {
     console.error(`cloud-api: ${err.message}`);
     process.exit(2);
   }

@@ -88,13 +88,16 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
 
   // The proof behind the pointer: the environment's key from KMS, the image's attestations from its registry.
   const kms = options.aws.kms(env.awsRegion);
+  // Resolved once, so a bad SENTINEL_REGISTRY_URL stops the service at start rather than failing every check.
+  const registryOfImages = env.attestation.requireAttestation ? registryEndpoint(env.image.repository) : undefined;
   let registryRequests = 0;
-  const verify: DigestVerifier = (image, signal) => {
+  const verify: DigestVerifier = async (image, signal) => {
     const countingFetch: typeof fetch = (input, init) => {
       registryRequests += 1;
       return fetch(input, { ...init, signal });
     };
-    const registry = new RegistryWriter(registryEndpoint(image.repository), undefined, countingFetch);
+    // The approved digest is always of env.image.repository (readApprovedDigest refuses any other).
+    const registry = new RegistryWriter(registryOfImages!, undefined, countingFetch);
     return checkDigest(kms, { environment: options.environment, live: env.kind === 'live', repository: image.repository, digest: image.digest, kmsKeyId: env.attestation.kmsKeyId }, registry);
   };
   const attested = env.attestation.requireAttestation ? new AttestedDigestReader(readPointer, verify, env.controlPlane.installer.ssmTimeout) : undefined;
