@@ -167,7 +167,7 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     }
   });
 
-  it('a promotion is served within the TTL, and concurrent requests share one SSM read', async function () {
+  it('a promotion is served within the TTL, and concurrent requests share one SSM read and one verification of its proof', async function () {
     const env = testEnvironment('inst-ttl', (e) => {
       e.controlPlane.installer.cacheTtl = '2s';
     });
