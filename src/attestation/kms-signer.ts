@@ -45,6 +45,8 @@ export function kmsSigner(kms: KMSClient, keyId: string): AttestationSigner {
   };
 }
 
+export { exportPublicKeyPem };
+
 /** The statement as a signed DSSE envelope. */
 export async function signStatement(signer: AttestationSigner, statement: Statement<unknown>): Promise<DsseEnvelope> {
   const payload = Buffer.from(JSON.stringify(statement), 'utf8');

@@ -1,7 +1,7 @@
 /**
- * Reading an attestation key's public half from KMS, as PEM: all a checker
- * needs (kms:GetPublicKey), kept apart from signing so that code which only
- * verifies never reaches kms:Sign.
+ * The environment's public key, exported from KMS as PEM. Its own module so
+ * that code which only verifies (the installer endpoint) reaches no signing
+ * call: the IAM of each service is derived from the modules it imports.
  */
 import { GetPublicKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { createPublicKey } from 'node:crypto';

@@ -3,8 +3,10 @@
  * source, the environment's SSM parameter, classified once, and kept in
  * memory for a short TTL.
  *
- * Every outcome of a read (approved, missing, invalid, unavailable) is kept
- * for the TTL, counted from the moment the read started, so:
+ * Every outcome of a read (approved, missing, invalid, unavailable, and
+ * unattested when the read includes the attestation check of
+ * attested-digest.ts) is kept for the TTL, counted from the moment the read
+ * started, so:
  *   - SSM sees at most one GetParameter per TTL window, whatever the request
  *     rate (concurrent requests on an expired entry share one read);
  *   - a promotion is served at most one TTL after it was written;
@@ -14,13 +16,22 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { awsErrorMessage, awsErrorName, isCredentialError } from '../aws/errors';
 import { ImageRefError, parsePinnedImage, type ImageRefProblem, type PinnedImage } from '../domain/image-ref';
-import type { UnavailableReason } from './installer-script';
+import type { VerificationReason } from '../attestation/verify';
+import type { UnavailableReason, UnavailableSource } from './installer-script';
 
 export type ApprovedDigestOutcome =
-  | { kind: 'approved'; image: PinnedImage; version: number | null }
+  | { kind: 'approved'; image: PinnedImage; version: number | null; /** The run whose signed PASSED summary vouches for it, when one was required. */ attestedBy?: string }
   | { kind: 'missing' }
   | { kind: 'invalid'; problem: ImageRefProblem; version: number | null }
-  | { kind: 'unavailable'; reason: UnavailableReason; /** For the service's log only, never for scripts. */ detail: string };
+  | { kind: 'unattested'; image: PinnedImage; version: number | null; reason: VerificationReason; /** For the service's log only, never for scripts. */ detail?: string }
+  | {
+      kind: 'unavailable';
+      /** What could not be read: SSM (the pointer), or the registry or KMS (the pointer's proof). */
+      source: UnavailableSource;
+      reason: UnavailableReason;
+      /** For the service's log only, never for scripts. */
+      detail: string;
+    };
 
 export interface ApprovedDigestRef {
   parameter: string;
@@ -57,7 +68,7 @@ export async function readApprovedDigest(ssm: SSMClient, ref: ApprovedDigestRef,
     if (awsErrorName(err) === 'ParameterNotFound') return { kind: 'missing' };
     const reason = unavailableReason(err, deadline.aborted);
     const detail = reason === 'timeout' ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err)})` : awsErrorMessage(err);
-    return { kind: 'unavailable', reason, detail };
+    return { kind: 'unavailable', source: 'ssm', reason, detail };
   }
   if (value === undefined) return { kind: 'invalid', problem: 'empty', version };
   try {
@@ -156,6 +167,6 @@ async function safely(read: () => Promise<ApprovedDigestOutcome>): Promise<Appro
   try {
     return await read();
   } catch (err) {
-    return { kind: 'unavailable', reason: 'error', detail: err instanceof Error ? err.message : String(err) };
+    return { kind: 'unavailable', source: 'ssm', reason: 'error', detail: err instanceof Error ? err.message : String(err) };
   }
 }

@@ -13,6 +13,7 @@ import { shellQuote } from '../checks/scripts';
 import { formatDuration } from '../domain/duration';
 import type { ImageRefProblem, PinnedImage } from '../domain/image-ref';
 import { INSTALLER_ERROR_MARKER, INSTALLER_ERRORS, type InstallerErrorName } from '../domain/installer';
+import { REASON_TEXT, type VerificationReason } from '../attestation/verify';
 
 /** Name of the agent's container on the host. */
 export const AGENT_CONTAINER = 'radix-cluster-agent';
@@ -27,12 +28,17 @@ export interface ScriptSettings {
   /** Public base URL of the control plane, handed to the agent. */
   apiUrl: string;
   cacheTtlMs: number;
+  /** attestation.kmsKeyId of the environment. */
+  kmsKeyId: string;
 }
 
 export type DigestSource = 'approved' | 'candidate';
 
 /** Why SSM could not be read, in words chosen here (never the error's own text). */
 export type UnavailableReason = 'throttled' | 'access-denied' | 'timeout' | 'unreachable' | 'error';
+
+/** What could not be read: the pointer (SSM), or its proof (the registry's attestations, the KMS key, or the check as a whole). */
+export type UnavailableSource = 'ssm' | 'registry' | 'kms' | 'attestation';
 
 /** Why a candidate was refused its grant. */
 export type GrantRefusal = 'disabled' | 'missing' | 'invalid' | 'expired' | 'mismatch';
@@ -182,6 +188,34 @@ export function approvedDigestUnavailableScript(s: ScriptSettings, reason: Unava
     'Nothing was installed: the control plane never hands out a stale or guessed image.',
     `Run this installer again in a minute (it keeps this answer for ${formatDuration(s.cacheTtlMs)}).`,
     `If it persists, the control plane's operators should check its ssm:GetParameter permission on ${s.parameter} and SSM throttling in ${s.region}.`,
+  ]);
+}
+
+const PROOF_UNAVAILABLE_TEXT: Record<Exclude<UnavailableSource, 'ssm'>, (s: ScriptSettings, reason: UnavailableReason) => string> = {
+  registry: (_s, reason) => `the image registry holding its attestations ${reason === 'timeout' ? 'did not answer in time' : 'could not be read'}`,
+  kms: (s, reason) => `KMS ${reason === 'timeout' ? 'did not answer in time' : reason === 'throttled' ? 'throttled the request' : 'could not be reached'} for the environment's key ${s.kmsKeyId}`,
+  attestation: () => 'the registry and KMS did not answer in time',
+};
+
+export function approvedDigestProofUnavailableScript(s: ScriptSettings, source: Exclude<UnavailableSource, 'ssm'>, reason: UnavailableReason): string {
+  return renderErrorScript('APPROVED_DIGEST_UNAVAILABLE', [
+    `The control plane could not check the signed proof of the approved digest (SSM parameter ${s.parameter}): ${PROOF_UNAVAILABLE_TEXT[source](s, reason)}.`,
+    `Nothing was installed: environment ${s.environment} installs only a digest whose proof was checked, never an unverified one.`,
+    `Run this installer again in a minute (it keeps this answer for ${formatDuration(s.cacheTtlMs)}).`,
+    `If it persists, the control plane's operators should check that it reaches the image registry of ${s.repository}, and its kms:DescribeKey and kms:GetPublicKey permission on ${s.kmsKeyId}.`,
+  ]);
+}
+
+/** The environment requires a signed PASSED summary for the approved digest, and the check refused it. The reason is a fixed code, never the digest. */
+export function approvedDigestUnattestedScript(s: ScriptSettings, reason: VerificationReason): string {
+  const text = REASON_TEXT[reason];
+  return renderErrorScript('APPROVED_DIGEST_UNATTESTED', [
+    `The approved digest in SSM parameter ${s.parameter} (region ${s.region}) has no valid signed proof that it passed Sentinel's GPU matrix in environment ${s.environment}: ${text.summary} (${reason}).`,
+    `Nothing was installed: this environment installs only a digest with a PASSED verification summary signed by its key ${s.kmsKeyId}.`,
+    `Remediation: ${text.remediation.replace(/<env>/g, s.environment)}.`,
+    `See the whole chain: sentinel verify --env ${s.environment}`,
+    `Restore the last attested digest: sentinel promote --rollback --env ${s.environment}`,
+    PICKED_UP(s),
   ]);
 }
 

@@ -17,6 +17,8 @@ import type { CandidateGrants } from './candidate-grant';
 import {
   approvedDigestInvalidScript,
   approvedDigestMissingScript,
+  approvedDigestProofUnavailableScript,
+  approvedDigestUnattestedScript,
   approvedDigestUnavailableScript,
   candidateInvalidScript,
   candidateNotAuthorisedScript,
@@ -38,7 +40,7 @@ export interface InstallerDeps {
   approved: ApprovedDigestProvider;
   /** Verifier of candidate grants; undefined when this control plane accepts no candidate. */
   grants: CandidateGrants | undefined;
-  /** Seconds a failing SSM answer is kept (for Retry-After). */
+  /** Seconds a failing SSM read or attestation check is kept (for Retry-After). */
   retryAfterSeconds: number;
   /** When the service knows its clusters: is this an unexpired, unused onboarding token of one of them? */
   isKnownOnboardingToken?: (token: string) => boolean;
@@ -107,7 +109,8 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
     return fail('CANDIDATE_INVALID', candidateInvalidScript(settings, 'grant-without-candidate'), 'grant-without-candidate');
   }
 
-  // 3. The approved digest, from SSM through the cache, and nothing else.
+  // 3. The approved digest, from SSM through the cache, and nothing else; where the environment
+  //    requires it, only with its signed proof (checked with the read, cached with it).
   const approved = await deps.approved.get();
   switch (approved.kind) {
     case 'approved':
@@ -116,10 +119,15 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
       return fail('APPROVED_DIGEST_MISSING', approvedDigestMissingScript(settings));
     case 'invalid':
       return fail('APPROVED_DIGEST_INVALID', approvedDigestInvalidScript(settings, approved.problem), approved.problem);
-    case 'unavailable':
-      return fail('APPROVED_DIGEST_UNAVAILABLE', approvedDigestUnavailableScript(settings, approved.reason), approved.detail, {
-        'retry-after': String(deps.retryAfterSeconds),
-      });
+    case 'unattested':
+      return fail('APPROVED_DIGEST_UNATTESTED', approvedDigestUnattestedScript(settings, approved.reason), approved.reason);
+    case 'unavailable': {
+      const script =
+        approved.source === 'ssm'
+          ? approvedDigestUnavailableScript(settings, approved.reason)
+          : approvedDigestProofUnavailableScript(settings, approved.source, approved.reason);
+      return fail('APPROVED_DIGEST_UNAVAILABLE', script, approved.detail, { 'retry-after': String(deps.retryAfterSeconds) });
+    }
   }
 }
 

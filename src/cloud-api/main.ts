@@ -6,11 +6,15 @@
  * controlPlane.baseUrl) says, unless --host / --port say otherwise (behind a
  * load balancer, or --port 0 for a free port). AWS comes from the standard
  * chain and AWS_ENDPOINT_URL; candidate installs need RADIX_INSTALLER_GRANT_KEY.
+ * Where attestation is required it reads the image's attestations from its
+ * registry (SENTINEL_REGISTRY_URL overrides the repository's host) and the
+ * environment's public key from KMS.
  * It logs JSON lines; the first says where it listens. SIGTERM / SIGINT stop it.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { AwsClients } from '../aws/clients';
 import { environmentOf, InvariantsError, loadInvariants, UnknownEnvironmentError } from '../config/load';
+import { RegistryConfigError } from '../registry/client';
 import { GRANT_KEY_VARIABLE, GrantKeyError, grantKeyFromEnv } from './candidate-grant';
 import { ApiUrlError, buildCloudApi, resolveApiUrl } from './server';
 
@@ -71,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
       parameter: env.approvedDigestParameter,
       cacheTtlMs: options.cache ? env.controlPlane.installer.cacheTtl : 0,
       candidateInstalls: grantKey ? 'enabled' : `disabled (no ${GRANT_KEY_VARIABLE})`,
+      attestation: env.attestation.requireAttestation ? `required, signed by ${env.attestation.kmsKeyId}` : 'not required',
       invariants: invariants.file,
     },
     'cloud-api listening',
@@ -91,7 +96,7 @@ main(process.argv).catch((err: unknown) => {
     console.error(err.message);
     process.exit(3);
   }
-  if (err instanceof UnknownEnvironmentError || err instanceof ApiUrlError || err instanceof GrantKeyError) {
+  if (err instanceof UnknownEnvironmentError || err instanceof ApiUrlError || err instanceof GrantKeyError || err instanceof RegistryConfigError) {
     console.error(`cloud-api: ${err.message}`);
     process.exit(2);
   }

@@ -4,7 +4,7 @@
  * environment of ops/invariants.yaml.
  *
  *   GET /v1/clusters/installer   the installer script (src/cloud-api/installer.ts)
- *   GET /healthz                 liveness, and the approved-digest cache's counters
+ *   GET /healthz                 liveness, the approved-digest cache's and the attestation checks' counters
  *   GET /metrics                 Prometheus counters of installer answers (./metrics.ts)
  *
  * Request URLs carry onboarding tokens and grants, so the log never records
@@ -14,7 +14,11 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
 import { environmentOf } from '../config/load';
+import { checkDigest } from '../attestation/check-digest';
+import { registryEndpoint } from '../registry/client';
+import { RegistryWriter } from '../registry/push';
 import { ApprovedDigestCache, readApprovedDigest, UncachedApprovedDigest, type ApprovedDigestOutcome, type ApprovedDigestProvider } from './approved-digest';
+import { AttestedDigestReader, type DigestVerifier } from './attested-digest';
 import { CandidateGrants } from './candidate-grant';
 import { handleInstallerRequest, INSTALLER_PATH, type InstallerDeps } from './installer';
 import type { ScriptSettings } from './installer-script';
@@ -72,6 +76,7 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
     repository: env.image.repository,
     apiUrl: options.apiUrl,
     cacheTtlMs: env.controlPlane.installer.cacheTtl,
+    kmsKeyId: env.attestation.kmsKeyId,
   };
   const app = Fastify({
     logger: withSafeRequestLogging(options.logger),
@@ -80,11 +85,29 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
   });
 
   const ssm = options.aws.ssm(env.awsRegion);
-  const read = () =>
+  const readPointer = () =>
     readApprovedDigest(ssm, { parameter: env.approvedDigestParameter, repository: env.image.repository }, env.controlPlane.installer.ssmTimeout);
+
+  // The proof behind the pointer: the environment's key from KMS, the image's attestations from its registry.
+  const kms = options.aws.kms(env.awsRegion);
+  // Resolved once, so a bad SENTINEL_REGISTRY_URL stops the service at start rather than failing every check.
+  const registryOfImages = env.attestation.requireAttestation ? registryEndpoint(env.image.repository) : undefined;
+  let registryRequests = 0;
+  const verify: DigestVerifier = async (image, signal) => {
+    const countingFetch: typeof fetch = (input, init) => {
+      registryRequests += 1;
+      return fetch(input, { ...init, signal });
+    };
+    // The approved digest is always of env.image.repository (readApprovedDigest refuses any other).
+    const registry = new RegistryWriter(registryOfImages!, undefined, countingFetch);
+    return checkDigest(kms, { environment: options.environment, live: env.kind === 'live', repository: image.repository, digest: image.digest, kmsKeyId: env.attestation.kmsKeyId }, registry);
+  };
+  const attested = env.attestation.requireAttestation ? new AttestedDigestReader(readPointer, verify, env.controlPlane.installer.ssmTimeout) : undefined;
+  const read = attested ? attested.get : readPointer;
   const logRead = (outcome: ApprovedDigestOutcome, ms: number) => {
     const fields = { parameter: env.approvedDigestParameter, ms, ...describe(outcome) };
     if (outcome.kind === 'approved') app.log.info(fields, 'approved digest read');
+    else if (outcome.kind === 'unattested') app.log.error(fields, 'approved digest refused: its attestation does not hold');
     else app.log.error(fields, 'approved digest not servable');
   };
   const approved: ApprovedDigestProvider = options.cache
@@ -128,6 +151,12 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
       cacheTtlMs: env.controlPlane.installer.cacheTtl,
       ...approved.stats(),
     },
+    attestation: {
+      required: env.attestation.requireAttestation,
+      kmsKeyId: env.attestation.kmsKeyId,
+      ...(attested ? attested.stats() : {}),
+      registryRequests,
+    },
     awsCalls: options.aws.callCounts(),
   }));
 
@@ -148,14 +177,17 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
 function describe(outcome: ApprovedDigestOutcome): Record<string, unknown> {
   switch (outcome.kind) {
     case 'approved':
-      return { outcome: 'approved', reference: outcome.image.reference, version: outcome.version };
+      return { outcome: 'approved', reference: outcome.image.reference, version: outcome.version, ...(outcome.attestedBy ? { attestedBy: outcome.attestedBy } : {}) };
+    case 'unattested':
+      // The digest is logged (it is a valid pinned reference); the script never names it.
+      return { outcome: 'APPROVED_DIGEST_UNATTESTED', reason: outcome.reason, reference: outcome.image.reference, version: outcome.version, ...(outcome.detail ? { detail: outcome.detail } : {}) };
     case 'missing':
       return { outcome: 'APPROVED_DIGEST_MISSING' };
     case 'invalid':
       // The value itself is not logged either: it may be anything.
       return { outcome: 'APPROVED_DIGEST_INVALID', problem: outcome.problem, version: outcome.version };
     case 'unavailable':
-      return { outcome: 'APPROVED_DIGEST_UNAVAILABLE', reason: outcome.reason, detail: outcome.detail };
+      return { outcome: 'APPROVED_DIGEST_UNAVAILABLE', source: outcome.source, reason: outcome.reason, detail: outcome.detail };
   }
 }
 

@@ -36,8 +36,15 @@ export const INSTALLER_ERRORS = {
   APPROVED_DIGEST_UNAVAILABLE: {
     exit: 22,
     httpStatus: 503,
-    summary: 'the control plane could not read the approved digest from SSM (throttled, unreachable or access denied)',
+    summary: 'the control plane could not read the approved digest from SSM (throttled, unreachable or access denied), or could not check its signed proof (registry or KMS unreachable)',
     failureCode: 'INSTALLER_SOURCE_UNAVAILABLE',
+  },
+  APPROVED_DIGEST_UNATTESTED: {
+    exit: 26,
+    httpStatus: 200,
+    summary: 'the environment requires attestation, and the approved digest has no PASSED verification summary for it signed by its key',
+    // Sentinel's legs install candidates, never the approved digest: a leg cannot meet this one.
+    failureCode: 'INSTALLER_FAILED',
   },
   ONBOARDING_TOKEN_INVALID: {
     exit: 23,

@@ -11,6 +11,7 @@ import {
   parseInstallerResult,
   type EndpointErrorName,
 } from '../../src/domain/installer';
+import { attestAsPassed } from '../support/attest';
 import { candidate, parameterValue, putParameter } from '../support/aws';
 import { startCloudApiProcess, startTestCloudApi, stopAllCloudApis, tcpProxy, type TestCloudApi } from '../support/cloud-api';
 import { callsOf, runOnHost, type HostRun } from '../support/installer-host';
@@ -100,6 +101,7 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
   it('a valid value gives a deterministic script that installs exactly that digest, by digest, with the cluster\'s token', async () => {
     const env = testEnvironment('inst-valid');
     const reference = await candidate('inst-valid');
+    await attestAsPassed(env, reference);
     await putParameter(parameterOf(env.name), reference);
     const api = await startTestCloudApi(env);
 
@@ -147,6 +149,7 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
   it('host-side failures end with their documented status and name', async () => {
     const env = testEnvironment('inst-host');
     const reference = await candidate('inst-host');
+    await attestAsPassed(env, reference);
     await putParameter(parameterOf(env.name), reference);
     const api = await startTestCloudApi(env);
     const body = await (await api.installer({ token: TOKEN })).text();
@@ -164,13 +167,15 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     }
   });
 
-  it('a promotion is served within the TTL, and concurrent requests share one SSM read', async function () {
+  it('a promotion is served within the TTL, and concurrent requests share one SSM read and one verification of its proof', async function () {
     const env = testEnvironment('inst-ttl', (e) => {
       e.controlPlane.installer.cacheTtl = '2s';
     });
     const ttlMs = 2_000;
     const first = await candidate('inst-ttl-1');
     const second = await candidate('inst-ttl-2');
+    await attestAsPassed(env, first);
+    await attestAsPassed(env, second);
     await putParameter(parameterOf(env.name), first);
     const api = await startTestCloudApi(env);
 
@@ -181,6 +186,13 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.equal(health.awsCalls['SSM.GetParameter'], 1, '200 concurrent requests, one SSM read');
     assert.equal(health.approvedDigest.reads, 1);
     assert.equal(health.approvedDigest.shared + health.approvedDigest.hits, 199);
+    // ... and one verification of the digest's proof: one key state, one public key, one walk of the registry.
+    assert.equal(health.attestation.verifications, 1, '200 concurrent requests, one verification');
+    assert.equal(health.attestation.passed, 1);
+    assert.equal(health.awsCalls['KMS.DescribeKey'], 1);
+    assert.equal(health.awsCalls['KMS.GetPublicKey'], 1);
+    const registryPerVerification = health.attestation.registryRequests;
+    assert.ok(registryPerVerification >= 4, `the registry was read for the attestations (${registryPerVerification} requests)`);
 
     // The read above happened before the promotion, so its entry expires less than one TTL after it.
     await putParameter(parameterOf(env.name), second);
@@ -196,6 +208,10 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
 
     health = await api.health();
     assert.equal(health.awsCalls['SSM.GetParameter'], 2, 'one more read for the new TTL window');
+    assert.equal(health.attestation.verifications, 2, 'one more verification for the new TTL window');
+    assert.equal(health.awsCalls['KMS.DescribeKey'], 2);
+    assert.equal(health.awsCalls['KMS.GetPublicKey'], 2);
+    assert.equal(health.attestation.registryRequests, 2 * registryPerVerification, 'the same registry walk for the second digest, and no other');
   });
 
   it('SSM unreachable: a 503 with a script that exits 22, never the digest served before', async function () {
@@ -205,6 +221,7 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     });
     const stack = await sharedStack();
     const reference = await candidate('inst-unreachable');
+    await attestAsPassed(env, reference);
     await putParameter(parameterOf(env.name), reference);
     const proxy = await tcpProxy(stack.moto.endpoint);
     try {
@@ -309,7 +326,9 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
 
   it('the service log never holds an onboarding token or a grant', async () => {
     const env = testEnvironment('inst-logs');
-    await putParameter(parameterOf(env.name), await candidate('inst-logs'));
+    const approved = await candidate('inst-logs');
+    await attestAsPassed(env, approved);
+    await putParameter(parameterOf(env.name), approved);
     const api = await startTestCloudApi(env, { grantKey: GRANT_KEY });
     const wanted = await candidate('inst-logs-candidate');
     const grant = await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: TOKEN, environment: env.name }, 900);

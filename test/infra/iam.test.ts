@@ -18,6 +18,8 @@ import { candidate as pinned, instancesTagged } from '../support/aws';
 import { startRun } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
+import { attestAsPassed } from '../support/attest';
+import { startTestCloudApi } from '../support/cloud-api';
 
 const { 'AWS::Region': region, 'AWS::AccountId': account } = PSEUDO;
 const dev = loadInvariants().environments.dev!;
@@ -30,6 +32,7 @@ const IDENTITIES = {
   worker: { entry: 'src/worker/main.ts', policy: 'WorkerPolicy' },
   operator: { entry: 'src/client/cli.ts', policy: 'OperatorPolicy' },
   ci: { entry: 'src/client/commands/run.ts', policy: 'CiEvidenceReaderRole/ReadEvidence' },
+  installer: { entry: 'src/cloud-api/main.ts', policy: 'InstallerPolicy' },
 } as const;
 
 /** Actions the worker policy grants ahead of the code that calls them, and why. */
@@ -107,6 +110,11 @@ function requestsFor(action: string, env: EnvironmentConfig, callers: string[] =
     case 's3:PutLifecycleConfiguration':
     case 's3:PutBucketPublicAccessBlock':
       return [{ action, resource: `arn:aws:s3:::${bucket}` }];
+    case 'kms:Sign':
+    case 'kms:GetPublicKey':
+    case 'kms:DescribeKey':
+      // The configuration names the key by its alias; the policies name it through kms:ResourceAliases.
+      return [{ action, resource: `arn:aws:kms:${region}:${account}:key/0b0e5a4e-1a2b-4c3d-8e9f-0123456789ab`, context: { 'kms:ResourceAliases': env.attestation.kmsKeyId } }];
     case 'cognito-idp:InitiateAuth':
       return [{ action, resource: `arn:aws:cognito-idp:${env.controlPlane.cognito.region}:${account}:userpool/${env.controlPlane.cognito.userPoolId}` }];
     default:
@@ -153,6 +161,7 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
     assert.equal(p.EvidencePrefix, prefix);
     assert.equal(p.CognitoUserPoolId, dev.controlPlane.cognito.userPoolId);
     assert.equal(p.CognitoRegion, dev.controlPlane.cognito.region);
+    assert.equal(p.AttestationKeyAlias, dev.attestation.kmsKeyId);
   });
 
   for (const identity of Object.keys(IDENTITIES) as Array<keyof typeof IDENTITIES>) {
@@ -217,6 +226,17 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
     it('attach anything but AmazonSSMManagedInstanceCore to the test host role', () => {
       assert.ok(!isAllowed(policyOf('operator'), { action: 'iam:AttachRolePolicy', resource: `arn:aws:iam::${account}:role/${dev.instanceProfile}`, context: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' } }));
     });
+    it('let the installer sign, use another key, or write the pointer', () => {
+      const installer = policyOf('installer');
+      const key = `arn:aws:kms:${region}:${account}:key/0b0e5a4e-1a2b-4c3d-8e9f-0123456789ab`;
+      assert.deepEqual(actionsNamed(installer), ['kms:DescribeKey', 'kms:GetPublicKey', 'ssm:GetParameter']);
+      assert.ok(isAllowed(installer, { action: 'kms:GetPublicKey', resource: key, context: { 'kms:ResourceAliases': dev.attestation.kmsKeyId } }));
+      assert.ok(!isAllowed(installer, { action: 'kms:Sign', resource: key, context: { 'kms:ResourceAliases': dev.attestation.kmsKeyId } }));
+      assert.ok(!isAllowed(installer, { action: 'kms:GetPublicKey', resource: key, context: { 'kms:ResourceAliases': 'alias/sentinel-prod-attestation' } }));
+      assert.ok(!isAllowed(installer, { action: 'kms:DescribeKey', resource: key }), 'a key without the alias');
+      assert.ok(!isAllowed(installer, { action: 'ssm:PutParameter', resource: `arn:aws:ssm:${region}:${account}:parameter${dev.approvedDigestParameter}` }));
+      assert.ok(!isAllowed(installer, { action: 'ssm:GetParameter', resource: `arn:aws:ssm:${region}:${account}:parameter/radix/prod/agent_digest_approved` }));
+    });
     it('let CI read anything but evidence', () => {
       assert.deepEqual(actionsNamed(policyOf('ci')), ['s3:GetObject']);
       assert.ok(!isAllowed(policyOf('ci'), { action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/other/secret.json` }));
@@ -248,6 +268,25 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
         for (const action of made) assert.ok(derived.has(action), `${action} was called but not derived from the code`);
       } finally {
         clients.destroy();
+      }
+    });
+
+    it('the installer serving an attested digest, counted by AwsClients', async () => {
+      const env = testEnvironment('iam-installer');
+      const settings = env.invariants.environments[env.name]!;
+      const api = await startTestCloudApi(env);
+      try {
+        const attested = await pinned('iam-installer');
+        await attestAsPassed(env, attested);
+        await putParameter(settings.approvedDigestParameter, attested);
+        const served = await api.installer({ token: 'onb_aWFtLWluc3RhbGxlci0wMQ.sig' });
+        assert.equal(served.status, 200, await served.text());
+        const derived = awsActionsReachableFrom('src/cloud-api/main.ts').actions;
+        const made = Object.keys(api.aws.callCounts()).map(iamActionOfCall);
+        assert.deepEqual(made.sort(), ['kms:DescribeKey', 'kms:GetPublicKey', 'ssm:GetParameter']);
+        for (const action of made) assert.ok(derived.has(action), `${action} was called but not derived from the code`);
+      } finally {
+        await api.stop();
       }
     });
 

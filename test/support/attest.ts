@@ -2,12 +2,13 @@
  * Gives a digest the signed PASSED summary a real run would leave, for tests
  * that set the pointer's history by hand (rollback) and still need the proof.
  */
-import { attestRun } from '../../src/attestation/attest-run';
+import { attestRun, type AttestRunRequest } from '../../src/attestation/attest-run';
 import { parsePinnedImage } from '../../src/domain/image-ref';
 import { aws } from './aws';
 import type { TestEnvironment } from './invariants';
 
-export async function attestAsPassed(env: TestEnvironment, reference: string): Promise<void> {
+/** `overrides` change the proof for tests of refusals (another key, another environment, a FAILED result). */
+export async function attestAsPassed(env: TestEnvironment, reference: string, overrides: Partial<AttestRunRequest> = {}): Promise<void> {
   const settings = env.invariants.environments[env.name]!;
   await attestRun(aws, {
     environment: env.name,
@@ -34,5 +35,6 @@ export async function attestAsPassed(env: TestEnvironment, reference: string): P
       failedPhases: [],
       url: 'http://127.0.0.1:8233',
     })),
+    ...overrides,
   });
 }

@@ -32,6 +32,7 @@ export interface TestCloudApi {
 export interface HealthReport {
   status: string;
   approvedDigest: { reads: number; hits: number; shared: number; misses: number; cacheTtlMs: number };
+  attestation: { required: boolean; kmsKeyId: string; verifications?: number; passed?: number; refused?: number; unavailable?: number; registryRequests: number };
   awsCalls: Record<string, number>;
 }
 

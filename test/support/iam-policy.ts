@@ -99,7 +99,8 @@ function conditionsHold(condition: Statement['Condition'], context: Record<strin
       const values = Array.isArray(expected) ? expected : [expected];
       if (actual === undefined) return false;
       const ok =
-        operator === 'StringEquals' || operator === 'ArnEquals'
+        // A request here carries one value per key, so ForAnyValue:StringEquals reduces to StringEquals.
+        operator === 'StringEquals' || operator === 'ArnEquals' || operator === 'ForAnyValue:StringEquals'
           ? values.includes(actual)
           : operator === 'StringLike' || operator === 'ArnLike'
             ? values.some((v) => globMatch(v, actual))
