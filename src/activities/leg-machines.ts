@@ -62,7 +62,20 @@ async function terminateOne(aws: AwsClients, region: string, instanceId: string,
   } catch (err) {
     if (awsErrorName(err) === 'InvalidInstanceID.NotFound') return 'not_found';
     if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
+    // An instance that is already gone (terminated behind our back) is done, whatever the call said about it
+    // (moto, for one, fails on the network interface of an instance terminated before).
+    if (await alreadyGone(aws, region, instanceId, signal)) return 'done';
     throw activityFailure('CLEANUP_FAILED', `terminate ${instanceId}: ${awsErrorMessage(err)}`, err);
+  }
+}
+
+async function alreadyGone(aws: AwsClients, region: string, instanceId: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const out = await aws.ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: signal });
+    const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? '';
+    return GONE_STATES.has(state);
+  } catch {
+    return false;
   }
 }
 

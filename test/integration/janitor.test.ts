@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeInstancesCommand, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { PURPOSE, TAG } from '../../src/activities/instances';
 import type { JanitorReport } from '../../src/domain/janitor';
@@ -208,10 +209,15 @@ describe('janitor (moto_server, real Temporal)', function () {
     const worker = await startWorker(env.invariants);
     const open = await openRun(env, 'clusters-open');
     try {
-      // Clusters as legs name them (<run workflow id>--<target>), left by runs that died before their cleanup.
-      const dead = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--nvidia-a10g`, 'sentinel').id;
-      const deadToo = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--amd-v520`, 'sentinel').id;
-      const ofOpenRun = store.createCluster(`${open.workflowId}--amd-v520`, 'sentinel').id;
+      // Clusters as legs name them (<run workflow id>--<target>), owned by Sentinel's service user (only an owner may
+      // delete a cluster), left by runs that died before their cleanup.
+      const cognito = new CognitoIdentityProviderClient({ region: stack.serviceUser.region });
+      const user = await cognito.send(new AdminGetUserCommand({ UserPoolId: stack.serviceUser.userPoolId, Username: stack.serviceUser.username }));
+      cognito.destroy();
+      const serviceSubject = user.UserAttributes!.find((a) => a.Name === 'sub')!.Value!;
+      const dead = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--nvidia-a10g`, serviceSubject).id;
+      const deadToo = store.createCluster(`${runWorkflowId(env.name, 'died-in-cleanup')}--amd-v520`, serviceSubject).id;
+      const ofOpenRun = store.createCluster(`${open.workflowId}--amd-v520`, serviceSubject).id;
       const customer = store.createCluster(`customer-${env.name}`, 'someone-else').id;
 
       const dry = await sentinel(['janitor', '--env', env.name, '--dry-run', '--json'], env.file);
