@@ -9,6 +9,7 @@ import { promoteCommand } from './commands/promote';
 import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { scheduleCommand } from './commands/schedule';
+import { runsCommand } from './commands/runs';
 import { CliError, EXIT } from './exit-codes';
 import { firstLine } from './failure-cause';
 import { createPrinter } from './output';
@@ -27,6 +28,7 @@ export function buildProgram(jsonMode: boolean): Command {
   program.addCommand(promoteCommand(printer));
   program.addCommand(janitorCommand(printer));
   program.addCommand(scheduleCommand(printer));
+  program.addCommand(runsCommand(printer));
   return program;
 }
 
