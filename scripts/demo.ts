@@ -16,6 +16,7 @@ import { createPrinter } from '../src/client/output';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
 import type { EvidenceRecord } from '../src/domain/evidence';
 import { pushImage } from '../src/devstack/registry';
+import { shellExports } from '../src/devstack/exports';
 import { startDevStack } from '../src/devstack/stack';
 import { registryEndpoint } from '../src/registry/client';
 import { createSentinelWorker } from '../src/worker/worker';
@@ -73,6 +74,9 @@ async function main(): Promise<number> {
       if (verified !== EXIT.PASSED) code = verified;
     }
     if (keep) {
+      say('the stack stays up; in another shell, these lines point sentinel and temporal at it:');
+      process.stdout.write(`\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }).join('\n')}\n\n`);
+      say(`then: sentinel runs list --env ${ENVIRONMENT}; temporal workflow list; npm run worker starts a worker for new runs`);
       say(`Web UI: ${stack.temporal.uiUrl} (Ctrl-C to stop everything)`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }

@@ -10,6 +10,7 @@ import { janitorCommand } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { scheduleCommand } from './commands/schedule';
 import { verifyCommand } from './commands/verify';
+import { runsCommand } from './commands/runs';
 import { CliError, EXIT } from './exit-codes';
 import { firstLine } from './failure-cause';
 import { createPrinter } from './output';
@@ -29,6 +30,7 @@ export function buildProgram(jsonMode: boolean): Command {
   program.addCommand(janitorCommand(printer));
   program.addCommand(scheduleCommand(printer));
   program.addCommand(verifyCommand(printer));
+  program.addCommand(runsCommand(printer));
   return program;
 }
 

@@ -23,7 +23,7 @@ export const EXIT = {
   CANCELLED: 7,
   /** AWS refused the credentials or the setup is incomplete (bootstrap, janitor, promote). */
   AWS_ERROR: 8,
-  /** The named schedule does not exist (`sentinel schedule apply` creates it). */
+  /** The named schedule does not exist (`sentinel schedule apply` creates it), or `sentinel runs` names no known run. */
   NOT_FOUND: 9,
   /** Something unexpected; the message says what. */
   INTERNAL: 10,

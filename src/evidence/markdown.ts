@@ -68,6 +68,7 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const leg of e.legs) out.push(legRow(leg));
     out.push('');
+    out.push(...phaseTimeline(e.legs));
     for (const leg of e.legs) out.push(...legSection(leg));
   }
   out.push(`<sub>${text(e.schema)}</sub>`, '');
@@ -90,6 +91,35 @@ function legRow(leg: LegResult): string {
     leg.failure ? code(leg.failure.code) : '–',
   ];
   return `| ${cells.join(' | ')} |`;
+}
+
+/**
+ * Every leg's phases on one time axis, as a Mermaid gantt block (GitHub
+ * renders it in job summaries, comments and files). Only phases with a start
+ * are drawn; names are reduced to characters Mermaid cannot misread.
+ */
+export function phaseTimeline(legs: LegResult[]): string[] {
+  const timed = legs.map((leg) => ({ leg, phases: leg.phases.filter((p) => p.startedAt !== undefined && !Number.isNaN(Date.parse(p.startedAt))) }));
+  if (timed.every((t) => t.phases.length === 0)) return [];
+  const out = ['## Timeline', '', '```mermaid', 'gantt', '  dateFormat x', '  axisFormat %H:%M:%S'];
+  const TAG = { passed: 'done', failed: 'crit', cancelled: 'active', skipped: 'done' } as const;
+  timed.forEach(({ leg, phases }, i) => {
+    if (phases.length === 0) return;
+    out.push(`  section ${mermaidName(leg.target)}`);
+    for (const p of phases) {
+      const start = Date.parse(p.startedAt!);
+      // A phase shorter than a millisecond is drawn as one, so it stays visible.
+      const end = start + Math.max(1, Math.round((p.durationSeconds ?? 0) * 1000));
+      out.push(`  ${p.name} ${p.outcome}${p.failure ? ` ${mermaidName(p.failure.code)}` : ''} :${TAG[p.outcome]}, l${i}_${p.name}, ${start}, ${end}`);
+    }
+  });
+  out.push('```', '');
+  return out;
+}
+
+/** A name inside a Mermaid gantt line: no separators (`:`, `;`, `#`), no line breaks. */
+function mermaidName(value: string): string {
+  return value.replace(/[^A-Za-z0-9._ -]/g, '_');
 }
 
 function legSection(leg: LegResult): string[] {

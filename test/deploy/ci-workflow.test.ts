@@ -26,6 +26,13 @@ describe('the GPU-matrix CI workflow', () => {
     assert.equal(out.status, 0, `${out.display}:\n${out.stdout}${out.stderr}`);
   });
 
+  it('appends the evidence Markdown to the job summary, whatever the verdict', () => {
+    const fetch = step((s) => typeof s.run === 'string' && s.run.includes('GITHUB_STEP_SUMMARY'), 'writing the job summary');
+    assert.equal(fetch.if, 'always()', 'a failed run has the most to show');
+    assert.match(fetch.run, /for md in "\$out"\/evidence\/\*\.md; do\n\s+\[ -f "\$md" \] && cat "\$md" >> "\$GITHUB_STEP_SUMMARY"/);
+    assert.match(fetch.run, /no evidence Markdown could be fetched[^\n]*>> "\$GITHUB_STEP_SUMMARY"/);
+  });
+
   it('has a dry_run input and one non-cancelling concurrency group per environment', () => {
     assert.equal(workflow.on.workflow_dispatch.inputs.dry_run.type, 'boolean');
     assert.equal(workflow.on.workflow_dispatch.inputs.dry_run.default, false);

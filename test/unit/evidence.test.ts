@@ -96,6 +96,33 @@ describe('evidence pack', () => {
     assert.match(md, /\| 1 \| `sentinel-run-dev-123--amd-v520` \| `i-0abc` \| `HOST_READY_TIMEOUT`/);
   });
 
+  it('draws every leg\'s timed phases as a Mermaid gantt block, failed phases marked critical', () => {
+    const base = record();
+    const nvidia = { ...base.legs[0]!, target: 'nvidia:a10g#1', vendor: 'nvidia' as const, outcome: 'passed' as const, failure: undefined, phases: [
+      { name: 'provision' as const, outcome: 'passed' as const, startedAt: '2026-11-25T02:00:02.000Z', durationSeconds: 20.5 },
+      { name: 'smoke_job' as const, outcome: 'skipped' as const },
+    ] };
+    const md = renderEvidenceMarkdown(record({ legs: [base.legs[0]!, nvidia] }));
+    const block = /## Timeline\n\n```mermaid\n([\s\S]*?)\n```/.exec(md);
+    assert.ok(block, md);
+    const lines = block[1]!.split('\n');
+    assert.deepEqual(lines.slice(0, 3), ['gantt', '  dateFormat x', '  axisFormat %H:%M:%S']);
+    const start = Date.parse('2026-11-25T02:00:01.000Z');
+    assert.ok(lines.includes('  section amd-v520'));
+    assert.ok(lines.includes(`  provision passed :done, l0_provision, ${start}, ${start + 12_000}`), lines.join('\n'));
+    const detect = Date.parse('2026-11-25T02:03:00.000Z');
+    assert.ok(lines.includes(`  gpu_detect failed GPU_DRIVER_ERROR :crit, l0_gpu_detect, ${detect}, ${detect + 2_000}`), lines.join('\n'));
+    assert.ok(lines.includes('  section nvidia_a10g_1'), 'a name cannot break the block');
+    assert.ok(!lines.some((l) => l.includes('smoke_job')), 'a phase that never started is not drawn');
+    assert.ok(md.indexOf('## Timeline') > md.indexOf('## Targets'));
+  });
+
+  it('draws no timeline when no phase has a start time', () => {
+    const base = record();
+    const md = renderEvidenceMarkdown(record({ legs: [{ ...base.legs[0]!, phases: [{ name: 'provision', outcome: 'skipped' }] }] }));
+    assert.ok(!md.includes('```mermaid'));
+  });
+
   it('marks simulated runs as such at the top', () => {
     const md = renderEvidenceMarkdown(record({ simulated: true }));
     assert.match(md.split('\n').slice(0, 4).join('\n'), /SIMULATED RUN/);

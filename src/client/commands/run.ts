@@ -141,7 +141,7 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   }
 }
 
-async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, address: string, environment: string): Promise<MatrixRunResult> {
+export async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, address: string, environment: string): Promise<MatrixRunResult> {
   try {
     return await handle.result();
   } catch (err) {
