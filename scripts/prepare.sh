@@ -7,6 +7,8 @@ if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.packa
   echo "prepare: installing npm packages (npm ci)" >&2
   npm ci --no-audit --no-fund >&2
 fi
-eval "$(bash scripts/ensure-tools.sh --print-env)"
+# A failed install must stop here, not leave the suite to fail later without its tools.
+tool_env="$(bash scripts/ensure-tools.sh --print-env)" || { echo "prepare: installing the tools failed (scripts/ensure-tools.sh, above)" >&2; exit 3; }
+eval "$tool_env"
 # The pinned AWS SDK supports this Node; its notice about future releases is noise here.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
