@@ -74,14 +74,19 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
     slowGpuDetect(env.hostsDir, 'nvidia-a10g', 2);
     const worker = await startWorker(env.invariants);
     try {
-      const [a, b] = await Promise.all([startRun(env, { candidate: await candidate('serial-a') }), startRun(env, { candidate: await candidate('serial-b') })]);
+      // Image A is built before image B; the lane decides which run goes first.
+      const older = await candidate('serial-a');
+      const newer = await candidate('serial-b');
+      const [a, b] = await Promise.all([startRun(env, { candidate: older }), startRun(env, { candidate: newer })]);
       const results = await Promise.all([a.result(), b.result()]);
-      assert.deepEqual(results.map((r) => r.verdict), ['passed', 'passed']);
       const [first, second] = results.map(readEvidence).sort((x, y) => Date.parse(x.run.finishedAt) - Date.parse(y.run.finishedAt)) as [EvidenceRecord, EvidenceRecord];
       const secondStart = Math.min(...second.legs.flatMap((l) => l.phases.filter((p) => p.startedAt).map((p) => Date.parse(p.startedAt!))));
       assert.ok(secondStart >= Date.parse(first.run.finishedAt), `second run's legs began ${Date.parse(first.run.finishedAt) - secondStart}ms before the first run finished`);
+      assert.equal(first.verdict, 'passed');
       assert.equal(second.approvedDigest.before?.reference, first.candidate.reference, 'the second run started from what the first promoted');
-      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), second.candidate.reference);
+      // The pointer only moves forward: if the older image's run went second, it passed its legs but is not promoted.
+      assert.equal(second.verdict, second.candidate.reference === newer ? 'passed' : 'promotion_stale');
+      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), newer);
     } finally {
       await worker.stop();
     }
