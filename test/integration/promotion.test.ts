@@ -11,6 +11,7 @@ import { sentinel } from '../support/cli';
 import { slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
 import { legReachesPhase, readEvidence, startRun, temporalClient } from '../support/runs';
 import { startSsmFaultProxy, type SsmFaultProxy } from '../support/ssm-fault-proxy';
+import { attestAsPassed } from '../support/attest';
 import { sharedStack } from '../support/stack';
 import { eventually } from '../support/wait';
 import { startWorker, startWorkerProcess } from '../support/worker';
@@ -93,7 +94,8 @@ describe('the approved pointer: forward only, truthful about races, consistent a
       assert.deepEqual(evidence.legs.map((l) => l.outcome), ['passed', 'passed'], 'the legs passed: only the order refused it');
       assert.match(readFileSync(oldResult.evidence.markdown, 'utf8'), /# Sentinel GPU matrix: PROMOTION STALE/);
 
-      // Going back on purpose is still possible, explicitly.
+      // Going back on purpose is still possible, explicitly, to a digest with its signed proof.
+      await attestAsPassed(env, seed);
       const rollback = await sentinel(['promote', '--rollback', '--env', env.name], env.file);
       assert.equal(rollback.code, EXIT.PASSED, rollback.stderr);
       assert.equal(await parameterValue(parameterOf(env)), seed);
