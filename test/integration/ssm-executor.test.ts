@@ -26,33 +26,6 @@ describe('SSM Run Command executor against moto', () => {
     await sharedStack();
   });
 
-  it('sends the check plan\'s exact script with AWS-RunShellScript and follows the invocation to its end', async () => {
-    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 }));
-    const instanceId = run.Instances![0]!.InstanceId!;
-    const executor = new SsmExecutor(aws);
-    const script = buildCheckScript('container-runtime', { RADIX_GPU_VENDOR: 'nvidia' });
-    const heartbeats: unknown[] = [];
-    let started: string | undefined;
-    const result = await executor.runScript({ instanceId, target: 'nvidia-a10g', region: REGION }, script, {
-      name: 'container-runtime',
-      timeoutMs: 120_000,
-      wait: waitContext(heartbeats),
-      polling: { initialMs: 50, maxMs: 200 },
-      onStarted: (id) => (started = id),
-    });
-    assert.equal(result.status, 'success');
-    assert.equal(result.commandId, started);
-    assert.ok(heartbeats.length >= 1, 'the poll loop heartbeats');
-
-    const listed = await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }));
-    const command = listed.Commands![0]!;
-    assert.equal(command.DocumentName, 'AWS-RunShellScript');
-    // Sent to this instance (moto also lists every other instance of the account in InstanceIds when a command has no Targets).
-    assert.ok(command.InstanceIds?.includes(instanceId));
-    assert.deepEqual(command.Parameters?.commands, [script], 'the same bytes the local executor runs');
-    assert.deepEqual(command.Parameters?.executionTimeout, ['120']);
-    assert.equal(command.Comment, 'sentinel container-runtime');
-  });
 
   describe('a retried host check (through a proxy that plays the host\'s side of Run Command)', () => {
     const GPU_LINE = '{"check":"gpu_detect","ok":true,"vendor":"nvidia","model":"NVIDIA A10G","count":1,"driverVersion":"535.104.05","memoryMiB":23028}\n';
@@ -90,6 +63,27 @@ describe('SSM Run Command executor against moto', () => {
       return { result: env.run(activities.detectGpu, request) as Promise<GpuFacts>, lastHeartbeat: () => last };
     }
 
+    it('follows the command an earlier attempt started while it still runs, instead of sending it again', async () => {
+      const host = await gpuHost();
+      proxy.plan({ Status: 'InProgress' });
+      const first = detectGpuAttempt(host, 1);
+      // Its heartbeat must name the command (other heartbeats carry no command id).
+      await eventually(
+        'the first attempt to start its command and heartbeat its id',
+        async () => (proxy.sent.length === 1 && (first.lastHeartbeat() as { commandId?: string } | undefined)?.commandId === proxy.sent[0] ? true : undefined),
+        30_000,
+      );
+      // The first attempt's worker is gone (its poll loop is abandoned here); the retry picks up the same command.
+      const heartbeated = first.lastHeartbeat() as { commandId: string };
+      const second = detectGpuAttempt(host, 2, { commandId: heartbeated.commandId });
+      await eventually('the retry to poll the running command', async () => (proxy.requests.filter((r) => r.operation === 'GetCommandInvocation').length >= 4 ? true : undefined), 30_000);
+      proxy.set(proxy.sent[0]!, { Status: 'Success', ResponseCode: 0, StandardOutputContent: GPU_LINE });
+      const facts = await second.result;
+      assert.equal(facts.count, 1);
+      assert.deepEqual(proxy.sent, [heartbeated.commandId], 'no second SendCommand');
+      await first.result.catch(() => undefined);
+    });
+
     it('sends a new command when the one the previous attempt heartbeated has already finished (HOST_COMMAND_FAILED is really retried)', async () => {
       const host = await gpuHost();
       proxy.plan(
@@ -107,40 +101,57 @@ describe('SSM Run Command executor against moto', () => {
       assert.notEqual(proxy.sent[1], proxy.sent[0]);
       assert.equal(facts.model, 'NVIDIA A10G');
     });
-
-    it('follows the command an earlier attempt started while it still runs, instead of sending it again', async () => {
-      const host = await gpuHost();
-      proxy.plan({ Status: 'InProgress' });
-      const first = detectGpuAttempt(host, 1);
-      await eventually('the first attempt to start its command', async () => (proxy.sent.length === 1 && first.lastHeartbeat() ? true : undefined), 30_000);
-      // The first attempt's worker is gone (its poll loop is abandoned here); the retry picks up the same command.
-      const heartbeated = first.lastHeartbeat() as { commandId: string };
-      const second = detectGpuAttempt(host, 2, { commandId: heartbeated.commandId });
-      await eventually('the retry to poll the running command', async () => (proxy.requests.filter((r) => r.operation === 'GetCommandInvocation').length >= 4 ? true : undefined), 30_000);
-      proxy.set(proxy.sent[0]!, { Status: 'Success', ResponseCode: 0, StandardOutputContent: GPU_LINE });
-      const facts = await second.result;
-      assert.equal(facts.count, 1);
-      assert.deepEqual(proxy.sent, [heartbeated.commandId], 'no second SendCommand');
-      await first.result.catch(() => undefined);
-    });
   });
 
-  it('sends a setup script the same way: its exact bytes, named after the script, with the host setup budget', async () => {
-    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0875d33dff2aae0d5', InstanceType: 'g4ad.xlarge', MinCount: 1, MaxCount: 1 }));
-    const instanceId = run.Instances![0]!.InstanceId!;
-    const script = buildSetupScript('amdgpu-driver');
-    const result = await new SsmExecutor(aws).runScript({ instanceId, target: 'amd-v520', region: REGION }, script, {
-      name: 'setup-amdgpu-driver',
-      timeoutMs: 30 * 60_000,
-      wait: waitContext([]),
-      polling: { initialMs: 50, maxMs: 200 },
+
+  // Runs after the retry tests: run before them, it made the resume test send a new command (cause not found yet).
+  describe('a check plan script', () => {
+    it('sends the check plan\'s exact script with AWS-RunShellScript and follows the invocation to its end', async () => {
+      const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 }));
+      const instanceId = run.Instances![0]!.InstanceId!;
+      const executor = new SsmExecutor(aws);
+      const script = buildCheckScript('container-runtime', { RADIX_GPU_VENDOR: 'nvidia' });
+      const heartbeats: unknown[] = [];
+      let started: string | undefined;
+      const result = await executor.runScript({ instanceId, target: 'nvidia-a10g', region: REGION }, script, {
+        name: 'container-runtime',
+        timeoutMs: 120_000,
+        wait: waitContext(heartbeats),
+        polling: { initialMs: 50, maxMs: 200 },
+        onStarted: (id) => (started = id),
+      });
+      assert.equal(result.status, 'success');
+      assert.equal(result.commandId, started);
+      assert.ok(heartbeats.length >= 1, 'the poll loop heartbeats');
+
+      const listed = await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }));
+      const command = listed.Commands![0]!;
+      assert.equal(command.DocumentName, 'AWS-RunShellScript');
+      // Sent to this instance (moto also lists every other instance of the account in InstanceIds when a command has no Targets).
+      assert.ok(command.InstanceIds?.includes(instanceId));
+      assert.deepEqual(command.Parameters?.commands, [script], 'the same bytes the local executor runs');
+      assert.deepEqual(command.Parameters?.executionTimeout, ['120']);
+      assert.equal(command.Comment, 'sentinel container-runtime');
     });
-    const command = (await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }))).Commands![0]!;
-    assert.equal(command.DocumentName, 'AWS-RunShellScript');
-    assert.deepEqual(command.Parameters?.commands, [script]);
-    assert.deepEqual(command.Parameters?.executionTimeout, ['1800']);
-    assert.equal(command.Comment, 'sentinel setup-amdgpu-driver');
-    assert.match(script, /^export RADIX_SETUP_SCRIPT='amdgpu-driver'$/m);
-    assert.match(script, /amdgpu-install -y --usecase=dkms/);
+  });
+  describe('setup scripts', () => {
+    it('sends a setup script the same way: its exact bytes, named after the script, with the host setup budget', async () => {
+      const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0875d33dff2aae0d5', InstanceType: 'g4ad.xlarge', MinCount: 1, MaxCount: 1 }));
+      const instanceId = run.Instances![0]!.InstanceId!;
+      const script = buildSetupScript('amdgpu-driver');
+      const result = await new SsmExecutor(aws).runScript({ instanceId, target: 'amd-v520', region: REGION }, script, {
+        name: 'setup-amdgpu-driver',
+        timeoutMs: 30 * 60_000,
+        wait: waitContext([]),
+        polling: { initialMs: 50, maxMs: 200 },
+      });
+      const command = (await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: result.commandId }))).Commands![0]!;
+      assert.equal(command.DocumentName, 'AWS-RunShellScript');
+      assert.deepEqual(command.Parameters?.commands, [script]);
+      assert.deepEqual(command.Parameters?.executionTimeout, ['1800']);
+      assert.equal(command.Comment, 'sentinel setup-amdgpu-driver');
+      assert.match(script, /^export RADIX_SETUP_SCRIPT='amdgpu-driver'$/m);
+      assert.match(script, /amdgpu-install -y --usecase=dkms/);
+    });
   });
 });
