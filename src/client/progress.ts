@@ -10,6 +10,7 @@
 import type { Client } from '@temporalio/client';
 import type { LegProgress, RunProgress } from '../domain/run';
 import { legProgressQuery, runProgressQuery } from '../workflows/definitions';
+import { newLegLines, type LegView } from './leg-progress-lines';
 import type { Printer } from './output';
 
 const POLL_MS = 1_000;
@@ -19,12 +20,14 @@ const QUERY_TIMEOUT_MS = 3_000;
 export async function followRun(client: Client, workflowId: string, printer: Printer, signal: AbortSignal): Promise<void> {
   const started = Date.now();
   const seen = new Map<string, string>();
-  const instances = new Map<string, string>();
+  const printedByLeg = new Map<string, Set<string>>();
+  const finished = new Set<string>();
+  const stamp = (line: string) => printer.info(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const say = (key: string, value: string, line: string) => {
     // Answers that arrive after the follower was stopped (the verdict is being printed) are not news.
     if (signal.aborted || seen.get(key) === value) return;
     seen.set(key, value);
-    printer.info(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+    stamp(line);
   };
   while (!signal.aborted) {
     const run = await quietly(client, () => client.workflow.getHandle(workflowId).query(runProgressQuery));
@@ -32,14 +35,16 @@ export async function followRun(client: Client, workflowId: string, printer: Pri
       say('run', run.stage, `run: ${run.stage.replace(/_/g, ' ')}${run.lane?.holder ? ` (lane held by ${run.lane.holder})` : ''}`);
       await Promise.all(
         run.legs.map(async (leg) => {
-          // A leg the run already reports finished is not asked again: a closed workflow answers a query only by replaying its whole history.
-          const progress: Pick<LegProgress, 'phase' | 'outcome' | 'instanceId'> | undefined = leg.outcome
-            ? { phase: 'done', outcome: leg.outcome, instanceId: instances.get(leg.target) }
-            : await quietly<LegProgress>(client, () => client.workflow.getHandle(leg.workflowId).query(legProgressQuery));
-          if (!progress) return;
-          if (progress.instanceId) instances.set(leg.target, progress.instanceId);
-          const where = progress.phase === 'done' ? `done: ${progress.outcome}` : progress.phase;
-          say(leg.target, where, `${leg.target}: ${where}${progress.instanceId ? ` (${progress.instanceId})` : ''}`);
+          // A leg the run reports finished is asked once more, for the phases it ran since the last poll; then never again:
+          // a closed workflow answers a query only by replaying its whole history.
+          if (finished.has(leg.target)) return;
+          const progress = await quietly<LegProgress>(client, () => client.workflow.getHandle(leg.workflowId).query(legProgressQuery));
+          if (leg.outcome) finished.add(leg.target);
+          const view: LegView | undefined = progress ?? (leg.outcome ? { target: leg.target, phase: 'done', phases: [], outcome: leg.outcome } : undefined);
+          if (!view || signal.aborted) return;
+          const printed = printedByLeg.get(leg.target) ?? new Set<string>();
+          printedByLeg.set(leg.target, printed);
+          for (const line of newLegLines(view, printed)) stamp(line);
         }),
       );
     }
