@@ -13,6 +13,8 @@ for cmd in "$host_dir/recordings/${REPLAY_RECORDINGS:-$tool}"/*.cmd; do
     base=${cmd%.cmd}
     # A .delay file makes the tool as slow as it can be on a real host (seconds).
     [ -f "$base.delay" ] && sleep "$(cat "$base.delay")"
+    # A .hold file keeps the tool answering until it is removed (a test holds a leg exactly as long as it needs).
+    while [ -f "$base.hold" ]; do sleep 0.2; done
     [ -f "$base.out" ] && cat "$base.out"
     [ -f "$base.err" ] && cat "$base.err" >&2
     exit "$(cat "$base.exit" 2>/dev/null || echo 0)"

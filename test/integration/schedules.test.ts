@@ -9,7 +9,7 @@ import { registryEndpoint } from '../../src/registry/client';
 import { laneStateQuery, laneWorkflowId, runWorkflowId, scheduleId } from '../../src/workflows/definitions';
 import { candidate, parameterValue, REPOSITORY } from '../support/aws';
 import { sentinel } from '../support/cli';
-import { slowGpuDetect, testEnvironment } from '../support/invariants';
+import { holdGpuDetect, testEnvironment } from '../support/invariants';
 import { readEvidence, startRun, temporalClient } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
@@ -126,8 +126,8 @@ describe('schedules (real Temporal Schedules)', function () {
     // The CI candidate is built first, the nightly tag's image after it: the pointer only moves forward.
     const ciCandidate = await candidate('sched-ci');
     const pushed = await pushImage(stack.registry.url, registryEndpoint(REPOSITORY).name, { seed: tag, tag, revision });
-    // Long enough for two CLI calls to queue the nightly run while the CI run holds the lane, on a busy machine too.
-    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 20);
+    // The CI run holds the lane until the test has seen the nightly run queue and the second trigger skipped, however busy the machine.
+    const releaseCiRun = holdGpuDetect(env.hostsDir, 'nvidia-a10g');
     const worker = await startWorker(env.invariants);
     const client = await temporalClient();
     try {
@@ -156,6 +156,7 @@ describe('schedules (real Temporal Schedules)', function () {
       assert.equal(second.code, 4, second.stdout + second.stderr);
       assert.match(second.stderr, /skipped: its previous run .* is still running/);
 
+      releaseCiRun();
       const ciResult = await ciRun.result();
       assert.equal(ciResult.verdict, 'passed');
       const nightly: MatrixRunResult = await client.workflow.getHandle(nightlyWorkflowId).result();
@@ -182,6 +183,7 @@ describe('schedules (real Temporal Schedules)', function () {
       assert.equal(described.info.numActionsTaken, 1);
       assert.equal(described.info.numActionsSkippedOverlap, 1);
     } finally {
+      releaseCiRun();
       for (const kind of ['nightly', 'janitor'] as const) await client.schedule.getHandle(scheduleId(kind, env.name)).delete().catch(() => undefined);
       await worker.stop();
     }

@@ -4,7 +4,7 @@
  * instances belong to one test), its own task queue, evidence directory and
  * simulated hosts, and whatever edit the test needs.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_INVARIANTS_PATH, loadInvariants, type LoadedInvariants } from '../../src/config/load';
@@ -64,6 +64,14 @@ export function recordTool(hostsDir: string, host: string, tool: string, record:
 }
 
 /** Slows a host's GPU detection down by `seconds`, keeping its recorded answer. */
+/** Holds the host's GPU detection until the returned release is called: the leg stays in gpu_detect exactly that long. */
+export function holdGpuDetect(hostsDir: string, host: 'nvidia-a10g' | 'amd-v520'): () => void {
+  const [tool, file] = host === 'nvidia-a10g' ? ['nvidia-smi', 'query-gpu'] : ['rocm-smi', 'productname'];
+  const hold = path.join(hostsDir, host, 'recordings', tool, `${file}.hold`);
+  writeFileSync(hold, 'held by a test\n');
+  return () => rmSync(hold, { force: true });
+}
+
 export function slowGpuDetect(hostsDir: string, host: 'nvidia-a10g' | 'amd-v520', seconds: number): void {
   const [tool, file] = host === 'nvidia-a10g' ? ['nvidia-smi', 'query-gpu'] : ['rocm-smi', 'productname'];
   writeFileSync(path.join(hostsDir, host, 'recordings', tool, `${file}.delay`), String(seconds));
