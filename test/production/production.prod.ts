@@ -86,6 +86,10 @@ describe('production shape: the compose stack outside Docker', function () {
     assert.deepEqual(image.command, ['node', 'dist/worker/main.js'], 'the image\'s CMD, run from the project folder as from /app');
     assert.equal(image.env.NODE_ENV, 'production');
     assert.equal(image.env.SENTINEL_WORKFLOW_BUNDLE, path.join(PROJECT_ROOT, 'dist/workflow-bundle.js'));
+    // The worker is started with this process's `node` (image-worker.ts): it must be the image's major.
+    const imageNode = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8'))?.[1];
+    assert.ok(imageNode, 'the Dockerfile pins NODE_IMAGE=node:<major>-...');
+    assert.equal(process.versions.node.split('.')[0], imageNode, `the tier runs on Node ${process.version}; the image runs Node ${imageNode} (scripts/use-node24.sh)`);
   });
 
   it('passes one full local matrix run, with one instance per leg', async () => {
