@@ -1,5 +1,6 @@
 import { sandboxEmulationProblems } from '../config/sandbox-emulation';
 import type { ActivityDeps } from './deps';
+import { environmentForActivity } from './environment';
 import { activityFailure } from './failure';
 import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
 import type { MatrixRunInput, RunPlan } from '../domain/run';
@@ -13,13 +14,7 @@ export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants
      * input once more on the worker's side, whoever started the run.
      */
     async prepareRun(input: MatrixRunInput): Promise<RunPlan> {
-      const env = invariants.environments[input.environment];
-      if (!env) {
-        throw activityFailure(
-          'CONFIG_INVALID',
-          `unknown environment ${JSON.stringify(input.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`,
-        );
-      }
+      const env = environmentForActivity(invariants, input.environment);
       let candidate;
       try {
         candidate = parsePinnedImage(input.candidate, env.image.repository);

@@ -13,7 +13,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
-import { environmentOf } from '../config/load';
+import { environmentOf } from '../config/environment';
 import { checkDigest, digestCheckRequest } from '../attestation/check-digest';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
