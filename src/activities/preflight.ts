@@ -35,6 +35,8 @@ export interface AmiFacts {
 export interface NightlyCandidate {
   /** `<repository>@sha256:<digest>` */
   candidate: string;
+  /** The same, as its parts (absent in results recorded before they were carried). */
+  candidateImage?: PinnedImage;
   source: CandidateSource;
   /** The image's `org.opencontainers.image.revision` label, when it carries a commit id. */
   gitSha?: string;
@@ -128,6 +130,7 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
       const gitSha = await revisionLabel(manifest.body, endpoint, signal).catch(() => undefined);
       return {
         candidate: `${repository}@${manifest.digest}`,
+        candidateImage: { repository, digest: manifest.digest, reference: `${repository}@${manifest.digest}` },
         source: {
           kind: 'tag',
           tag,
