@@ -1,6 +1,6 @@
 /**
  * The approved pointer's activities: thin wrappers over ../promotion/pointer.ts
- * (read, compare-and-set) and ../promotion/order.ts (forward only), whose
+ * (read), ../promotion/compare-and-set.ts and ../promotion/order.ts (forward only), whose
  * errors become catalogue failures here (../promotion/failures.ts).
  */
 import { Context } from '@temporalio/activity';
@@ -8,7 +8,8 @@ import type { ApprovedDigestState, PromotionOrder } from '../domain/run';
 import { PromotionOverwrittenError } from '../promotion/errors';
 import { promotionFailureOf } from '../promotion/failures';
 import { checkPromotionOrder } from '../promotion/order';
-import { compareAndSetApprovedDigest, readApprovedDigest, type ApprovedDigestRef, type CompareAndSetRequest } from '../promotion/pointer';
+import { compareAndSetApprovedDigest, type CompareAndSetRequest } from '../promotion/compare-and-set';
+import { readApprovedDigest, type ApprovedDigestRef } from '../promotion/pointer';
 import { RegistryClient } from '../registry/client';
 import type { ActivityDeps } from './deps';
 import { activityFailure } from './failure';

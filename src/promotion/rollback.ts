@@ -5,7 +5,7 @@
  * (GetParameterHistory): the newest earlier version whose value is a valid
  * pinned reference of the configured repository and differs from the current
  * value. It is written compare-and-set over the current value, exactly as a
- * promotion writes (./pointer.ts), so a promotion racing the rollback is
+ * promotion writes (./compare-and-set.ts), so a promotion racing the rollback is
  * never overwritten. Every rollback leaves an evidence record (JSON and
  * Markdown) in the environment's evidence location.
  */
@@ -15,7 +15,9 @@ import { parsePinnedImage } from '../domain/image-ref';
 import type { ApprovedDigestState, EvidenceLocation, OverwrittenValue } from '../domain/run';
 import { storeEvidence } from '../evidence/store';
 import { PromotionOverwrittenError } from './errors';
-import { approvedDigestHistory, compareAndSetApprovedDigest, readApprovedDigest } from './pointer';
+import { compareAndSetApprovedDigest } from './compare-and-set';
+import { approvedDigestHistory } from './history';
+import { readApprovedDigest } from './pointer';
 
 export const ROLLBACK_SCHEMA = 'sentinel.rollback/v1';
 
