@@ -15,6 +15,7 @@ import type { Vendor } from '../config/schema';
 import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
 import type { ControlPlaneRef } from '../control-plane/clients';
 import type { FailureCode } from '../domain/failures';
+import { pinnedImageFrom, type PinnedImage } from '../domain/image-ref';
 import { installerFailureCode, parseInstallerResult } from '../domain/installer';
 import type { OnboardingFacts, SmokeJobFacts } from '../domain/run';
 import { pollWithBackoff } from '../executors/types';
@@ -27,7 +28,8 @@ export interface InstallAgentRequest extends HostCheckRequest {
   controlPlane: ControlPlaneRef;
   /** The leg's workflow id: names the test cluster, so a retried install finds it. */
   clusterName: string;
-  candidate: string;
+  /** A reference string in requests scheduled before the parsed value was carried. */
+  candidate: PinnedImage | string;
   labels: Record<string, string>;
 }
 
@@ -43,7 +45,8 @@ export interface ClusterWaitRequest {
   controlPlane: ControlPlaneRef;
   clusterId: string;
   installerStartedAtMs: number;
-  candidate: string;
+  /** A reference string in requests scheduled before the parsed value was carried. */
+  candidate: PinnedImage | string;
   polling: { initialMs: number; maxMs: number };
 }
 
@@ -76,7 +79,7 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       const { clusterId, onboarding } = await controlPlaneStep('CLUSTER_CREATE_FAILED', async () => {
         const existing = await api.findClusterByName(req.clusterName);
         if (existing) return { clusterId: existing.id, onboarding: await api.mintOnboardingToken(existing.id) };
-        const created = await api.createCluster({ name: req.clusterName, candidate: req.candidate, labels: req.labels });
+        const created = await api.createCluster({ name: req.clusterName, candidate: pinnedImageFrom(req.candidate).reference, labels: req.labels });
         return { clusterId: created.cluster.id, onboarding: created.onboarding };
       });
       Context.current().heartbeat({ clusterId });
@@ -101,8 +104,7 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       } catch (err) {
         throw activityFailure('INSTALLER_FAILED', `the installer succeeded but ${(err as Error).message}`, undefined, { clusterId });
       }
-      const expected = req.candidate.slice(req.candidate.indexOf('@') + 1);
-      if (installed.digest !== expected) {
+      if (installed.digest !== pinnedImageFrom(req.candidate).digest) {
         throw activityFailure('INSTALLED_DIGEST_MISMATCH', `the installer installed ${installed.reference} (${installed.source}), not the candidate`, undefined, { clusterId });
       }
       return { clusterId, installedDigest: installed.digest, installerStartedAtMs: run.startedAtMs, installerDurationSeconds: seconds(run.durationMs) };
@@ -123,7 +125,7 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
         return c.status === 'active' ? c : undefined;
       });
       const installedDigest = cluster.agent?.imageDigest ?? 'unknown';
-      const expected = req.candidate.slice(req.candidate.indexOf('@') + 1);
+      const expected = pinnedImageFrom(req.candidate).digest;
       const facts: OnboardingFacts = {
         clusterId: cluster.id,
         installedDigest,

@@ -11,6 +11,7 @@ import type { CandidateSource } from '../domain/run';
 import type { PinnedImage } from '../domain/image-ref';
 import { RegistryClient, RegistryConfigError, RegistryError, registryEndpoint, type RegistryEndpoint } from '../registry/client';
 import type { ActivityDeps } from './deps';
+import { environmentForActivity } from './environment';
 import { activityFailure } from './failure';
 
 export interface ManifestCheck {
@@ -34,6 +35,8 @@ export interface AmiFacts {
 export interface NightlyCandidate {
   /** `<repository>@sha256:<digest>` */
   candidate: string;
+  /** The same, as its parts (absent in results recorded before they were carried). */
+  candidateImage?: PinnedImage;
   source: CandidateSource;
   /** The image's `org.opencontainers.image.revision` label, when it carries a commit id. */
   gitSha?: string;
@@ -107,9 +110,9 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
      * of the environment points to now, read from the worker's configuration.
      */
     async resolveNightlyCandidate(req: { environment: string; scheduleId?: string }): Promise<NightlyCandidate> {
-      const env = invariants.environments[req.environment];
-      const tag = env?.schedules?.nightly?.candidate.tag;
-      if (!env || !tag) {
+      const env = environmentForActivity(invariants, req.environment);
+      const tag = env.schedules?.nightly?.candidate.tag;
+      if (!tag) {
         throw activityFailure('CONFIG_INVALID', `environment ${req.environment} has no schedules.nightly.candidate.tag in ${invariants.file}`);
       }
       const repository = env.image.repository;
@@ -127,6 +130,7 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
       const gitSha = await revisionLabel(manifest.body, endpoint, signal).catch(() => undefined);
       return {
         candidate: `${repository}@${manifest.digest}`,
+        candidateImage: { repository, digest: manifest.digest, reference: `${repository}@${manifest.digest}` },
         source: {
           kind: 'tag',
           tag,

@@ -1,7 +1,8 @@
 import { sandboxEmulationProblems } from '../config/sandbox-emulation';
 import type { ActivityDeps } from './deps';
+import { environmentForActivity } from './environment';
 import { activityFailure } from './failure';
-import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
+import { ImageRefError, pinnedImageFrom } from '../domain/image-ref';
 import type { MatrixRunInput, RunPlan } from '../domain/run';
 
 /** `processEnv`: the worker's environment, where its AWS endpoints are set. */
@@ -13,19 +14,16 @@ export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants
      * input once more on the worker's side, whoever started the run.
      */
     async prepareRun(input: MatrixRunInput): Promise<RunPlan> {
-      const env = invariants.environments[input.environment];
-      if (!env) {
-        throw activityFailure(
-          'CONFIG_INVALID',
-          `unknown environment ${JSON.stringify(input.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`,
-        );
-      }
+      const env = environmentForActivity(invariants, input.environment);
       let candidate;
       try {
-        candidate = parsePinnedImage(input.candidate, env.image.repository);
+        candidate = pinnedImageFrom(input.candidateImage ?? input.candidate, env.image.repository);
       } catch (err) {
         if (err instanceof ImageRefError) throw activityFailure('INPUT_REFUSED', err.message);
         throw err;
+      }
+      if (candidate.reference !== input.candidate) {
+        throw activityFailure('INPUT_REFUSED', 'the input names two different candidates (candidate and candidateImage); start the run with one');
       }
       // A simulated run with any real AWS service would launch real machines or move a real pointer for a run that proves nothing.
       const unemulated = sandboxEmulationProblems(env, processEnv);

@@ -6,6 +6,8 @@
  */
 import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { awsErrorMessage, awsErrorName } from '../aws/errors';
+import type { EnvironmentConfig } from '../config/schema';
+import type { PinnedImage } from '../domain/image-ref';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
 import { publicKeyFromPem } from './dsse';
@@ -24,6 +26,11 @@ export interface DigestCheckRequest {
 export interface DigestCheck extends VerifyResult {
   attestations: AttachedAttestation[];
   publicKeyPem?: string;
+}
+
+/** The check of one image for an environment: its kind decides whether simulated proof counts, its KMS key signs. */
+export function digestCheckRequest(environment: string, env: Pick<EnvironmentConfig, 'kind' | 'attestation'>, image: PinnedImage): DigestCheckRequest {
+  return { environment, live: env.kind === 'live', repository: image.repository, digest: image.digest, kmsKeyId: env.attestation.kmsKeyId };
 }
 
 const KEY_UNAVAILABLE = new Set(['DisabledException', 'NotFoundException', 'KMSInvalidStateException', 'AccessDeniedException']);

@@ -3,6 +3,7 @@
  * lazily, a Temporal client. Failures become CliErrors with their exit codes.
  */
 import { Client, Connection } from '@temporalio/client';
+import { environmentOf, UnknownEnvironmentError } from '../config/environment';
 import { InvariantsError, loadInvariants, type LoadedInvariants } from '../config/load';
 import type { EnvironmentConfig } from '../config/schema';
 import { connectionOptions, taskQueueOf, temporalSettings, TemporalSettingsError, type TemporalSettings } from '../temporal/connection';
@@ -25,11 +26,12 @@ export function loadConfig(options: GlobalOptions): LoadedInvariants {
 }
 
 export function environmentFrom(invariants: LoadedInvariants, name: string): EnvironmentConfig {
-  const env = invariants.environments[name];
-  if (!env) {
-    throw new CliError(EXIT.REFUSED, `unknown environment ${JSON.stringify(name)}: ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`);
+  try {
+    return environmentOf(invariants, name);
+  } catch (err) {
+    if (err instanceof UnknownEnvironmentError) throw new CliError(EXIT.REFUSED, err.message);
+    throw err;
   }
-  return env;
 }
 
 export interface TemporalContext {

@@ -13,10 +13,11 @@
  *   - a failed read is never papered over with an older value: while SSM
  *     cannot be read, requests get the documented failure.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { awsErrorMessage, awsErrorName, isCredentialError } from '../aws/errors';
 import { ImageRefError, parsePinnedImage, type ImageRefProblem, type PinnedImage } from '../domain/image-ref';
 import type { VerificationReason } from '../attestation/verify';
+import { PointerAccessError } from '../promotion/errors';
+import { readApprovedDigest, type ApprovedDigestRef, type SsmClients } from '../promotion/pointer';
 import type { UnavailableReason, UnavailableSource } from './installer-script';
 
 export type ApprovedDigestOutcome =
@@ -32,11 +33,6 @@ export type ApprovedDigestOutcome =
       /** For the service's log only, never for scripts. */
       detail: string;
     };
-
-export interface ApprovedDigestRef {
-  parameter: string;
-  repository: string;
-}
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 
@@ -55,26 +51,27 @@ export function unavailableReason(err: unknown, timedOut = false): UnavailableRe
   return 'error';
 }
 
-/** One read of the parameter, classified. Never throws. */
-export async function readApprovedDigest(ssm: SSMClient, ref: ApprovedDigestRef, timeoutMs: number): Promise<ApprovedDigestOutcome> {
-  let value: string | undefined;
-  let version: number | null;
+/**
+ * One read of the pointer (../promotion/pointer.ts), classified; the value
+ * must be a pinned reference of `repository`. Never throws for SSM's sake.
+ */
+export async function approvedDigestOutcome(aws: SsmClients, ref: ApprovedDigestRef, repository: string, timeoutMs: number): Promise<ApprovedDigestOutcome> {
   const deadline = AbortSignal.timeout(timeoutMs);
+  let read;
   try {
-    const out = await ssm.send(new GetParameterCommand({ Name: ref.parameter }), { abortSignal: deadline });
-    value = out.Parameter?.Value;
-    version = out.Parameter?.Version ?? null;
+    read = await readApprovedDigest(aws, ref, { signal: deadline });
   } catch (err) {
-    if (awsErrorName(err) === 'ParameterNotFound') return { kind: 'missing' };
-    const reason = unavailableReason(err, deadline.aborted);
-    const detail = reason === 'timeout' ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err)})` : awsErrorMessage(err);
+    if (!(err instanceof PointerAccessError)) throw err;
+    const reason = unavailableReason(err.cause, deadline.aborted);
+    const detail = reason === 'timeout' ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err.cause)})` : awsErrorMessage(err.cause);
     return { kind: 'unavailable', source: 'ssm', reason, detail };
   }
-  if (value === undefined) return { kind: 'invalid', problem: 'empty', version };
+  if (read.version === null && read.reference === null) return { kind: 'missing' };
+  if (read.reference === null) return { kind: 'invalid', problem: 'empty', version: read.version };
   try {
-    return { kind: 'approved', image: parsePinnedImage(value, ref.repository), version };
+    return { kind: 'approved', image: parsePinnedImage(read.reference, repository), version: read.version };
   } catch (err) {
-    if (err instanceof ImageRefError) return { kind: 'invalid', problem: err.problem, version };
+    if (err instanceof ImageRefError) return { kind: 'invalid', problem: err.problem, version: read.version };
     throw err;
   }
 }

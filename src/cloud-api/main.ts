@@ -13,7 +13,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { AwsClients } from '../aws/clients';
-import { environmentOf, InvariantsError, loadInvariants, UnknownEnvironmentError } from '../config/load';
+import { environmentOf, UnknownEnvironmentError } from '../config/environment';
+import { InvariantsError, loadInvariants } from '../config/load';
 import { RegistryConfigError } from '../registry/client';
 import { GRANT_KEY_VARIABLE, GrantKeyError, grantKeyFromEnv } from './candidate-grant';
 import { ApiUrlError, buildCloudApi, resolveApiUrl } from './server';

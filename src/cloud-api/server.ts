@@ -13,11 +13,11 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
-import { environmentOf } from '../config/load';
-import { checkDigest } from '../attestation/check-digest';
+import { environmentOf } from '../config/environment';
+import { checkDigest, digestCheckRequest } from '../attestation/check-digest';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
-import { ApprovedDigestCache, readApprovedDigest, UncachedApprovedDigest, type ApprovedDigestOutcome, type ApprovedDigestProvider } from './approved-digest';
+import { ApprovedDigestCache, approvedDigestOutcome, UncachedApprovedDigest, type ApprovedDigestOutcome, type ApprovedDigestProvider } from './approved-digest';
 import { AttestedDigestReader, type DigestVerifier } from './attested-digest';
 import { CandidateGrants } from './candidate-grant';
 import { handleInstallerRequest, INSTALLER_PATH, type InstallerDeps } from './installer';
@@ -84,9 +84,8 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  const ssm = options.aws.ssm(env.awsRegion);
   const readPointer = () =>
-    readApprovedDigest(ssm, { parameter: env.approvedDigestParameter, repository: env.image.repository }, env.controlPlane.installer.ssmTimeout);
+    approvedDigestOutcome(options.aws, { region: env.awsRegion, parameter: env.approvedDigestParameter }, env.image.repository, env.controlPlane.installer.ssmTimeout);
 
   // The proof behind the pointer: the environment's key from KMS, the image's attestations from its registry.
   const kms = options.aws.kms(env.awsRegion);
@@ -98,9 +97,9 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
       registryRequests += 1;
       return fetch(input, { ...init, signal });
     };
-    // The approved digest is always of env.image.repository (readApprovedDigest refuses any other).
+    // The approved digest is always of env.image.repository (approvedDigestOutcome refuses any other).
     const registry = new RegistryWriter(registryOfImages!, undefined, countingFetch);
-    return checkDigest(kms, { environment: options.environment, live: env.kind === 'live', repository: image.repository, digest: image.digest, kmsKeyId: env.attestation.kmsKeyId }, registry);
+    return checkDigest(kms, digestCheckRequest(options.environment, env, image), registry);
   };
   const attested = env.attestation.requireAttestation ? new AttestedDigestReader(readPointer, verify, env.controlPlane.installer.ssmTimeout) : undefined;
   const read = attested ? attested.get : readPointer;

@@ -175,21 +175,3 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return issue.message;
   }
 }
-
-export function environmentOf(invariants: Invariants, envName: string): EnvironmentConfig {
-  const env = invariants.environments[envName];
-  if (!env) {
-    throw new UnknownEnvironmentError(envName, Object.keys(invariants.environments));
-  }
-  return env;
-}
-
-export class UnknownEnvironmentError extends Error {
-  constructor(
-    readonly envName: string,
-    readonly known: string[],
-  ) {
-    super(`unknown environment ${JSON.stringify(envName)}; ops/invariants.yaml defines ${known.join(', ')}`);
-    this.name = 'UnknownEnvironmentError';
-  }
-}

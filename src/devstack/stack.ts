@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AwsClients } from '../aws/clients';
 import { bootstrapEnvironment } from '../bootstrap/bootstrap';
+import { environmentOf } from '../config/environment';
 import type { LoadedInvariants } from '../config/load';
 import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
 import { createServiceUser, type EmulatedServiceUser } from './cognito';
@@ -61,8 +62,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
     startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
   ]);
-  const sandbox = options.invariants.environments[options.environment ?? 'local'];
-  if (!sandbox) throw new Error(`the dev stack serves a sandbox environment; ${options.environment ?? 'local'} is not in ${options.invariants.file}`);
+  const sandbox = environmentOf(options.invariants, options.environment ?? 'local');
   const serviceUser = await createServiceUser(sandbox.controlPlane.cognito.region, moto.endpoint);
   await createSandboxSigningKeys(options.invariants, moto.endpoint, {
     accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID,
@@ -100,8 +100,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     registry,
     env,
     async bootstrap(environment: string) {
-      const settings = options.invariants.environments[environment];
-      if (!settings) throw new Error(`unknown environment ${environment}`);
+      const settings = environmentOf(options.invariants, environment);
       const saved = { ...process.env };
       Object.assign(process.env, env);
       const aws = new AwsClients();

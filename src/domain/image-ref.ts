@@ -87,6 +87,33 @@ export function parsePinnedImage(input: string, expectedRepository?: string): Pi
   return { repository: namePart, digest, reference: `${namePart}@${digest}` };
 }
 
+/**
+ * A pinned image that arrived as data (a workflow input, an activity's
+ * request): checked, not trusted. Its reference is parsed (against
+ * `expectedRepository` when given) and the parts it carries must be that
+ * reference's. A string is the form of inputs recorded before the parsed
+ * value was carried, and is parsed.
+ */
+export function pinnedImageFrom(value: PinnedImage | string, expectedRepository?: string): PinnedImage {
+  if (typeof value === 'string') return parsePinnedImage(value, expectedRepository);
+  const parsed = parsePinnedImage(typeof value.reference === 'string' ? value.reference : '', expectedRepository);
+  if (value.repository !== parsed.repository) {
+    throw new ImageRefError('bad-repository', `image ${excerpt(parsed.reference)} carries another repository than its reference names`);
+  }
+  if (value.digest !== parsed.digest) throw new ImageRefError('bad-digest', `image ${excerpt(parsed.reference)} carries another digest than its reference names`);
+  return parsed;
+}
+
+/** parsePinnedImage for code that must not throw (a workflow): undefined for anything that is no pinned reference. */
+export function pinnedImageOrUndefined(input: string): PinnedImage | undefined {
+  try {
+    return parsePinnedImage(input);
+  } catch (err) {
+    if (err instanceof ImageRefError) return undefined;
+    throw err;
+  }
+}
+
 /** `sha256:abcdef012345…` short form for tables and titles. */
 export function shortDigest(digest: string): string {
   return digest.startsWith('sha256:') ? digest.slice(0, 19) : digest.slice(0, 12);

@@ -14,6 +14,12 @@ export interface MatrixRunInput {
   environment: string;
   /** `<repository>@sha256:<hex>` of the environment's repository. */
   candidate: string;
+  /**
+   * The same candidate, as parsed where the run was started (the CLI, the
+   * nightly run). Absent in runs started before it was carried, and from
+   * starters that give the reference only: then the reference is parsed.
+   */
+  candidateImage?: PinnedImage;
   gitSha: string;
   ciRunId: string;
   dryRun: boolean;

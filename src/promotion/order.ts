@@ -6,17 +6,18 @@
  * waited in the lane behind a newer promotion cannot put its older image back.
  * Going back on purpose is `sentinel promote --rollback`, which does not ask.
  */
-import { activityFailure } from '../activities/failure';
 import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
 import type { PromotionOrder } from '../domain/run';
-import { RegistryClient, RegistryConfigError, RegistryError, registryEndpoint } from '../registry/client';
+import { RegistryClient, RegistryError, registryEndpoint } from '../registry/client';
+import { PromotionOrderUnknownError, PromotionStaleError } from './errors';
 
 /**
  * The order of the candidate and the approved image, or undefined when there
  * is nothing to order against (no value yet, or a value that is no pinned
  * reference of the repository, which a promotion repairs). Fails with
- * PROMOTION_STALE when the candidate is older, PROMOTION_ORDER_UNKNOWN when
- * either build time cannot be read, and the registry's own codes when it
+ * PromotionStaleError when the candidate is older, PromotionOrderUnknownError
+ * when either build time cannot be read, and the registry's own errors
+ * (RegistryConfigError, RegistryError unreachable or auth_refused) when it
  * cannot be asked.
  */
 export async function checkPromotionOrder(
@@ -34,25 +35,17 @@ export async function checkPromotionOrder(
     if (err instanceof ImageRefError) return undefined;
     throw err;
   }
-  let endpoint;
-  try {
-    endpoint = registryEndpoint(wanted.repository);
-  } catch (err) {
-    if (err instanceof RegistryConfigError) throw activityFailure('CONFIG_INVALID', err.message);
-    throw err;
-  }
+  const endpoint = registryEndpoint(wanted.repository);
   const createdOf = async (digest: string, role: string): Promise<Date> => {
     let created;
     try {
       created = await registry.imageCreated(endpoint, digest, signal);
     } catch (err) {
-      if (!(err instanceof RegistryError)) throw err;
-      if (err.kind === 'auth_refused') throw activityFailure('REGISTRY_AUTH_REFUSED', err.message, err);
-      if (err.kind === 'unreachable') throw activityFailure('REGISTRY_UNREACHABLE', err.message, err);
-      throw activityFailure('PROMOTION_ORDER_UNKNOWN', `${role} ${wanted.repository}@${digest}: ${err.message}`, err);
+      if (!(err instanceof RegistryError) || err.kind === 'auth_refused' || err.kind === 'unreachable') throw err;
+      throw new PromotionOrderUnknownError(`${role} ${wanted.repository}@${digest}: ${err.message}`, err);
     }
     if (!created) {
-      throw activityFailure('PROMOTION_ORDER_UNKNOWN', `${role} ${wanted.repository}@${digest} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}`);
+      throw new PromotionOrderUnknownError(`${role} ${wanted.repository}@${digest} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}`);
     }
     return created;
   };
@@ -64,11 +57,9 @@ export async function checkPromotionOrder(
     approvedCreated: approvedCreated.toISOString(),
   };
   if (candidateCreated.getTime() < approvedCreated.getTime()) {
-    throw activityFailure(
-      'PROMOTION_STALE',
+    throw new PromotionStaleError(
       `the candidate was built ${order.candidateCreated}, before the approved ${held.reference} (built ${order.approvedCreated}); the pointer only moves forward, nothing was written`,
-      undefined,
-      { order },
+      order,
     );
   }
   return order;

@@ -5,18 +5,19 @@
  * (GetParameterHistory): the newest earlier version whose value is a valid
  * pinned reference of the configured repository and differs from the current
  * value. It is written compare-and-set over the current value, exactly as a
- * promotion writes (promoteDigest), so a promotion racing the rollback is
+ * promotion writes (./compare-and-set.ts), so a promotion racing the rollback is
  * never overwritten. Every rollback leaves an evidence record (JSON and
  * Markdown) in the environment's evidence location.
  */
-import { GetParameterHistoryCommand, type ParameterHistory } from '@aws-sdk/client-ssm';
-import { ApplicationFailure } from '@temporalio/common';
 import type { AwsClients } from '../aws/clients';
-import { promoteDigest, readParameter } from '../activities/approved-digest';
 import type { EnvironmentConfig } from '../config/schema';
 import { parsePinnedImage } from '../domain/image-ref';
 import type { ApprovedDigestState, EvidenceLocation, OverwrittenValue } from '../domain/run';
 import { storeEvidence } from '../evidence/store';
+import { PromotionOverwrittenError } from './errors';
+import { compareAndSetApprovedDigest } from './compare-and-set';
+import { approvedDigestHistory } from './history';
+import { readApprovedDigest } from './pointer';
 
 export const ROLLBACK_SCHEMA = 'sentinel.rollback/v1';
 
@@ -63,25 +64,14 @@ export interface RollbackRecord {
   configSha256: string;
 }
 
-async function parameterHistory(aws: AwsClients, region: string, parameter: string): Promise<ParameterHistory[]> {
-  const entries: ParameterHistory[] = [];
-  let nextToken: string | undefined;
-  do {
-    const out = await aws.ssm(region).send(new GetParameterHistoryCommand({ Name: parameter, MaxResults: 50, NextToken: nextToken }));
-    entries.push(...(out.Parameters ?? []));
-    nextToken = out.NextToken;
-  } while (nextToken);
-  return entries;
-}
-
 /** What a rollback would restore, read-only. */
 export async function planRollback(aws: AwsClients, environment: string, env: EnvironmentConfig): Promise<RollbackPlan> {
   const ref = { region: env.awsRegion, parameter: env.approvedDigestParameter };
-  const current = await readParameter(aws, ref);
+  const current = await readApprovedDigest(aws, ref);
   if (current.reference === null || current.version === null) {
     throw new RollbackError('parameter_absent', `${ref.parameter} does not exist: there is nothing to roll back (bootstrap it with sentinel bootstrap --apply --initial-digest)`);
   }
-  const history = await parameterHistory(aws, ref.region, ref.parameter);
+  const history = await approvedDigestHistory(aws, ref);
   const earlier = history
     .filter((h) => h.Version !== undefined && h.Version < current.version! && h.Value !== undefined && h.Value !== current.reference)
     .sort((a, b) => b.Version! - a.Version!);
@@ -112,7 +102,7 @@ export async function planRollback(aws: AwsClients, environment: string, env: En
 
 /**
  * Writes the plan's value over the current one (compare-and-set: a
- * PROMOTION_CONFLICT failure when the parameter moved since the plan was
+ * PromotionConflictError when the parameter moved since the plan was
  * read) and stores the evidence record; a write that landed in the last
  * round trip and was overwritten is named in the record (`overwritten`).
  */
@@ -125,7 +115,7 @@ export async function applyRollback(
   let outcome: { version: number | null };
   let overwritten: OverwrittenValue[] | undefined;
   try {
-    outcome = await promoteDigest(aws, {
+    outcome = await compareAndSetApprovedDigest(aws, {
       region: plan.region,
       parameter: plan.parameter,
       expected: plan.current,
@@ -135,10 +125,9 @@ export async function applyRollback(
     });
   } catch (err) {
     // The rollback was written over another writer's value: record that, with what the pointer holds now.
-    if (!(err instanceof ApplicationFailure && err.type === 'PROMOTION_OVERWRITTEN')) throw err;
-    const facts = err.details?.[0] as { overwritten: OverwrittenValue[]; version: number | null };
-    outcome = { version: facts.version };
-    overwritten = facts.overwritten;
+    if (!(err instanceof PromotionOverwrittenError)) throw err;
+    outcome = { version: err.version };
+    overwritten = err.overwritten;
   }
   const record: RollbackRecord = {
     schema: ROLLBACK_SCHEMA,

@@ -186,7 +186,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         polling,
         controlPlane,
         clusterName: workflowId,
-        candidate: input.candidate.reference,
+        candidate: input.candidate,
         labels: { 'radix:purpose': 'gpu-matrix', 'radix:run-id': input.runWorkflowId, 'radix:target': target.name },
       }),
     );
@@ -196,7 +196,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
           controlPlane,
           clusterId: install.clusterId,
           installerStartedAtMs: install.installerStartedAtMs,
-          candidate: input.candidate.reference,
+          candidate: input.candidate,
           polling,
         });
       } catch (err) {

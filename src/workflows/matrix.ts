@@ -28,6 +28,7 @@ import type { AttestRunResult } from '../attestation/attest-run';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
 import { legCostUsd, runCost } from '../domain/cost';
 import { failureKind, failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
+import { pinnedImageOrUndefined } from '../domain/image-ref';
 import { legPlacement } from '../domain/placement';
 import type {
   ApprovedDigestState,
@@ -78,9 +79,11 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   setHandler(laneGrantSignal, (answer) => {
     grant = answer;
   });
+  // The starter's parsed candidate; an input with the reference only is parsed here (prepareRun checks either).
+  const candidate = input.candidateImage ?? pinnedImageOrUndefined(input.candidate);
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.environment, value: input.environment },
-    { key: SEARCH_ATTRIBUTES.candidateDigest, value: input.candidate.slice(input.candidate.indexOf('@') + 1) },
+    { key: SEARCH_ATTRIBUTES.candidateDigest, value: candidate?.digest ?? input.candidate },
     { key: SEARCH_ATTRIBUTES.verdict, value: 'running' },
   ]);
 

@@ -43,6 +43,7 @@ export async function nightlyMatrixWorkflow(input: NightlyInput): Promise<Matrix
       {
         environment: input.environment,
         candidate: resolved.candidate,
+        ...(resolved.candidateImage ? { candidateImage: resolved.candidateImage } : {}),
         gitSha: resolved.gitSha ?? 'unknown',
         ciRunId,
         dryRun: false,

@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { ApplicationFailure } from '@temporalio/common';
 import { AwsClients } from '../../src/aws/clients';
+import { PromotionConflictError } from '../../src/promotion/errors';
 import { applyRollback, planRollback, type RollbackRecord } from '../../src/promotion/rollback';
 import { aws, candidate, parameterValue, putParameter, REGION } from '../support/aws';
 import { jsonOf, sentinelCli } from '../support/cli';
@@ -140,7 +140,7 @@ describe('sentinel promote --rollback against moto_server', function () {
       await putParameter(parameterOf(env), c); // a promotion lands meanwhile
       await assert.rejects(
         applyRollback(clients, plan, { actor: 'test', evidenceLocation: env.evidenceDir, configFile: env.file, configSha256: env.invariants.sha256 }),
-        (err: unknown) => err instanceof ApplicationFailure && err.type === 'PROMOTION_CONFLICT',
+        (err: unknown) => err instanceof PromotionConflictError,
       );
       assert.equal(await parameterValue(parameterOf(env)), c);
     } finally {

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { pushImage } from '../../src/devstack/registry';
+import { failureInfo, type FailureCode } from '../../src/domain/failures';
+import { promotionFailureOf } from '../../src/promotion/failures';
 import { checkPromotionOrder } from '../../src/promotion/order';
 import { RegistryClient, registryEndpoint } from '../../src/registry/client';
 import { REPOSITORY, unknownCandidate } from '../support/aws';
@@ -31,12 +32,14 @@ async function pushedIndex(entries: Array<{ digest: string; size: number; archit
   return `${REPOSITORY}@${digest}`;
 }
 
-function failsWith(code: string, pattern: RegExp) {
+/** The error's catalogue failure (what the promotion activity fails with): its code, never retried, and its message. */
+function failsWith(code: FailureCode, pattern: RegExp) {
   return (err: unknown) => {
-    assert.ok(err instanceof ApplicationFailure, String(err));
-    assert.equal(err.type, code);
-    assert.equal(err.nonRetryable, true);
-    assert.match(err.message, pattern);
+    const failure = promotionFailureOf(err);
+    assert.ok(failure, String(err));
+    assert.equal(failure.code, code);
+    assert.equal(failureInfo(code).retryable, false);
+    assert.match(failure.message, pattern);
     return true;
   };
 }
@@ -69,7 +72,7 @@ describe('the order of images, from their config\'s created time, against the re
 
     await assert.rejects(checkPromotionOrder(registry, older.reference, newer.reference), (err: unknown) => {
       failsWith('PROMOTION_STALE', /built 2026-01-01T00:00:00.000Z, before the approved .* \(built 2026-02-01T00:00:00.000Z\)/)(err);
-      assert.deepEqual((err as ApplicationFailure).details?.[0], {
+      assert.deepEqual(promotionFailureOf(err)?.facts, {
         order: { candidateCreated: '2026-01-01T00:00:00.000Z', approvedReference: newer.reference, approvedCreated: '2026-02-01T00:00:00.000Z' },
       });
       return true;

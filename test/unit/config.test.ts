@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
+import { environmentOf, UnknownEnvironmentError } from '../../src/config/environment';
 import { DEFAULT_INVARIANTS_PATH, InvariantsError, loadInvariants, parseInvariants } from '../../src/config/load';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -150,5 +151,22 @@ describe('configuration (ops/invariants.yaml)', () => {
       () => withEdit(() => undefined, { RADIX_API_URL: 'not a url' }),
       (err: unknown) => err instanceof InvariantsError && err.problems.includes('environments.dev.controlPlane.baseUrl: expected an http(s) URL (value from RADIX_API_URL)'),
     );
+  });
+});
+
+describe('environment lookup (src/config/environment.ts)', () => {
+  it('finds a configured environment and refuses any other name, naming the file and what it defines', () => {
+    const inv = loadInvariants(undefined, {});
+    assert.equal(environmentOf(inv, 'dev'), inv.environments.dev);
+    for (const name of ['prod', 'toString', '__proto__', 'constructor']) {
+      assert.throws(
+        () => environmentOf(inv, name),
+        (err: unknown) => {
+          assert.ok(err instanceof UnknownEnvironmentError, `${name}: ${String(err)}`);
+          assert.equal(err.message, `unknown environment ${JSON.stringify(name)}; ${inv.file} defines ${Object.keys(inv.environments).join(', ')}`);
+          return true;
+        },
+      );
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ImageRefError, parsePinnedImage, type ImageRefProblem } from '../../src/domain/image-ref';
+import { ImageRefError, parsePinnedImage, pinnedImageFrom, pinnedImageOrUndefined, type ImageRefProblem } from '../../src/domain/image-ref';
 
 const REPO = 'ghcr.io/iangreen74/radix-cluster-agent';
 const HEX = 'a3f1c2b7a0d44b8a9a616c2f0e5d7b19a3f1c2b7a0d44b8a9a616c2f0e5d7b19';
@@ -43,5 +43,31 @@ describe('pinned image references', () => {
     } catch (err) {
       assert.ok(!(err as Error).message.includes('\u001b'));
     }
+  });
+
+  it('checks a pinned image that arrived as data: its parts must be its reference\'s, of the configured repository', () => {
+    const image = parsePinnedImage(`${REPO}@sha256:${HEX}`, REPO);
+    assert.deepEqual(pinnedImageFrom(image, REPO), image);
+    assert.deepEqual(pinnedImageFrom(image.reference, REPO), image, 'a reference string (inputs recorded before the parsed value) is parsed');
+    const other = `sha256:${'b'.repeat(64)}`;
+    const refused = (value: unknown, repo: string | undefined = REPO): ImageRefProblem => {
+      try {
+        pinnedImageFrom(value as Parameters<typeof pinnedImageFrom>[0], repo);
+      } catch (err) {
+        assert.ok(err instanceof ImageRefError, String(err));
+        return err.problem;
+      }
+      assert.fail(`accepted ${JSON.stringify(value)}`);
+    };
+    assert.equal(refused({ ...image, digest: other }), 'bad-digest');
+    assert.equal(refused({ ...image, repository: 'ghcr.io/someone/else' }), 'bad-repository');
+    assert.equal(refused({ ...image, reference: `ghcr.io/someone/else@sha256:${HEX}` }), 'wrong-repository');
+    assert.equal(refused({ repository: REPO, digest: `sha256:${HEX}` }), 'empty');
+  });
+
+  it('parses without throwing where throwing is not allowed (workflow code)', () => {
+    assert.equal(pinnedImageOrUndefined(`${REPO}@sha256:${HEX}`)?.digest, `sha256:${HEX}`);
+    assert.equal(pinnedImageOrUndefined(`${REPO}:latest`), undefined);
+    assert.equal(pinnedImageOrUndefined(''), undefined);
   });
 });

@@ -4,13 +4,14 @@
  * evidence record. Promotion itself only ever happens through `sentinel run`.
  */
 import os from 'node:os';
-import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import { AwsClients } from '../../aws/clients';
 import { awsErrorMessage } from '../../aws/errors';
-import { checkDigest } from '../../attestation/check-digest';
+import { checkDigest, digestCheckRequest } from '../../attestation/check-digest';
 import { REASON_TEXT } from '../../attestation/verify';
 import { parsePinnedImage } from '../../domain/image-ref';
+import { PromotionConflictError } from '../../promotion/errors';
+import { promotionFailureOf } from '../../promotion/failures';
 import { applyRollback, planRollback, RollbackError } from '../../promotion/rollback';
 import { environmentFrom, loadConfig, type GlobalOptions } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
@@ -53,13 +54,7 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
     printer.info(`  restores: ${plan.restore.reference} (version ${plan.restore.version}${plan.restore.lastModified ? `, ${plan.restore.lastModified}` : ''})`);
     // Only a digest with a PASSED, signed summary for this environment may reach customers again.
     const restore = parsePinnedImage(plan.restore.reference, env.image.repository);
-    const proof = await checkDigest(aws.kms(env.awsRegion), {
-      environment: options.env,
-      live: env.kind === 'live',
-      repository: restore.repository,
-      digest: restore.digest,
-      kmsKeyId: env.attestation.kmsKeyId,
-    });
+    const proof = await checkDigest(aws.kms(env.awsRegion), digestCheckRequest(options.env, env, restore));
     if (!proof.ok) {
       const text = REASON_TEXT[proof.reason!];
       throw new CliError(EXIT.UNATTESTED, `refusing to restore ${plan.restore.reference}: ${proof.reason}: ${text.summary}${proof.detail ? ` (${proof.detail})` : ''}`, [text.remediation]);
@@ -88,10 +83,11 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
     if (err instanceof RollbackError) {
       throw new CliError(err.reason === 'parameter_absent' ? EXIT.AWS_ERROR : EXIT.FAILED, err.message);
     }
-    if (err instanceof ApplicationFailure && err.type === 'PROMOTION_CONFLICT') {
+    if (err instanceof PromotionConflictError) {
       throw new CliError(EXIT.PROMOTION_CONFLICT, `rollback not written: ${err.message}`);
     }
-    if (err instanceof ApplicationFailure) throw new CliError(EXIT.AWS_ERROR, `rollback failed (${err.type}): ${err.message}`);
+    const failure = promotionFailureOf(err);
+    if (failure) throw new CliError(EXIT.AWS_ERROR, `rollback failed (${failure.code}): ${failure.message}`);
     if (err instanceof CliError) throw err;
     throw new CliError(EXIT.AWS_ERROR, `rollback failed: ${awsErrorMessage(err)}`);
   } finally {

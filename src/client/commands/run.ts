@@ -57,8 +57,9 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   if (unemulated.length > 0) {
     throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `${options.env} is a sandbox environment (simulated hosts): every AWS service its run uses must point at an emulator, so no simulated run touches real AWS or a real approved pointer; nothing was started`, unemulated);
   }
+  let candidate;
   try {
-    parsePinnedImage(options.digest, env.image.repository);
+    candidate = parsePinnedImage(options.digest, env.image.repository);
   } catch (err) {
     if (err instanceof ImageRefError) throw new CliError(EXIT.REFUSED, `--digest refused: ${err.message}`);
     throw err;
@@ -71,7 +72,8 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
 
   const input: MatrixRunInput = {
     environment: options.env,
-    candidate: options.digest,
+    candidate: candidate.reference,
+    candidateImage: candidate,
     gitSha,
     ciRunId,
     dryRun: Boolean(options.dryRun),

@@ -9,9 +9,9 @@
 import { Command } from 'commander';
 import { AwsClients } from '../../aws/clients';
 import { awsErrorMessage } from '../../aws/errors';
-import { checkDigest } from '../../attestation/check-digest';
+import { checkDigest, digestCheckRequest } from '../../attestation/check-digest';
 import { REASON_TEXT } from '../../attestation/verify';
-import { readApprovedDigest } from '../../cloud-api/approved-digest';
+import { approvedDigestOutcome } from '../../cloud-api/approved-digest';
 import { ImageRefError, parsePinnedImage, type PinnedImage } from '../../domain/image-ref';
 import { RegistryConfigError } from '../../registry/client';
 import { environmentFrom, loadConfig, type GlobalOptions } from '../context';
@@ -49,7 +49,7 @@ export async function runVerify(options: VerifyOptions, printer: Printer): Promi
       }
       pointer = `(not read: --digest given)`;
     } else {
-      const read = await readApprovedDigest(aws.ssm(env.awsRegion), { parameter: env.approvedDigestParameter, repository: env.image.repository }, 10_000);
+      const read = await approvedDigestOutcome(aws, { region: env.awsRegion, parameter: env.approvedDigestParameter }, env.image.repository, 10_000);
       if (read.kind === 'unavailable') throw new CliError(EXIT.AWS_ERROR, `cannot read ${env.approvedDigestParameter}: ${read.detail}`);
       if (read.kind !== 'approved') {
         return refuse(printer, options.env, undefined, 'POINTER_UNSET', read.kind === 'invalid' ? `${env.approvedDigestParameter} holds an invalid value (${read.problem})` : `${env.approvedDigestParameter} does not exist`);
@@ -58,13 +58,7 @@ export async function runVerify(options: VerifyOptions, printer: Printer): Promi
       pointer = `${env.approvedDigestParameter} = ${image.reference} (version ${read.version ?? '?'})`;
     }
 
-    const check = await checkDigest(aws.kms(env.awsRegion), {
-      environment: options.env,
-      live: env.kind === 'live',
-      repository: image.repository,
-      digest: image.digest,
-      kmsKeyId: env.attestation.kmsKeyId,
-    });
+    const check = await checkDigest(aws.kms(env.awsRegion), digestCheckRequest(options.env, env, image));
 
     printer.info(`environment: ${options.env} (${env.kind})`);
     printer.info(`  pointer    ${pointer}`);

@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AwsClients } from '../../aws/clients';
+import { environmentOf } from '../../config/environment';
 import type { LoadedInvariants } from '../../config/load';
 import { mintCandidateGrant } from '../../cloud-api/candidate-grant';
 import { INSTALLER_PATH } from '../../cloud-api/installer';
@@ -55,8 +56,7 @@ const jobResult = z.object({ status: z.enum(['succeeded', 'failed']), message: z
 export async function startReferenceControlPlane(options: ReferenceControlPlaneOptions): Promise<ReferenceControlPlane> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const settings = options.invariants.environments[options.environment];
-  if (!settings) throw new Error(`unknown environment ${options.environment}`);
+  const settings = environmentOf(options.invariants, options.environment);
   // A grant key of its own: candidate grants are only ever checked by this same process.
   const grantKey = new Uint8Array(randomBytes(32));
   const store = new ControlPlaneStore(`${url}${INSTALLER_PATH}`, options.onboardingTokenTtlMs, (candidate, onboardingToken, lifetime) =>
