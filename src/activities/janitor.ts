@@ -5,11 +5,11 @@
  * (src/domain/janitor.ts), at one workflow time for the whole sweep.
  */
 import { Context } from '@temporalio/activity';
-import type { ExecutorConfig, RetryConfig } from '../config/schema';
+import type { ExecutorConfig } from '../config/schema';
 import { ControlPlaneAuthError } from '../auth/cognito-token';
 import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
 import type { ControlPlaneRef } from '../control-plane/clients';
-import { clusterRunId, type JanitorCluster, type JanitorInstance } from '../domain/janitor';
+import { clusterRunId, janitorPlanOf, type JanitorCluster, type JanitorInstance, type JanitorPlan } from '../domain/janitor';
 import { findEnvironmentMachines } from '../machines/find';
 import { terminateInstances } from '../machines/terminate';
 import type { ActivityDeps } from './deps';
@@ -19,18 +19,6 @@ import { scanFailure, terminationFailure } from './machine-failures';
 
 /** Open-run questions to Temporal at a time. */
 const RUN_CHECKS_IN_FLIGHT = 8;
-
-export interface JanitorPlan {
-  environment: string;
-  region: string;
-  cleanupTtlMs: number;
-  executor: ExecutorConfig;
-  cleanupTimeoutMs: number;
-  heartbeatMs: number;
-  retry: RetryConfig;
-  /** Where the environment's test clusters live (absent in plans that predate the cluster sweep). */
-  controlPlane?: ControlPlaneRef;
-}
 
 export interface ListRequest {
   region: string;
@@ -53,22 +41,13 @@ function clusterSweepFailure(err: unknown, what: string): Error {
 
 export function janitorActivities({ aws, executors, temporal, invariants, controlPlanes }: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants' | 'controlPlanes'>) {
   return {
-    /** The environment's settings the janitor needs, from the worker's configuration. */
+    /** The environment's settings the janitor needs, from the worker's configuration (a janitor not started by a run). */
     async janitorPlan(req: { environment: string }): Promise<JanitorPlan> {
       const env = invariants.environments[req.environment];
       if (!env) {
         throw activityFailure('CONFIG_INVALID', `unknown environment ${JSON.stringify(req.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`);
       }
-      return {
-        environment: req.environment,
-        region: env.awsRegion,
-        cleanupTtlMs: env.cleanupTtl,
-        executor: env.executor,
-        cleanupTimeoutMs: env.timeouts.cleanup,
-        heartbeatMs: env.timeouts.heartbeat,
-        retry: env.retry,
-        controlPlane: { baseUrl: env.controlPlane.baseUrl, cognito: env.controlPlane.cognito },
-      };
+      return janitorPlanOf(req.environment, env);
     },
 
     /** The control plane's test clusters named after a leg of this environment's runs. */
