@@ -3,10 +3,10 @@
  * watch it reach `terminated` (bounded) and turn launch → terminated into
  * instance-seconds and, at the configured price, USD.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { awsErrorName } from '../aws/errors';
 import { usdFor } from '../domain/cost';
 import type { LegCost } from '../domain/run';
+import { describeInstance } from '../machines/find';
 import type { ActivityDeps } from './deps';
 import { waitContext } from './wait-context';
 
@@ -39,8 +39,7 @@ export function instanceCostActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
       for (let attempt = 1; ; attempt++) {
         let state = 'unknown';
         try {
-          const out = await aws.ec2(req.region).send(new DescribeInstancesCommand({ InstanceIds: [req.instanceId] }));
-          const instance = out.Reservations?.[0]?.Instances?.[0];
+          const instance = await describeInstance(aws.ec2(req.region), req.instanceId);
           state = instance?.State?.Name ?? 'gone';
           launchedAt = instance?.LaunchTime ?? launchedAt;
           instanceType = instance?.InstanceType ?? instanceType;

@@ -3,37 +3,21 @@
  * runs and accepts commands, terminate.
  */
 import { createHash } from 'node:crypto';
-import {
-  DescribeInstancesCommand,
-  TerminateInstancesCommand,
-  RunInstancesCommand,
-  type Instance,
-  type RunInstancesCommandInput,
-  type Tag,
-} from '@aws-sdk/client-ec2';
+import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { awsErrorMessage, awsErrorName, isCapacityError, isCredentialError, provisionFailureCode } from '../aws/errors';
+import { awsErrorMessage, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
 import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
 import type { InstanceFacts } from '../domain/run';
 import { pollWithBackoff, type HostRef } from '../executors/types';
+import { describeInstance, findLegMachines } from '../machines/find';
+import { legMachineTags } from '../machines/tags';
+import { terminateLegMachines } from '../machines/terminate';
 import type { ActivityDeps } from './deps';
 import { attemptsEndingInFound, SweepStopped, sweepCapacity } from './capacity-sweep';
 import { activityFailure } from './failure';
-import { terminateLegMachines } from './leg-machines';
+import { terminationFailure } from './machine-failures';
 import { waitContext } from './wait-context';
-
-/** Tags Sentinel puts on every machine it launches; the janitor and the IAM policy key on them. */
-export const TAG = {
-  purpose: 'radix:purpose',
-  environment: 'radix:environment',
-  runId: 'radix:run-id',
-  leg: 'radix:leg',
-  target: 'radix:target',
-  expiresAt: 'radix:expires-at',
-} as const;
-export const PURPOSE = 'gpu-matrix';
 
 export interface ProvisionRequest {
   environment: string;
@@ -108,26 +92,14 @@ function placementFacts(option: PlacementOption): Pick<InstanceFacts, 'subnetId'
   };
 }
 
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
-
 export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' | 'executors'>) {
-  async function findLegInstances(region: string, legWorkflowId: string, states = LIVE_STATES): Promise<Instance[]> {
-    const found: Instance[] = [];
-    let nextToken: string | undefined;
-    do {
-      const out = await aws.ec2(region).send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: `tag:${TAG.leg}`, Values: [legWorkflowId] },
-            { Name: 'instance-state-name', Values: states },
-          ],
-          NextToken: nextToken,
-        }),
-      );
-      for (const r of out.Reservations ?? []) found.push(...(r.Instances ?? []));
-      nextToken = out.NextToken;
-    } while (nextToken);
-    return found;
+  /** The leg's machines, terminated by the machines module; its errors as catalogue failures. */
+  async function terminateLeg(region: string, machines: Parameters<typeof terminateLegMachines>[1]): Promise<string[]> {
+    try {
+      return await terminateLegMachines(aws.ec2(region), machines, waitContext());
+    } catch (err) {
+      throw terminationFailure(err);
+    }
   }
 
   function facts(instance: Instance, region: string): InstanceFacts {
@@ -152,21 +124,19 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
      * (instance type, subnet) pairs in order while EC2 reports no capacity.
      */
     async provisionInstance(req: ProvisionRequest): Promise<InstanceFacts & { provisionAttempts?: PlacementAttempt[] }> {
-      const existing = await findLegInstances(req.region, req.legWorkflowId);
+      const existing = await findLegMachines(aws.ec2(req.region), req.legWorkflowId);
       if (existing[0]) return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
 
       // Fixed when the leg starts (workflow time), else from the activity's first scheduling, so every attempt
       // sends the same launch parameters: EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
       const expiresAt = req.expiresAt ?? new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
-      const tags: Tag[] = [
-        { Key: 'Name', Value: `sentinel-${req.environment}-${req.target.name}` },
-        { Key: TAG.purpose, Value: PURPOSE },
-        { Key: TAG.environment, Value: req.environment },
-        { Key: TAG.runId, Value: req.runWorkflowId },
-        { Key: TAG.leg, Value: req.legWorkflowId },
-        { Key: TAG.target, Value: req.target.name },
-        { Key: TAG.expiresAt, Value: expiresAt },
-      ];
+      const tags = legMachineTags({
+        environment: req.environment,
+        runWorkflowId: req.runWorkflowId,
+        legWorkflowId: req.legWorkflowId,
+        target: req.target.name,
+        expiresAt,
+      });
       // The (instance type, subnet) pairs preflight found, else the instance types alone (no network configured).
       const options: PlacementOption[] = req.placement?.options.length
         ? req.placement.options
@@ -216,8 +186,7 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       const executor = executors.for(req.executor);
       const wait = waitContext();
       return pollWithBackoff(wait, req.polling, async (attempt) => {
-        const out = await aws.ec2(req.host.region).send(new DescribeInstancesCommand({ InstanceIds: [req.host.instanceId] }));
-        const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? 'unknown';
+        const state = (await describeInstance(aws.ec2(req.host.region), req.host.instanceId))?.State?.Name ?? 'unknown';
         if (['shutting-down', 'terminated', 'stopping', 'stopped'].includes(state)) {
           throw activityFailure('INSTANCE_NOT_RUNNING', `instance ${req.host.instanceId} is ${state}`);
         }
@@ -233,7 +202,7 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
 
     /** Terminates the leg's machine and frees what the executor holds for it. Idempotent. */
     async terminateInstance(req: TerminateRequest): Promise<{ terminated: string[] }> {
-      await terminateLegMachines(aws, { region: req.host.region, knownInstanceIds: [req.host.instanceId], launchUncertain: false });
+      await terminateLeg(req.host.region, { knownInstanceIds: [req.host.instanceId], launchUncertain: false });
       await executors.for(req.executor).release(req.host);
       return { terminated: [req.host.instanceId] };
     },
@@ -241,11 +210,10 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
     /**
      * A leg's cleanup (and its run's safety net for a leg that ended without
      * one): terminates every live machine tagged with the leg and those it
-     * knows, riding out EC2's eventual consistency (./leg-machines.ts).
+     * knows, riding out EC2's eventual consistency (src/machines/terminate.ts).
      */
     async terminateLegInstances(req: TerminateLegRequest): Promise<{ terminated: string[] }> {
-      const ids = await terminateLegMachines(aws, {
-        region: req.region,
+      const ids = await terminateLeg(req.region, {
         legWorkflowId: req.legWorkflowId,
         knownInstanceIds: req.knownInstanceIds ?? [],
         launchUncertain: req.launchUncertain ?? false,

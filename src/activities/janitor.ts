@@ -4,36 +4,21 @@
  * terminate orphans. What counts as expired is decided by the workflow
  * (src/domain/janitor.ts), at one workflow time for the whole sweep.
  */
-import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
-import { awsErrorMessage, awsErrorName, isCredentialError } from '../aws/errors';
-import type { ExecutorConfig, RetryConfig } from '../config/schema';
+import type { ExecutorConfig } from '../config/schema';
 import { ControlPlaneAuthError } from '../auth/cognito-token';
 import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
 import type { ControlPlaneRef } from '../control-plane/clients';
-import { clusterRunId, type JanitorCluster, type JanitorInstance } from '../domain/janitor';
+import { clusterRunId, janitorPlanOf, type JanitorCluster, type JanitorInstance, type JanitorPlan } from '../domain/janitor';
+import { findEnvironmentMachines } from '../machines/find';
+import { terminateInstances } from '../machines/terminate';
 import type { ActivityDeps } from './deps';
 import { activityFailure } from './failure';
-import { PURPOSE, TAG } from './instances';
 import { isWorkflowOpen } from './lane';
+import { scanFailure, terminationFailure } from './machine-failures';
 
-/** Instances per TerminateInstances call. */
-const TERMINATE_BATCH = 50;
 /** Open-run questions to Temporal at a time. */
 const RUN_CHECKS_IN_FLIGHT = 8;
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
-
-export interface JanitorPlan {
-  environment: string;
-  region: string;
-  cleanupTtlMs: number;
-  executor: ExecutorConfig;
-  cleanupTimeoutMs: number;
-  heartbeatMs: number;
-  retry: RetryConfig;
-  /** Where the environment's test clusters live (absent in plans that predate the cluster sweep). */
-  controlPlane?: ControlPlaneRef;
-}
 
 export interface ListRequest {
   region: string;
@@ -56,22 +41,13 @@ function clusterSweepFailure(err: unknown, what: string): Error {
 
 export function janitorActivities({ aws, executors, temporal, invariants, controlPlanes }: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants' | 'controlPlanes'>) {
   return {
-    /** The environment's settings the janitor needs, from the worker's configuration. */
+    /** The environment's settings the janitor needs, from the worker's configuration (a janitor not started by a run). */
     async janitorPlan(req: { environment: string }): Promise<JanitorPlan> {
       const env = invariants.environments[req.environment];
       if (!env) {
         throw activityFailure('CONFIG_INVALID', `unknown environment ${JSON.stringify(req.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`);
       }
-      return {
-        environment: req.environment,
-        region: env.awsRegion,
-        cleanupTtlMs: env.cleanupTtl,
-        executor: env.executor,
-        cleanupTimeoutMs: env.timeouts.cleanup,
-        heartbeatMs: env.timeouts.heartbeat,
-        retry: env.retry,
-        controlPlane: { baseUrl: env.controlPlane.baseUrl, cognito: env.controlPlane.cognito },
-      };
+      return janitorPlanOf(req.environment, env);
     },
 
     /** The control plane's test clusters named after a leg of this environment's runs. */
@@ -107,52 +83,15 @@ export function janitorActivities({ aws, executors, temporal, invariants, contro
     /** Live instances tagged radix:purpose=gpu-matrix and radix:environment=<env>, every page of them. */
     async listJanitorInstances(req: ListRequest): Promise<JanitorInstance[]> {
       const ctx = Context.current();
-      const found: JanitorInstance[] = [];
-      let nextToken: string | undefined;
-      let page = 0;
-      do {
-        let out;
-        try {
-          out = await aws.ec2(req.region).send(
-            new DescribeInstancesCommand({
-              Filters: [
-                { Name: `tag:${TAG.purpose}`, Values: [PURPOSE] },
-                { Name: `tag:${TAG.environment}`, Values: [req.environment] },
-                { Name: 'instance-state-name', Values: LIVE_STATES },
-              ],
-              MaxResults: req.pageSize,
-              NextToken: nextToken,
-            }),
-            { abortSignal: ctx.cancellationSignal },
-          );
-        } catch (err) {
-          if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
-          throw activityFailure('JANITOR_SCAN_FAILED', `DescribeInstances in ${req.region}: ${awsErrorMessage(err)}`, err);
-        }
-        for (const reservation of out.Reservations ?? []) {
-          for (const i of reservation.Instances ?? []) {
-            if (!i.InstanceId) continue;
-            const tags = new Map((i.Tags ?? []).map((t) => [t.Key, t.Value]));
-            const expiresAt = tags.get(TAG.expiresAt);
-            const runId = tags.get(TAG.runId);
-            const target = tags.get(TAG.target);
-            found.push({
-              instanceId: i.InstanceId,
-              state: i.State?.Name ?? 'unknown',
-              ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
-              ...(i.LaunchTime ? { launchedAt: i.LaunchTime.toISOString() } : {}),
-              ...(expiresAt ? { expiresAt } : {}),
-              ...(runId ? { runId } : {}),
-              ...(target ? { target } : {}),
-            });
-          }
-        }
-        page += 1;
-        ctx.heartbeat({ page, seen: found.length });
-        nextToken = out.NextToken || undefined;
-      } while (nextToken);
-      // A page boundary may repeat an instance that changed state meanwhile: count each once.
-      return [...new Map(found.map((i) => [i.instanceId, i])).values()];
+      try {
+        return await findEnvironmentMachines(aws.ec2(req.region), req.environment, {
+          pageSize: req.pageSize,
+          signal: ctx.cancellationSignal,
+          onPage: (page, seen) => ctx.heartbeat({ page, seen }),
+        });
+      } catch (err) {
+        throw scanFailure(err, req.region);
+      }
     },
 
     /** Which of these workflow ids have a run that is still open. Never guesses: an unanswered question fails the sweep. */
@@ -177,28 +116,15 @@ export function janitorActivities({ aws, executors, temporal, invariants, contro
     /** Terminates the instances (idempotent: one already gone is not an error) and frees what the executor held for them. */
     async terminateOrphans(req: TerminateOrphansRequest): Promise<{ terminated: string[] }> {
       const ctx = Context.current();
-      const ec2 = aws.ec2(req.region);
-      const terminated: string[] = [];
-      const send = async (ids: string[]) => {
-        try {
-          await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-          return true;
-        } catch (err) {
-          if (awsErrorName(err) === 'InvalidInstanceID.NotFound') return false;
-          if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
-          throw activityFailure('CLEANUP_FAILED', `terminate ${ids.join(', ')}: ${awsErrorMessage(err)}`, err);
-        }
-      };
-      const ids = req.instances.map((i) => i.instanceId);
-      for (let start = 0; start < ids.length; start += TERMINATE_BATCH) {
-        const batch = ids.slice(start, start + TERMINATE_BATCH);
-        if (await send(batch)) {
-          terminated.push(...batch);
-        } else {
-          // One of the batch is gone already: the rest one by one.
-          for (const id of batch) if (await send([id])) terminated.push(id);
-        }
-        ctx.heartbeat({ terminated: terminated.length });
+      let terminated: string[];
+      try {
+        terminated = await terminateInstances(
+          aws.ec2(req.region),
+          req.instances.map((i) => i.instanceId),
+          (count) => ctx.heartbeat({ terminated: count }),
+        );
+      } catch (err) {
+        throw terminationFailure(err);
       }
       const executor = executors.for(req.executor);
       for (const instance of req.instances) {

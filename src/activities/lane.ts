@@ -6,6 +6,8 @@ export interface LaneEntry {
   environment: string;
   request: LaneRequest;
   holderCheckIntervalMs: number;
+  /** The run's own task queue, where the lane is started (absent in runs from before it: the worker's configured one). */
+  taskQueue?: string;
 }
 
 /** True while the workflow (this run of it, when `runId` is given) is still running. */
@@ -21,11 +23,11 @@ export async function isWorkflowOpen(temporal: Client, ref: { workflowId: string
 
 export function laneActivities({ temporal, invariants }: Pick<ActivityDeps, 'temporal' | 'invariants'>) {
   return {
-    /** Queues the run at its environment's lane, starting the lane when none is running. */
+    /** Queues the run at its environment's lane, starting the lane (on the run's task queue) when none is running. */
     async requestLane(entry: LaneEntry): Promise<void> {
       await temporal.workflow.signalWithStart('sentinelLaneWorkflow', {
         workflowId: laneWorkflowId(entry.environment),
-        taskQueue: invariants.temporal.taskQueue,
+        taskQueue: entry.taskQueue ?? invariants.temporal.taskQueue,
         args: [{ environment: entry.environment, holderCheckIntervalMs: entry.holderCheckIntervalMs, holder: null, queue: [] }],
         signal: laneRequestSignal,
         signalArgs: [entry.request],

@@ -8,6 +8,8 @@
  * past. An expired instance is only terminated when the run named in its
  * `radix:run-id` tag is no longer open; that check is the workflow's.
  */
+import type { EnvironmentConfig, ExecutorConfig, RetryConfig } from '../config/schema';
+import type { ControlPlaneRef } from '../control-plane/clients';
 import { formatDuration } from './duration';
 import type { FailureRecord } from './failures';
 
@@ -18,6 +20,39 @@ export interface JanitorInput {
   environment: string;
   /** List what would be terminated; terminate nothing. */
   dryRun: boolean;
+  /**
+   * The settings of the run that started this janitor (its pre-step), from the
+   * run's configuration snapshot. Absent (on demand, on schedule, and runs
+   * from before it): the worker's configuration, read by `janitorPlan`.
+   */
+  plan?: JanitorPlan;
+}
+
+/** The environment's settings a janitor sweep uses. */
+export interface JanitorPlan {
+  environment: string;
+  region: string;
+  cleanupTtlMs: number;
+  executor: ExecutorConfig;
+  cleanupTimeoutMs: number;
+  heartbeatMs: number;
+  retry: RetryConfig;
+  /** Where the environment's test clusters live (absent in plans that predate the cluster sweep). */
+  controlPlane?: ControlPlaneRef;
+}
+
+/** The janitor's settings out of an environment's configuration (a run's snapshot of it, or the worker's). */
+export function janitorPlanOf(environment: string, env: Omit<EnvironmentConfig, 'targets'>): JanitorPlan {
+  return {
+    environment,
+    region: env.awsRegion,
+    cleanupTtlMs: env.cleanupTtl,
+    executor: env.executor,
+    cleanupTimeoutMs: env.timeouts.cleanup,
+    heartbeatMs: env.timeouts.heartbeat,
+    retry: env.retry,
+    controlPlane: { baseUrl: env.controlPlane.baseUrl, cognito: env.controlPlane.cognito },
+  };
 }
 
 /** One instance as the janitor sees it (from DescribeInstances and its tags). */

@@ -98,9 +98,11 @@ export function parseBearerChallenge(header: string | null): Challenge | undefin
 }
 
 export class RegistryClient {
-  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  private readonly tokens: RegistryTokens;
 
-  constructor(private readonly fetchFn: typeof fetch = fetch) {}
+  constructor(private readonly fetchFn: typeof fetch = fetch) {
+    this.tokens = new RegistryTokens(fetchFn);
+  }
 
   /** The manifest's head, or undefined when the registry has no such manifest (404). */
   async headManifest(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
@@ -184,26 +186,67 @@ export class RegistryClient {
   }
 
   /** One API call, answering a Bearer challenge once with an anonymous token. */
-  private async request(endpoint: RegistryEndpoint, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  private request(endpoint: RegistryEndpoint, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const url = `${endpoint.baseUrl}/v2/${endpoint.name}/${path}`;
-    const scopeKey = `${endpoint.baseUrl} repository:${endpoint.name}:pull`;
-    const cached = this.tokens.get(scopeKey);
-    const authorization: Record<string, string> = cached && cached.expiresAt > Date.now() ? { Authorization: `Bearer ${cached.token}` } : {};
-    let res = await this.send(url, { method, headers: { ...headers, ...authorization }, ...(signal ? { signal } : {}) });
+    return this.tokens.call(endpoint, 'pull', url, (authorization) => this.send(url, { method, headers: { ...headers, ...authorization }, ...(signal ? { signal } : {}) }), signal);
+  }
+
+  private send(url: string, init: RequestInit): Promise<Response> {
+    return fetchRegistry(this.fetchFn, url, init);
+  }
+}
+
+/** A fetch whose network failure is a RegistryError ('unreachable'). */
+async function fetchRegistry(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetchFn(url, { ...init, redirect: 'follow' });
+  } catch (err) {
+    if (init.signal?.aborted) throw err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
+}
+
+/** Account for a registry that wants one to push (GHCR does for any push); pulls are anonymous. */
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * The registry's token flow, for reading (anonymous) and for pushing (with
+ * credentials, sent only to the token realm, as Basic): a call answered 401
+ * with a `WWW-Authenticate: Bearer realm=…` challenge is asked again with a
+ * token from the realm. Tokens are kept, per repository and access, until
+ * they expire.
+ */
+export class RegistryTokens {
+  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(
+    private readonly fetchFn: typeof fetch = fetch,
+    private readonly credentials?: RegistryCredentials,
+  ) {}
+
+  /** Makes the call `send` (with the Authorization header it is given), answering a Bearer challenge once. */
+  async call(endpoint: RegistryEndpoint, access: 'pull' | 'push', url: string, send: (authorization: Record<string, string>) => Promise<Response>, signal?: AbortSignal): Promise<Response> {
+    const key = `${endpoint.baseUrl} repository:${endpoint.name}:${access}`;
+    const cached = this.tokens.get(key);
+    const res = await send(cached && cached.expiresAt > Date.now() ? { Authorization: `Bearer ${cached.token}` } : {});
     if (res.status !== 401) return res;
 
     const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
     await res.body?.cancel();
     if (!challenge) {
-      throw new RegistryError('auth_refused', `${url}: HTTP 401 without a Bearer challenge (the registry wants credentials; Sentinel pulls anonymously)`, 401);
+      const why = access === 'pull' ? ' (the registry wants credentials; Sentinel pulls anonymously)' : '';
+      throw new RegistryError('auth_refused', `${url}: HTTP 401 without a Bearer challenge${why}`, 401);
     }
-    const token = await this.anonymousToken(challenge, endpoint, signal);
-    this.tokens.set(scopeKey, token);
-    res = await this.send(url, { method, headers: { ...headers, Authorization: `Bearer ${token.token}` }, ...(signal ? { signal } : {}) });
-    return res;
+    const token = await this.token(challenge, endpoint, access, signal);
+    this.tokens.set(key, token);
+    return send({ Authorization: `Bearer ${token.token}` });
   }
 
-  private async anonymousToken(challenge: Challenge, endpoint: RegistryEndpoint, signal?: AbortSignal): Promise<{ token: string; expiresAt: number }> {
+  private async token(challenge: Challenge, endpoint: RegistryEndpoint, access: 'pull' | 'push', signal?: AbortSignal): Promise<{ token: string; expiresAt: number }> {
     let tokenUrl: URL;
     try {
       tokenUrl = new URL(challenge.realm);
@@ -211,32 +254,30 @@ export class RegistryClient {
       throw new RegistryError('bad_response', `${endpoint.baseUrl}: token realm ${JSON.stringify(challenge.realm)} is not a URL`);
     }
     if (challenge.service) tokenUrl.searchParams.set('service', challenge.service);
-    tokenUrl.searchParams.set('scope', challenge.scope ?? `repository:${endpoint.name}:pull`);
-    const res = await this.send(tokenUrl.toString(), { method: 'GET', ...(signal ? { signal } : {}) });
+    // A push needs both; the challenge of a read (HEAD of a blob before its upload) names pull only.
+    tokenUrl.searchParams.set('scope', access === 'push' ? `repository:${endpoint.name}:pull,push` : (challenge.scope ?? `repository:${endpoint.name}:pull`));
+    const basic: Record<string, string> =
+      access === 'push' && this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
+    const res = await fetchRegistry(this.fetchFn, tokenUrl.toString(), { method: 'GET', headers: basic, ...(signal ? { signal } : {}) });
+    const where = `${tokenUrl.origin}${tokenUrl.pathname}`;
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new RegistryError('auth_refused', `${tokenUrl.origin}${tokenUrl.pathname}: no anonymous pull token for ${endpoint.name} (HTTP ${res.status}); the repository is private or does not exist`, res.status);
+      const refused =
+        access === 'push'
+          ? `no push token for ${endpoint.name} (HTTP ${res.status}); set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD`
+          : `no anonymous pull token for ${endpoint.name} (HTTP ${res.status}); the repository is private or does not exist`;
+      throw new RegistryError('auth_refused', `${where}: ${refused}`, res.status);
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new RegistryError(res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response', `${tokenUrl.origin}${tokenUrl.pathname}: token request answered HTTP ${res.status}`, res.status);
+      throw new RegistryError(res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response', `${where}: token request answered HTTP ${res.status}`, res.status);
     }
     const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new RegistryError('bad_response', `${tokenUrl.origin}${tokenUrl.pathname}: token response carries no token`);
+    if (!token) throw new RegistryError('bad_response', `${where}: token response carries no token`);
     // The distribution spec's default lifetime is 60 s; stop using a token a little before it ends.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: Date.now() + Math.max(0, lifetime - 5) * 1000 };
-  }
-
-  private async send(url: string, init: RequestInit): Promise<Response> {
-    try {
-      return await this.fetchFn(url, { ...init, redirect: 'follow' });
-    } catch (err) {
-      if (init.signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-    }
   }
 }
 

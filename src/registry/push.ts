@@ -7,15 +7,10 @@
  * Credentials, when the registry wants them (GHCR does for any push), come
  * from SENTINEL_REGISTRY_USERNAME / SENTINEL_REGISTRY_PASSWORD and are only
  * ever sent to the registry's token realm (Basic), which answers with a
- * push token.
+ * push token: the client's token flow (./client.ts, RegistryTokens).
  */
 import { createHash } from 'node:crypto';
-import { parseBearerChallenge, RegistryError, type RegistryEndpoint } from './client';
-
-export interface RegistryCredentials {
-  username: string;
-  password: string;
-}
+import { RegistryError, RegistryTokens, type RegistryCredentials, type RegistryEndpoint } from './client';
 
 export function registryCredentials(env: NodeJS.ProcessEnv = process.env): RegistryCredentials | undefined {
   const username = env.SENTINEL_REGISTRY_USERNAME?.trim();
@@ -26,13 +21,15 @@ export function registryCredentials(env: NodeJS.ProcessEnv = process.env): Regis
 export const sha256Digest = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export class RegistryWriter {
-  private token: string | undefined;
+  private readonly tokens: RegistryTokens;
 
   constructor(
     private readonly endpoint: RegistryEndpoint,
-    private readonly credentials: RegistryCredentials | undefined = registryCredentials(),
+    credentials: RegistryCredentials | undefined = registryCredentials(),
     private readonly fetchFn: typeof fetch = fetch,
-  ) {}
+  ) {
+    this.tokens = new RegistryTokens(fetchFn, credentials);
+  }
 
   /** Uploads a blob unless the registry already has it; returns its digest. */
   async putBlob(bytes: Buffer): Promise<string> {
@@ -45,7 +42,7 @@ export class RegistryWriter {
     if (!location) throw new RegistryError('bad_response', `${this.endpoint.baseUrl}: blob upload answered without a Location`);
     const url = new URL(location, this.endpoint.baseUrl);
     url.searchParams.set('digest', digest);
-    const done = await this.send(url.toString(), 'PUT', { 'Content-Type': 'application/octet-stream' }, bytes);
+    const done = await this.callUrl(url.toString(), 'PUT', { 'Content-Type': 'application/octet-stream' }, bytes);
     if (done.status !== 201) throw this.failure(done, `upload blob ${digest}`);
     return digest;
   }
@@ -78,35 +75,18 @@ export class RegistryWriter {
     return new RegistryError(kind, `${this.endpoint.baseUrl}/v2/${this.endpoint.name}: ${what} answered HTTP ${res.status}${hint}`, res.status);
   }
 
-  private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
-    const url = `${this.endpoint.baseUrl}/v2/${this.endpoint.name}/${path}`;
-    let res = await this.send(url, method, headers, body);
-    if (res.status !== 401) return res;
-    const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
-    await res.body?.cancel();
-    if (!challenge) throw new RegistryError('auth_refused', `${url}: HTTP 401 without a Bearer challenge`, 401);
-    this.token = await this.pushToken(challenge);
-    res = await this.send(url, method, headers, body);
-    return res;
+  private call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+    return this.callUrl(`${this.endpoint.baseUrl}/v2/${this.endpoint.name}/${path}`, method, headers, body);
   }
 
-  private async pushToken(challenge: { realm: string; service?: string }): Promise<string> {
-    const url = new URL(challenge.realm);
-    if (challenge.service) url.searchParams.set('service', challenge.service);
-    url.searchParams.set('scope', `repository:${this.endpoint.name}:pull,push`);
-    const auth: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
-    const res = await this.fetchFn(url, { headers: auth });
-    if (!res.ok) throw new RegistryError('auth_refused', `${url.origin}${url.pathname}: no push token for ${this.endpoint.name} (HTTP ${res.status}); set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD`, res.status);
-    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new RegistryError('bad_response', `${url.origin}${url.pathname}: token response carries no token`);
-    return token;
+  /** One call with the push token (an upload's Location is a URL of its own). */
+  private callUrl(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+    return this.tokens.call(this.endpoint, 'push', url, (authorization) => this.send(url, method, { ...headers, ...authorization }, body));
   }
 
   private async send(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
-    const auth: Record<string, string> = this.token ? { Authorization: `Bearer ${this.token}` } : {};
     try {
-      return await this.fetchFn(url, { method, headers: { ...headers, ...auth }, ...(body ? { body } : {}), redirect: 'follow' });
+      return await this.fetchFn(url, { method, headers, ...(body ? { body } : {}), redirect: 'follow' });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;
       throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? (err as Error).message}`);

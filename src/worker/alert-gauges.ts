@@ -21,20 +21,17 @@
  * that cannot be read is not updated (and a warning is logged), so a stale
  * value never turns into a false "all clear" of 0.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { WorkflowNotFoundError, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { MetricGauge } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
-import { PURPOSE, TAG } from '../activities/instances';
 import type { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
-import { classifyInstances, type JanitorInstance } from '../domain/janitor';
+import { classifyInstances } from '../domain/janitor';
+import { findEnvironmentMachines } from '../machines/find';
 import { laneStateQuery, laneWorkflowId, runWorkflowId, scheduleId } from '../workflows/definitions';
 
 /** How often the alert gauges are recomputed (a few Temporal calls and one EC2 listing per environment). */
 export const ALERT_GAUGE_INTERVAL_MS = 60_000;
-
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 
 /** Seconds since the epoch of the last passed nightly run; the schedule's creation before any; undefined without a schedule. */
 export async function nightlyLastPassedSeconds(client: Client, environment: string): Promise<number | undefined> {
@@ -63,35 +60,7 @@ export async function nightlyLastPassedSeconds(client: Client, environment: stri
 /** Live GPU-matrix instances of the environment that the janitor's rule calls expired. */
 export async function instancesPastTtl(aws: AwsClients, invariants: LoadedInvariants, environment: string, nowMs: number): Promise<number> {
   const env = invariants.environments[environment]!;
-  const found: JanitorInstance[] = [];
-  let nextToken: string | undefined;
-  do {
-    const out = await aws.ec2(env.awsRegion).send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: `tag:${TAG.purpose}`, Values: [PURPOSE] },
-          { Name: `tag:${TAG.environment}`, Values: [environment] },
-          { Name: 'instance-state-name', Values: LIVE_STATES },
-        ],
-        MaxResults: 1000,
-        NextToken: nextToken,
-      }),
-    );
-    for (const reservation of out.Reservations ?? []) {
-      for (const i of reservation.Instances ?? []) {
-        if (!i.InstanceId) continue;
-        const expiresAt = i.Tags?.find((t) => t.Key === TAG.expiresAt)?.Value;
-        found.push({
-          instanceId: i.InstanceId,
-          state: i.State?.Name ?? 'unknown',
-          ...(i.LaunchTime ? { launchedAt: i.LaunchTime.toISOString() } : {}),
-          ...(expiresAt ? { expiresAt } : {}),
-        });
-      }
-    }
-    nextToken = out.NextToken || undefined;
-  } while (nextToken);
-  const unique = [...new Map(found.map((i) => [i.instanceId, i])).values()];
+  const unique = await findEnvironmentMachines(aws.ec2(env.awsRegion), environment, { pageSize: 1000 });
   return classifyInstances(unique, nowMs, env.cleanupTtl).expired.length;
 }
 

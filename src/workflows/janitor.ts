@@ -15,7 +15,6 @@
  */
 import { isCancellation, log, patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
-import type { JanitorPlan } from '../activities/janitor';
 import {
   classifyInstances,
   JANITOR_PAGE_SIZE,
@@ -23,6 +22,7 @@ import {
   type ClusterSweep,
   type JanitorAction,
   type JanitorInput,
+  type JanitorPlan,
   type JanitorReport,
   type JanitorSpared,
 } from '../domain/janitor';
@@ -41,7 +41,8 @@ const { janitorPlan } = proxyActivities<SentinelActivities>({
 
 export async function janitorWorkflow(input: JanitorInput): Promise<JanitorReport> {
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.environment, value: input.environment }]);
-  const plan = await janitorPlan({ environment: input.environment });
+  // A run's pre-step sweeps with the run's configuration snapshot; any other janitor with the worker's configuration.
+  const plan = input.plan ?? (await janitorPlan({ environment: input.environment }));
   const ec2 = proxyActivities<SentinelActivities>(activityOptions(plan.cleanupTimeoutMs, plan.retry, plan.heartbeatMs));
 
   const now = Date.now(); // workflow time: one instant for the whole sweep

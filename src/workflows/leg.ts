@@ -226,7 +226,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         await phase('cleanup', async () => {
           const steps = await Promise.allSettled([
             settledCleanup
-              ? // By the leg's tag, always, and the instance it knows (src/activities/leg-machines.ts).
+              ? // By the leg's tag, always, and the instance it knows (src/machines/terminate.ts).
                 cleanup.terminateLegInstances({
                   region: settings.awsRegion,
                   legWorkflowId: workflowId,

@@ -116,6 +116,8 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       environment: plan.environment,
       request: { workflowId: info.workflowId, runId: info.runId, mode: input.queue },
       holderCheckIntervalMs: timeouts.laneHolderCheck,
+      // The lane starts where this run runs, not on whatever queue the worker's configuration file names.
+      ...(patched(LANE_ON_RUN_TASK_QUEUE_PATCH) ? { taskQueue: info.taskQueue } : {}),
     });
     if (!(await condition(() => grant !== undefined, timeouts.laneWait))) {
       failure = failureRecord('LANE_WAIT_TIMEOUT', `waited ${Math.round(timeouts.laneWait / 1000)}s for ${laneWorkflowId(plan.environment)}`);
@@ -412,6 +414,9 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     }
   }
 }
+
+/** Marks runs that start their lane on their own task queue (histories from before it left that to the worker's configuration). */
+export const LANE_ON_RUN_TASK_QUEUE_PATCH = 'lane-on-run-task-queue';
 
 /** Marks promotions that finish once sent, even when the run is cancelled meanwhile (histories from before it replay without). */
 export const PROMOTION_NON_CANCELLABLE_PATCH = 'promotion-non-cancellable-v1';

@@ -9,7 +9,7 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { failureRecord, isFailureCode, type FailureCode, type FailureRecord } from '../domain/failures';
-import type { JanitorOutcome } from '../domain/janitor';
+import { janitorPlanOf, type JanitorOutcome } from '../domain/janitor';
 import { describeOption, type PlacementPlan } from '../domain/placement';
 import type { ApprovedDigestState, JanitorSummary, PreflightCheck, RunPlan } from '../domain/run';
 import { activityOptions } from './activity-options';
@@ -20,6 +20,8 @@ import { janitorWorkflow } from './janitor';
 export const PREFLIGHT_PATCH = 'preflight-and-janitor-v1';
 /** Marks the placement check (subnets, security groups, zones offering each type) in runs of an environment with `network`. */
 export const PLACEMENT_PATCH = 'preflight-placement-v1';
+/** Marks runs whose janitor pre-step sweeps with the run's configuration snapshot (histories from before it read the worker's). */
+export const JANITOR_RUN_PLAN_PATCH = 'janitor-pre-step-uses-run-plan';
 
 export interface PreflightOutcome {
   checks: PreflightCheck[];
@@ -90,7 +92,8 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
 
   const janitorId = janitorPreStepWorkflowId(runWorkflowId);
   try {
-    const report = await executeChild(janitorWorkflow, { workflowId: janitorId, args: [{ environment: plan.environment, dryRun }] });
+    const settings = patched(JANITOR_RUN_PLAN_PATCH) ? { plan: janitorPlanOf(plan.environment, plan.settings) } : {};
+    const report = await executeChild(janitorWorkflow, { workflowId: janitorId, args: [{ environment: plan.environment, dryRun, ...settings }] });
     outcome.janitor = { workflowId: janitorId, report };
   } catch (err) {
     if (isCancellation(err)) throw err;

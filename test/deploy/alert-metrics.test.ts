@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { parse } from 'yaml';
-import { PURPOSE, TAG } from '../../src/activities/instances';
+import { PURPOSE, TAG } from '../../src/machines/tags';
 import { PROJECT_ROOT } from '../../src/config/load';
 import { freePort } from '../../src/devstack/process';
 import { applySchedules } from '../../src/schedules/schedules';

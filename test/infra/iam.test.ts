@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PURPOSE, TAG } from '../../src/activities/instances';
+import { PURPOSE, TAG } from '../../src/machines/tags';
 import { AwsClients } from '../../src/aws/clients';
 import { bootstrapEnvironment, SSM_CORE_POLICY_ARN } from '../../src/bootstrap/bootstrap';
 import { HOST_SECRETS_PATH } from '../../src/executors/secrets';

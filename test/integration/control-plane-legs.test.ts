@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { legWorkflowId } from '../../src/workflows/definitions';
 import { candidate, instancesTagged } from '../support/aws';
 import { testEnvironment } from '../support/invariants';

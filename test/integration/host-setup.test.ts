@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { evidenceSchema } from '../../src/evidence/schema';
 import { candidate, instancesTagged, parameterValue } from '../support/aws';
 import { testEnvironment } from '../support/invariants';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { XMLParser } from 'fast-xml-parser';
 import { parse, stringify } from 'yaml';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { EXIT } from '../../src/client/exit-codes';
 import { freePort } from '../../src/devstack/process';
 import type { EvidenceRecord } from '../../src/domain/evidence';

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeInstancesCommand, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
-import { PURPOSE, TAG } from '../../src/activities/instances';
+import { PURPOSE, TAG } from '../../src/machines/tags';
 import type { JanitorReport } from '../../src/domain/janitor';
 import { evidenceSchema } from '../../src/evidence/schema';
 import type { janitorWorkflow } from '../../src/workflows';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { GetBucketLifecycleConfigurationCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { bootstrapEnvironment } from '../../src/bootstrap/bootstrap';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import { aws, candidate, instancesTagged, parameterValue, putParameter, REGION } from '../support/aws';

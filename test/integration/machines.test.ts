@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
-import { PURPOSE, TAG } from '../../src/activities/instances';
+import { PURPOSE, TAG } from '../../src/machines/tags';
 import { freePort } from '../../src/devstack/process';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import { CLEANUP_INCOMPLETE_METRIC, legWorkflowId } from '../../src/workflows/definitions';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { evidenceSchema } from '../../src/evidence/schema';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { candidate, instancesTagged, parameterValue } from '../support/aws';
 import { testEnvironment, recordTool } from '../support/invariants';
 import { readEvidence, startRun } from '../support/runs';

@@ -3,7 +3,7 @@ import { CreateSubnetCommand, DescribeInstancesCommand, DescribeSubnetsCommand, 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { EXIT } from '../../src/client/exit-codes';
 import type { ManagedProcess } from '../../src/devstack/process';
 import { legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { EXIT } from '../../src/client/exit-codes';
 import { legWorkflowId } from '../../src/workflows/definitions';
 import { candidate, instancesTagged } from '../support/aws';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import { runPlanActivities } from '../../src/activities/run-plan';
 import { EXIT } from '../../src/client/exit-codes';
 import { runWorkflowId } from '../../src/workflows/definitions';

@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { freePort, startProcess } from '../../src/devstack/process';
 import { startTestCloudApi } from '../support/cloud-api';
 import type { Client } from '@temporalio/client';
-import { PURPOSE, TAG } from '../../src/activities/instances';
+import { PURPOSE, TAG } from '../../src/machines/tags';
 import { PROJECT_ROOT } from '../../src/config/load';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { applySchedules } from '../../src/schedules/schedules';
