@@ -84,8 +84,8 @@ describe('Temporal connection settings (envconfig: profiles and TEMPORAL_* varia
 
   it('refuses what would otherwise connect somewhere unintended, naming the variable or file and the fix', () => {
     // The names this project read before: refused, never ignored (TLS would silently be off).
-    refused({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca }, /TEMPORAL_TLS_CA is no longer read: set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead/);
-    refused({ TEMPORAL_TLS_CLIENT_CERT_PATH: crt, TEMPORAL_TLS_CLIENT_KEY_PATH: key }, /TEMPORAL_TLS_CERT is no longer read: set TEMPORAL_TLS_CLIENT_CERT_PATH instead; TEMPORAL_TLS_KEY is no longer read: set TEMPORAL_TLS_CLIENT_KEY_PATH instead/);
+    refused({ TEMPORAL_TLS_CA: ca }, /TEMPORAL_TLS_CA is no longer read: set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead/);
+    refused({ TEMPORAL_TLS_CERT: crt, TEMPORAL_TLS_KEY: key }, /TEMPORAL_TLS_CERT is no longer read: set TEMPORAL_TLS_CLIENT_CERT_PATH instead; TEMPORAL_TLS_KEY is no longer read: set TEMPORAL_TLS_CLIENT_KEY_PATH instead/);
     refused({ TEMPORAL_TLS_CLIENT_CERT_PATH: crt }, /set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
     refused({ TEMPORAL_TLS_CLIENT_KEY_PATH: key }, /set both/);
     refused({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing }, new RegExp(`^TEMPORAL_TLS_SERVER_CA_CERT_PATH=${missing}: ENOENT`));
