@@ -51,8 +51,10 @@ describe('bad Temporal connection settings at startup', function () {
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, EXIT.CONFIG_INVALID, output);
+    // A worker that does not refuse runs on: stop it after a generous deadline rather than leave it behind.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve)).finally(() => clearTimeout(deadline));
+    assert.equal(code, EXIT.CONFIG_INVALID, `the worker did not stop with exit 3 (code ${code}):\n${output}`);
     assert.match(output, /invalid Temporal connection settings: TEMPORAL_PROFILE=prod: .*has no \[profile\.prod\]/);
     assert.doesNotMatch(output, /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
     assert.doesNotMatch(output, /sentinel worker started/);
