@@ -27,6 +27,11 @@ RUN npm run build \
  && node --import tsx scripts/bundle-workflows.ts dist/workflow-bundle.js
 
 # --- runtime: production dependencies, compiled code, configuration ---------
+# The Temporal connection is not baked in: Temporal's standard TEMPORAL_*
+# variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+# TEMPORAL_TLS_CLIENT_CERT_PATH, ...), or a temporal.toml mounted into the
+# container and named by TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE
+# (docs/temporal-connection.md). Bad settings stop the worker with exit 3.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \

@@ -36,9 +36,11 @@ import type { Printer } from '../src/client/output';
 import { DEFAULT_INVARIANTS_PATH, loadInvariants, PROJECT_ROOT } from '../src/config/load';
 import type { EvidenceRecord } from '../src/domain/evidence';
 import type { MatrixRunResult } from '../src/domain/run';
+import { pointEnvironmentAt } from '../src/devstack/exports';
 import { pushImage } from '../src/devstack/registry';
 import { startDevStack, type DevStack } from '../src/devstack/stack';
 import { registryEndpoint } from '../src/registry/client';
+import { loadTemporalConfig } from '../src/temporal/connection';
 import type { gpuMatrixWorkflow } from '../src/workflows';
 import { runWorkflowId } from '../src/workflows/definitions';
 import type { WorkerRequest, WorkerStats } from './worker-process';
@@ -145,12 +147,13 @@ async function main(): Promise<number> {
     say('starting the dev stack (Temporal dev server, moto_server, registry, reference control plane)...');
     // The stack serves (and bootstraps) the project's own local environment, as in the tests.
     stack = await startDevStack({ invariants: loadInvariants(DEFAULT_INVARIANTS_PATH), workDir: path.join(workDir, 'stack') });
-    Object.assign(process.env, stack.env, { SENTINEL_INVARIANTS: setup.file });
+    pointEnvironmentAt(process.env, { ...stack.env, SENTINEL_INVARIANTS: setup.file });
     await stack.bootstrap('local');
     const repository = loadInvariants(setup.file).environments[`bench-n${options.sizes[0]}`]!.image.repository;
     const bundleFile = path.join(workDir, 'workflow-bundle.js');
     writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger })).code);
-    const client = new Client({ connection: await Connection.connect({ address: stack.temporal.address }), namespace: stack.temporal.namespace });
+    const temporal = loadTemporalConfig(stack.env);
+    const client = new Client({ connection: await Connection.connect(temporal.connectionOptions), namespace: temporal.namespace });
     const context: SizeContext = {
       stack,
       client,

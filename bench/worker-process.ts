@@ -3,7 +3,7 @@
  * its own so that its peak RSS (VmHWM) is the worker's alone.
  *
  * It is the real worker (src/worker/worker.ts), configured like
- * `npm run worker` (SENTINEL_INVARIANTS, TEMPORAL_*, SENTINEL_LOCAL_WORK_ROOT,
+ * `npm run worker` (SENTINEL_INVARIANTS, TEMPORAL_* or a profile, SENTINEL_LOCAL_WORK_ROOT,
  * SENTINEL_WORKFLOW_BUNDLE), with one addition: every AWS call is also
  * attributed to the workflow type of the activity that made it, so the
  * benchmark can tell a leg's calls from its run's. Started with an IPC
@@ -15,7 +15,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { AwsClients } from '../src/aws/clients';
 import { loadInvariants } from '../src/config/load';
-import { temporalSettings } from '../src/temporal/connection';
+import { loadTemporalConfig } from '../src/temporal/connection';
 import { createSentinelWorker } from '../src/worker/worker';
 
 export type WorkerRequest = { type: 'stats' } | { type: 'reset' } | { type: 'stop' };
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const bundle = process.env.SENTINEL_WORKFLOW_BUNDLE;
   const sentinel = await createSentinelWorker({
     invariants,
-    temporal: temporalSettings(),
+    temporal: loadTemporalConfig(),
     aws,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
     ...(process.env.SENTINEL_LOCAL_WORK_ROOT ? { localWorkRoot: process.env.SENTINEL_LOCAL_WORK_ROOT } : {}),

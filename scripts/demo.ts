@@ -16,7 +16,8 @@ import { createPrinter } from '../src/client/output';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
 import type { EvidenceRecord } from '../src/domain/evidence';
 import { pushImage } from '../src/devstack/registry';
-import { shellExports } from '../src/devstack/exports';
+import { pointEnvironmentAt, shellExports } from '../src/devstack/exports';
+import { CONNECTION_OVERRIDE_VARIABLES, loadTemporalConfig } from '../src/temporal/connection';
 import { startDevStack } from '../src/devstack/stack';
 import { registryEndpoint } from '../src/registry/client';
 import { createSentinelWorker } from '../src/worker/worker';
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
   say('starting the Temporal dev server (with Web UI), moto_server and the reference control plane on loopback...');
   const invariants = loadInvariants();
   const stack = await startDevStack({ invariants, workDir, ui: true });
-  Object.assign(process.env, stack.env);
+  pointEnvironmentAt(process.env, stack.env);
   try {
     // The same invariants, now with the stack's control-plane overrides applied.
     const config = loadInvariants();
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
     say(`Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, registry ${stack.registry.url}, control plane ${stack.controlPlane.url}`);
     say(`pushed the candidate image ${candidate}`);
 
-    const worker = await createSentinelWorker({ invariants: config, temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace }, localWorkRoot: path.join(workDir, 'hosts') });
+    const worker = await createSentinelWorker({ invariants: config, temporal: loadTemporalConfig(stack.env), localWorkRoot: path.join(workDir, 'hosts') });
     const running = worker.worker.run();
     say(`worker polling ${worker.taskQueue}`);
     say(`sentinel run --env ${ENVIRONMENT} --digest ${candidate}`);
@@ -75,7 +76,7 @@ async function main(): Promise<number> {
     }
     if (keep) {
       say('the stack stays up; in another shell, these lines point sentinel and temporal at it:');
-      process.stdout.write(`\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }).join('\n')}\n\n`);
+      process.stdout.write(`\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }, CONNECTION_OVERRIDE_VARIABLES).join('\n')}\n\n`);
       say(`then: sentinel runs list --env ${ENVIRONMENT}; temporal workflow list; npm run worker starts a worker for new runs`);
       say(`Web UI: ${stack.temporal.uiUrl} (Ctrl-C to stop everything)`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { environmentOf, UnknownEnvironmentError } from '../config/environment';
 import { InvariantsError, loadInvariants, type LoadedInvariants } from '../config/load';
 import type { EnvironmentConfig } from '../config/schema';
-import { connectionOptions, taskQueueOf, temporalSettings, TemporalSettingsError, type TemporalSettings } from '../temporal/connection';
+import { loadTemporalConfig, taskQueueOf, TemporalConfigError, type TemporalConfig } from '../temporal/connection';
 import { CliError, EXIT } from './exit-codes';
 
 export interface GlobalOptions {
@@ -36,28 +36,28 @@ export function environmentFrom(invariants: LoadedInvariants, name: string): Env
 
 export interface TemporalContext {
   client: Client;
-  settings: TemporalSettings;
+  settings: TemporalConfig;
   taskQueue: string;
   uiUrl: string | undefined;
   close(): Promise<void>;
 }
 
 export async function connectTemporal(invariants: LoadedInvariants): Promise<TemporalContext> {
-  let settings: TemporalSettings;
+  let settings: TemporalConfig;
   try {
-    settings = temporalSettings();
+    settings = loadTemporalConfig();
   } catch (err) {
-    if (err instanceof TemporalSettingsError) throw new CliError(EXIT.REFUSED, err.message);
+    if (err instanceof TemporalConfigError) throw new CliError(EXIT.CONFIG_INVALID, `invalid Temporal connection settings: ${err.message}`);
     throw err;
   }
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: 5_000 });
+    connection = await Connection.connect({ ...settings.connectionOptions, connectTimeout: 5_000 });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
     throw new CliError(
       EXIT.TEMPORAL_UNREACHABLE,
-      `cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message.split('\n')[0]}; set TEMPORAL_ADDRESS (and TLS variables for a secured server)`,
+      `cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message.split('\n')[0]}; set TEMPORAL_ADDRESS or a profile (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), and the TLS variables for a secured server (docs/temporal-connection.md)`,
     );
   }
   const uiUrl = process.env.TEMPORAL_UI_URL || invariants.temporal.uiUrl;

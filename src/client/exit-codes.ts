@@ -11,7 +11,7 @@ export const EXIT = {
   FAILED: 1,
   /** The input was refused (bad digest, unknown environment, bad option); nothing was started. */
   REFUSED: 2,
-  /** ops/invariants.yaml (or the file given) is invalid. */
+  /** ops/invariants.yaml (or the file given) is invalid, or the Temporal connection settings are (src/temporal/connection.ts). */
   CONFIG_INVALID: 3,
   /** The environment is busy: --no-queue and another run holds its lane, or `schedule trigger` was skipped while the schedule's previous run still runs. */
   LANE_BUSY: 4,

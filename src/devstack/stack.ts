@@ -5,7 +5,8 @@
  * emulated AWS account with the sandbox's network (./network.ts), bootstrapped for the sandbox environment with the
  * same code operators use (`sentinel bootstrap --apply`).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { clientConfigToToml } from '@temporalio/envconfig';
 import path from 'node:path';
 import { AwsClients } from '../aws/clients';
 import { bootstrapEnvironment } from '../bootstrap/bootstrap';
@@ -28,7 +29,11 @@ export interface DevStack {
   network: EmulatedNetwork;
   /** Where candidate images are pushed (devstack/registry.ts pushImage); SENTINEL_REGISTRY_URL in `env`. */
   registry: LocalRegistry;
-  /** Variables that point AWS SDKs and Temporal clients at this stack. */
+  /**
+   * Variables that point AWS SDKs and Temporal clients at this stack: for
+   * Temporal, a profile in a config file of the stack's own
+   * (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), as the `temporal` CLI reads it too.
+   */
   env: Record<string, string>;
   /** Prepares the emulated account for one environment (instance profile, evidence store). */
   bootstrap(environment: string): Promise<void>;
@@ -46,6 +51,9 @@ export interface DevStackOptions {
   /** An already running Temporal to use instead of a dev server (the production-shape tier's); stop() stops it too. */
   temporal?: TemporalDevServer;
 }
+
+/** The profile of the stack's Temporal config file. */
+export const DEV_STACK_PROFILE = 'devstack';
 
 /** Credentials for the emulator only: moto accepts any. */
 export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_ACCESS_KEY: 'emulator' } as const;
@@ -68,9 +76,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID,
     secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
   });
+  const temporalConfigFile = path.join(options.workDir, 'temporal.toml');
+  writeFileSync(temporalConfigFile, clientConfigToToml({ profiles: { [DEV_STACK_PROFILE]: { address: temporal.address, namespace: temporal.namespace } } }));
   const env: Record<string, string> = {
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: temporal.namespace,
+    TEMPORAL_CONFIG_FILE: temporalConfigFile,
+    TEMPORAL_PROFILE: DEV_STACK_PROFILE,
     AWS_ENDPOINT_URL: moto.endpoint,
     SENTINEL_REGISTRY_URL: registry.url,
     ...EMULATOR_CREDENTIALS,

@@ -1,13 +1,13 @@
 /**
  * `npm run worker`: the Sentinel worker process. Configured by
- * ops/invariants.yaml (or SENTINEL_INVARIANTS), the TEMPORAL_* variables
- * (src/temporal/connection.ts) and the observability variables
+ * ops/invariants.yaml (or SENTINEL_INVARIANTS), Temporal's client configuration
+ * (a profile and the TEMPORAL_* variables, src/temporal/connection.ts) and the observability variables
  * (src/worker/telemetry.ts: SENTINEL_METRICS_ADDRESS, SENTINEL_LOG_LEVEL).
  * SENTINEL_WORKFLOW_BUNDLE names a pre-built workflow bundle (the image has one).
  */
 import { Runtime } from '@temporalio/worker';
 import { InvariantsError, loadInvariants } from '../config/load';
-import { temporalSettings } from '../temporal/connection';
+import { loadTemporalConfig, TemporalConfigError } from '../temporal/connection';
 import { startAlertGauges } from './alert-gauges';
 import { installTelemetry, startFleetGauges, telemetrySettings } from './telemetry';
 import { createSentinelWorker } from './worker';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const telemetry = telemetrySettings();
   installTelemetry(telemetry);
   const invariants = loadInvariants();
-  const settings = temporalSettings();
+  const settings = loadTemporalConfig();
   const sentinel = await createSentinelWorker({
     invariants,
     temporal: settings,
@@ -41,6 +41,10 @@ async function main(): Promise<void> {
 main().catch((err) => {
   if (err instanceof InvariantsError) {
     console.error(err.message);
+    process.exit(3);
+  }
+  if (err instanceof TemporalConfigError) {
+    console.error(`invalid Temporal connection settings: ${err.message}`);
     process.exit(3);
   }
   console.error(err instanceof Error ? err.message : err);

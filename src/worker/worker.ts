@@ -10,11 +10,11 @@ import { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
 import { ControlPlanes } from '../control-plane/clients';
 import { Executors } from '../executors';
-import { connectionOptions, taskQueueOf, type TemporalSettings } from '../temporal/connection';
+import { taskQueueOf, type TemporalConfig } from '../temporal/connection';
 
 export interface SentinelWorkerOptions {
   invariants: LoadedInvariants;
-  temporal: TemporalSettings;
+  temporal: TemporalConfig;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Where the local executor keeps simulated hosts' disks. */
@@ -35,9 +35,9 @@ export interface SentinelWorker {
 export async function createSentinelWorker(options: SentinelWorkerOptions): Promise<SentinelWorker> {
   const taskQueue = taskQueueOf(options.invariants.temporal.taskQueue);
   const aws = options.aws ?? new AwsClients();
-  const clientConnection = await Connection.connect(connectionOptions(options.temporal));
+  const clientConnection = await Connection.connect(options.temporal.connectionOptions);
   const temporal = new Client({ connection: clientConnection, namespace: options.temporal.namespace });
-  const connection = await NativeConnection.connect(connectionOptions(options.temporal));
+  const connection = await NativeConnection.connect(options.temporal.connectionOptions);
   const controlPlanes = new ControlPlanes();
   const activities = createActivities({
     invariants: options.invariants,

@@ -35,6 +35,7 @@ describe('docker-compose.temporal.yml', function () {
     assert.equal(path.resolve(worker.build.context), PROJECT_ROOT);
     assert.equal(worker.build.dockerfile, 'Dockerfile');
     assert.equal(worker.environment.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(worker.environment.TEMPORAL_TLS, 'false', 'its own plaintext server, whatever the env file says');
     assert.match(worker.environment.SENTINEL_METRICS_ADDRESS, /:9464$/);
     assert.deepEqual(worker.depends_on['temporal-setup'], { condition: 'service_completed_successfully', required: true });
   });

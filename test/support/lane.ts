@@ -5,6 +5,7 @@
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import path from 'node:path';
 import type { LoadedInvariants } from '../../src/config/load';
+import { loadTemporalConfig } from '../../src/temporal/connection';
 import { createSentinelWorker } from '../../src/worker/worker';
 import { laneStateQuery, laneWorkflowId, type LaneState } from '../../src/workflows/definitions';
 import { Worker } from '@temporalio/worker';
@@ -60,7 +61,7 @@ export async function startWorkerThrough(invariants: LoadedInvariants, address: 
   const stack = await sharedStack();
   const sentinel = await createSentinelWorker({
     invariants,
-    temporal: { address, namespace: stack.temporal.namespace },
+    temporal: loadTemporalConfig({ ...stack.env, TEMPORAL_ADDRESS: address }),
     workflowBundle: await workflowBundle(),
     localWorkRoot: path.join(suiteDir, 'hosts-work'),
   });

@@ -5,6 +5,7 @@ import type { EvidenceRecord } from '../../src/domain/evidence';
 import type { MatrixRunInput, MatrixRunResult } from '../../src/domain/run';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
 import { legProgressQuery, legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
+import { loadTemporalConfig } from '../../src/temporal/connection';
 import { eventually } from './wait';
 import { sharedStack } from './stack';
 import type { TestEnvironment } from './invariants';
@@ -14,7 +15,8 @@ let client: Promise<Client> | undefined;
 export function temporalClient(): Promise<Client> {
   client ??= (async () => {
     const stack = await sharedStack();
-    return new Client({ connection: await Connection.connect({ address: stack.temporal.address }), namespace: stack.temporal.namespace });
+    const temporal = loadTemporalConfig(stack.env);
+    return new Client({ connection: await Connection.connect(temporal.connectionOptions), namespace: temporal.namespace });
   })();
   return client;
 }

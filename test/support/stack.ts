@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadInvariants } from '../../src/config/load';
+import { pointEnvironmentAt } from '../../src/devstack/exports';
 import { startDevStack, type DevStack } from '../../src/devstack/stack';
 
 let starting: Promise<DevStack> | undefined;
@@ -22,7 +23,7 @@ export const suiteDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-'));
 export function sharedStack(): Promise<DevStack> {
   starting ??= (async () => {
     const stack = await makeStack(path.join(suiteDir, 'stack'));
-    Object.assign(process.env, stack.env);
+    pointEnvironmentAt(process.env, stack.env);
     return stack;
   })();
   return starting;

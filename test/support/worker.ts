@@ -6,6 +6,7 @@ import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { PROJECT_ROOT, type LoadedInvariants } from '../../src/config/load';
 import { startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
+import { loadTemporalConfig } from '../../src/temporal/connection';
 import { createSentinelWorker, type SentinelWorker } from '../../src/worker/worker';
 import { sharedStack, suiteDir } from './stack';
 
@@ -29,7 +30,7 @@ export async function startWorker(invariants: LoadedInvariants): Promise<TestWor
   const stack = await sharedStack();
   const sentinel = await createSentinelWorker({
     invariants,
-    temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace },
+    temporal: loadTemporalConfig(stack.env),
     workflowBundle: await workflowBundle(),
     localWorkRoot: path.join(suiteDir, 'hosts-work'),
   });
