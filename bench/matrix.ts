@@ -201,7 +201,7 @@ interface SizeContext {
   repository: string;
   gitSha: string;
   options: Options;
-  say(line: string): void;
+  say: (line: string) => void;
 }
 
 /**

@@ -5,15 +5,12 @@
 import { createHash } from 'node:crypto';
 import {
   DescribeInstancesCommand,
-  TerminateInstancesCommand,
-  RunInstancesCommand,
   type Instance,
   type RunInstancesCommandInput,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { awsErrorMessage, awsErrorName, isCapacityError, isCredentialError, provisionFailureCode } from '../aws/errors';
+import { awsErrorMessage, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
 import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
 import type { InstanceFacts } from '../domain/run';

@@ -9,7 +9,7 @@
 import { activityFailure } from '../activities/failure';
 import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
 import type { PromotionOrder } from '../domain/run';
-import { RegistryClient, RegistryConfigError, RegistryError, registryEndpoint } from '../registry/client';
+import { type RegistryClient, RegistryConfigError, RegistryError, registryEndpoint } from '../registry/client';
 
 /**
  * The order of the candidate and the approved image, or undefined when there

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -29,7 +29,7 @@ describe('Temporal connection settings (TEMPORAL_* variables)', () => {
 
   it('reads certificate files and names the variable of one it cannot read', () => {
     const dir = path.join(os.tmpdir(), `sentinel-tls-${process.pid}`);
-    require('node:fs').mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const [crt, key, ca] = ['c.pem', 'k.pem', 'ca.pem'].map((f) => path.join(dir, f)) as [string, string, string];
     writeFileSync(crt, 'CERT');
     writeFileSync(key, 'KEY');
