@@ -204,7 +204,7 @@ interface SizeContext {
   repository: string;
   gitSha: string;
   options: Options;
-  say(line: string): void;
+  say: (line: string) => void;
 }
 
 /**

@@ -7,7 +7,8 @@
  * Ends with the verdict's exit code and stops everything it started (unless --keep).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runMatrix } from '../src/client/commands/run';
 import { runVerify } from '../src/client/commands/verify';
@@ -90,8 +91,7 @@ async function main(): Promise<number> {
 
 /** One line per leg: what its host setup installed or found, with versions (from the evidence pack). */
 function hostSetupLines(jsonFile: string): string[] {
-  const fs = require('node:fs') as typeof import('node:fs');
-  if (!fs.existsSync(jsonFile)) return [];
+  if (!existsSync(jsonFile)) return [];
   const evidence = JSON.parse(readFileSync(jsonFile, 'utf8')) as EvidenceRecord;
   return evidence.legs.map((leg) => {
     const scripts = leg.host?.setup ?? [];
@@ -111,17 +111,16 @@ function hostSetupLines(jsonFile: string): string[] {
 
 function localGitSha(): string | undefined {
   try {
-    return require('node:child_process').execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   } catch {
     return undefined;
   }
 }
 
 function latestEvidence(dir: string): string | undefined {
-  const fs = require('node:fs') as typeof import('node:fs');
-  if (!fs.existsSync(dir)) return undefined;
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => path.join(dir, f));
-  return files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => path.join(dir, f));
+  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 main().then(

@@ -37,7 +37,7 @@ describe('replay of recorded histories (test/histories, npm run record-histories
   });
 
   it('fails a workflow change that would replay differently', async () => {
-    const changed = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/changed-workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+    const changed = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/changed-workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
     const passed = files.find((f) => f.startsWith('passed--gpuMatrixWorkflow'))!;
     const { history, workflowId } = load(passed);
     await assert.rejects(Worker.runReplayHistory({ workflowBundle: changed }, history, workflowId), DeterminismViolationError);

@@ -8,7 +8,6 @@
  * proof where the installer and `sentinel verify` look.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import type { KMSClient } from '@aws-sdk/client-kms';
 import type { AwsClients } from '../aws/clients';
 import { RegistryClient, registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
@@ -61,7 +60,7 @@ export const sha256Hex = (bytes: Buffer | string): string => createHash('sha256'
 /** The hint a Sigstore bundle carries for a plain key, as cosign writes it: base64 of the sha256 of the key's DER. */
 export const keyHint = (pem: string): string => createHash('sha256').update(createPublicKey(pem).export({ type: 'spki', format: 'der' })).digest('base64');
 
-export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: AttestationSigner = kmsSigner(aws.kms(req.region) as KMSClient, req.kmsKeyId)): Promise<AttestRunResult> {
+export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: AttestationSigner = kmsSigner(aws.kms(req.region), req.kmsKeyId)): Promise<AttestRunResult> {
   const pem = await signer.publicKeyPem();
   const hint = keyHint(pem);
   const endpoint = registryEndpoint(req.candidate.repository);

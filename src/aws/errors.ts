@@ -51,8 +51,3 @@ export function provisionFailureCode(err: unknown): FailureCode {
   if (/iamInstanceProfile|instance profile/i.test(message)) return 'INSTANCE_PROFILE_INVALID';
   return 'PROVISION_FAILED';
 }
-
-/** Errors worth trying the next instance type for. */
-export function isCapacityError(err: unknown): boolean {
-  return provisionFailureCode(err) === 'INSTANCE_CAPACITY_UNAVAILABLE';
-}

@@ -75,7 +75,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv).then((code) => {
+  // Not awaited: main ends every failure in an exit code, and its unhandledRejection handler catches the rest.
+  void main(process.argv).then((code) => {
     process.exitCode = code;
   });
 }

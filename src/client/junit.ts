@@ -144,7 +144,7 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
       testsuite: suites,
     },
   };
-  return new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true }).build(doc) as string;
+  return new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true }).build(doc);
 }
 
 /** Reads the evidence pack a run points to: a local file, or an S3 object in the environment's region. */

@@ -109,7 +109,7 @@ export class ControlPlaneClient {
       }
       if (response.status >= 400) throw new ControlPlaneRequestError(response.status, `${method} ${path}: ${response.status} ${errorMessage(text)}`);
       if (schema === null) return undefined as never;
-      const parsed = (schema as z.ZodType).safeParse(text ? JSON.parse(text) : undefined);
+      const parsed = schema.safeParse(text ? JSON.parse(text) : undefined);
       if (!parsed.success) {
         throw new ControlPlaneUnavailableError(`${method} ${path}: response breaks the contract: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
@@ -121,7 +121,9 @@ export class ControlPlaneClient {
 function errorMessage(text: string): string {
   try {
     const body = JSON.parse(text) as { message?: unknown; error?: unknown };
-    return String(body.message ?? body.error ?? text).slice(0, 300);
+    const said = body.message ?? body.error ?? text;
+    // Some control planes answer `{"error": {"code", "message"}}`: shown as JSON, not as "[object Object]".
+    return (typeof said === 'string' ? said : JSON.stringify(said)).slice(0, 300);
   } catch {
     return text.slice(0, 300);
   }

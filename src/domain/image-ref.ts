@@ -114,11 +114,6 @@ export function pinnedImageOrUndefined(input: string): PinnedImage | undefined {
   }
 }
 
-/** `sha256:abcdef012345…` short form for tables and titles. */
-export function shortDigest(digest: string): string {
-  return digest.startsWith('sha256:') ? digest.slice(0, 19) : digest.slice(0, 12);
-}
-
 function excerpt(input: string): string {
   const printable = input.replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(printable.length > 90 ? `${printable.slice(0, 87)}...` : printable);

@@ -28,4 +28,4 @@ export class Executors {
   }
 }
 
-export type { HostExecutor, HostRef } from './types';
+export type { HostExecutor } from './types';

@@ -8,7 +8,7 @@
  */
 import { ImageRefError, parsePinnedImage } from '../domain/image-ref';
 import type { PromotionOrder } from '../domain/run';
-import { RegistryClient, RegistryError, registryEndpoint } from '../registry/client';
+import { type RegistryClient, RegistryError, registryEndpoint } from '../registry/client';
 import { PromotionOrderUnknownError, PromotionStaleError } from './errors';
 
 /**

@@ -142,7 +142,7 @@ export async function applySchedules(client: Client, environment: string, env: E
     }
     await handle.update((previous) => ({
       spec: want.options.spec,
-      action: want.options.action as never,
+      action: want.options.action,
       policies: want.options.policies ?? {},
       state: { paused: previous.state.paused, ...(previous.state.note ? { note: previous.state.note } : {}) },
     }));

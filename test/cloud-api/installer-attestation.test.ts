@@ -122,8 +122,8 @@ describe('installer endpoint: serves the approved digest only with its signed pr
       assert.match(run.stderr, new RegExp(`sentinel verify --env ${env.name}`));
       const read = readLog(api.logs).find((l) => l.outcome === 'APPROVED_DIGEST_UNATTESTED');
       assert.ok(read, `the refusal is logged: ${api.logs.join('')}`);
-      assert.equal(read!.reason, refusal.reason);
-      assert.equal(read!.reference, reference, 'the log names the refused digest');
+      assert.equal(read.reason, refusal.reason);
+      assert.equal(read.reference, reference, 'the log names the refused digest');
       const health = await api.health();
       assert.equal(health.attestation.refused, 1);
     });
@@ -184,8 +184,8 @@ describe('installer endpoint: serves the approved digest only with its signed pr
           const logged = await loggedUnavailable(`cloud-api-att-${broken}-down.log`, mode === 'refuse' ? 1 : 2);
           // A refused connection names the part that failed; a hung one may run into the whole check's deadline first.
           assert.ok(logged && (logged.source === broken || (mode === 'hang' && logged.source === 'attestation')), `${mode}: logged source ${String(logged?.source)}`);
-          if (mode === 'refuse') assert.equal(logged!.reason, 'unreachable');
-          if (mode === 'hang') assert.equal(logged!.reason, 'timeout');
+          if (mode === 'refuse') assert.equal(logged.reason, 'unreachable');
+          if (mode === 'hang') assert.equal(logged.reason, 'timeout');
         }
         const health = await service.health();
         assert.equal(health.attestation.unavailable, 2, 'both failures were checks that could not run');

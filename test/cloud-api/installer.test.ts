@@ -13,7 +13,7 @@ import {
 } from '../../src/domain/installer';
 import { attestAsPassed } from '../support/attest';
 import { candidate, parameterValue, putParameter } from '../support/aws';
-import { startCloudApiProcess, startTestCloudApi, stopAllCloudApis, tcpProxy, type TestCloudApi } from '../support/cloud-api';
+import { startCloudApiProcess, startTestCloudApi, stopAllCloudApis, tcpProxy } from '../support/cloud-api';
 import { callsOf, runOnHost, type HostRun } from '../support/installer-host';
 import { testEnvironment } from '../support/invariants';
 import { sharedStack } from '../support/stack';
@@ -362,8 +362,8 @@ describe('installer contract', () => {
       const row = doc.split('\n').find((line) => line.startsWith(`| ${info.exit} | \`${name}\` |`));
       assert.ok(row, `docs/installer.md has no row for ${info.exit} ${name}`);
       const http = 'httpStatus' in info ? String(info.httpStatus) : '';
-      assert.equal(row!.split('|')[3]!.trim(), http, `HTTP status of ${name} in docs/installer.md`);
-      assert.ok(row!.includes(`\`${info.failureCode}\``), `failure code of ${name} in docs/installer.md`);
+      assert.equal(row.split('|')[3]!.trim(), http, `HTTP status of ${name} in docs/installer.md`);
+      assert.ok(row.includes(`\`${info.failureCode}\``), `failure code of ${name} in docs/installer.md`);
     }
   });
 

@@ -13,7 +13,7 @@ import { startWorker } from '../support/worker';
 /** The failure type at the bottom of a failed run's cause chain. */
 function rootType(err: unknown): string | undefined {
   let at = err as { cause?: unknown; type?: string } | undefined;
-  while (at?.cause) at = at.cause as { cause?: unknown; type?: string };
+  while (at?.cause) at = at.cause;
   return at?.type;
 }
 

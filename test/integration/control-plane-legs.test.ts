@@ -29,7 +29,7 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
         assert.ok(leg.onboarding.onboardingDurationSeconds > 0);
         assert.ok(leg.onboarding.timeToActiveSeconds >= leg.onboarding.onboardingDurationSeconds);
         assert.equal(leg.smokeJob?.status, 'succeeded');
-        assert.match(leg.smokeJob!.message!, leg.vendor === 'nvidia' ? /NVIDIA A10G visible/ : /Radeon Pro V520\] visible/);
+        assert.match(leg.smokeJob.message!, leg.vendor === 'nvidia' ? /NVIDIA A10G visible/ : /Radeon Pro V520\] visible/);
         assert.equal(stack.controlPlane.store.findByName(leg.workflowId), undefined, `${leg.target}'s cluster is deleted`);
       }
     } finally {
@@ -72,7 +72,7 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
       const nvidia = readEvidence(result).legs.find((l) => l.target === 'nvidia-a10g')!;
       assert.equal(nvidia.failure?.code, 'SMOKE_JOB_FAILED');
       assert.equal(nvidia.smokeJob?.status, 'failed');
-      assert.match(nvidia.smokeJob!.message!, /no CUDA-capable device/);
+      assert.match(nvidia.smokeJob.message!, /no CUDA-capable device/);
       assert.equal(stack.controlPlane.store.findByName(nvidia.workflowId), undefined, 'cluster deleted');
     } finally {
       await worker.stop();

@@ -71,7 +71,7 @@ describe('secrets on their way to the host stay out of command history and proce
       assertNoSecret(JSON.stringify(listed.Commands), 'ssm:ListCommands');
       const invocation = await aws.ssm(REGION).send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
       assertNoSecret(JSON.stringify(invocation), 'ssm:GetCommandInvocation (moto)');
-      const command = listed.Commands![0]!.Parameters!.commands![0]!;
+      const command = listed.Commands[0]!.Parameters!.commands![0]!;
       const parameterName = /RADIX_SECRETS_PARAMETER='([^']+)'/.exec(command)?.[1];
       assert.equal(parameterName, `${HOST_SECRETS_PATH}/${instanceId}/install-agent`, 'the command names where the host finds its secrets');
 
@@ -82,7 +82,7 @@ describe('secrets on their way to the host stay out of command history and proce
       const grant = /grant=([^&']+)/.exec(stored.Value!)?.[1];
       assert.ok(token && grant, `the token and the grant are in the parameter: ${stored.Value?.replace(/rot_\S+/, 'rot_…')}`);
       for (const request of proxy.requests.filter((r) => r.operation !== 'PutParameter')) {
-        assert.ok(!request.body.includes(token!) && !request.body.includes(decodeURIComponent(grant!)), `${request.operation} carried a secret`);
+        assert.ok(!request.body.includes(token) && !request.body.includes(decodeURIComponent(grant)), `${request.operation} carried a secret`);
       }
 
       proxy.set(commandId, { Status: 'Failed', ResponseCode: 1, StandardErrorContent: 'installer interrupted' });

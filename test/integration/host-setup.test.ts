@@ -28,7 +28,7 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.phases.find((p) => p.name === 'host_setup')?.outcome, 'passed');
       assert.deepEqual(amd.host?.setup.map((s) => s.script), ['ubuntu-docker', 'amdgpu-driver']);
-      const installed = Object.fromEntries(amd.host!.setup.flatMap((s) => s.components).map((c) => [c.name, [c.version, c.action]]));
+      const installed = Object.fromEntries(amd.host.setup.flatMap((s) => s.components).map((c) => [c.name, [c.version, c.action]]));
       assert.deepEqual(installed['docker.io'], ['24.0.7-0ubuntu2~22.04.1', 'installed']);
       assert.deepEqual(installed['amdgpu-dkms'], ['1:6.7.0.60103-1787201.22.04', 'installed']);
       assert.deepEqual(installed['rocm-smi-lib'], ['7.2.0.60103-122~22.04', 'installed']);
@@ -56,7 +56,7 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined);
       const amd = readEvidence(result).legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.failure?.code, 'GPU_DRIVER_MISSING');
-      assert.match(amd.failure!.detail!, /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus/);
+      assert.match(amd.failure.detail!, /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus/);
       assert.deepEqual(amd.host, { setup: [] });
       assert.deepEqual(amd.phases.slice(0, 4).map((p) => [p.name, p.outcome]), [['provision', 'passed'], ['host_ready', 'passed'], ['host_setup', 'passed'], ['gpu_detect', 'failed']]);
       assert.equal(result.legs.find((l) => l.target === 'nvidia-a10g')?.outcome, 'passed');
@@ -80,7 +80,7 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       assert.equal(amd.earlierAttempts?.[0]?.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
       assert.notEqual(amd.earlierAttempts?.[0]?.instance?.instanceId, amd.instance?.instanceId);
       assert.equal(amd.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
-      assert.match(amd.failure!.detail!, /ubuntu-docker: apt-get update exit 100: .*Temporary failure resolving/);
+      assert.match(amd.failure.detail!, /ubuntu-docker: apt-get update exit 100: .*Temporary failure resolving/);
       assert.equal(amd.phases.find((p) => p.name === 'host_setup')?.outcome, 'failed');
       assert.equal(amd.phases.find((p) => p.name === 'gpu_detect')?.outcome, 'skipped');
       assert.equal(amd.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');

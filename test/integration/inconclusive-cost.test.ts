@@ -134,11 +134,11 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.attempt, 2);
       assert.equal(amd.earlierAttempts?.length, 1);
-      const first = amd.earlierAttempts![0]!;
+      const first = amd.earlierAttempts[0]!;
       assert.equal(first.workflowId, firstAttempt);
       assert.equal(first.outcome, 'failed');
       assert.equal(first.failure?.code, 'INSTANCE_CAPACITY_UNAVAILABLE');
-      assert.match(first.failure!.detail!, /no capacity in any pair: g4ad\.xlarge in us-west-2a .*InsufficientInstanceCapacity/);
+      assert.match(first.failure.detail!, /no capacity in any pair: g4ad\.xlarge in us-west-2a .*InsufficientInstanceCapacity/);
 
       // The launches: every one of the first attempt refused, then one launch of the second, under its own tag and ClientToken.
       const launches = proxy.callsOf('RunInstances').filter((c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520');
@@ -217,7 +217,7 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(first.cost?.terminationObserved, true);
       assertCostRecorded(nvidia, 1.006);
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
-      const sum = first.cost!.instanceSeconds + nvidia.cost!.instanceSeconds + amd.cost!.instanceSeconds;
+      const sum = first.cost.instanceSeconds + nvidia.cost!.instanceSeconds + amd.cost!.instanceSeconds;
       assert.ok(Math.abs(evidence.cost!.instanceSeconds - sum) < 0.01);
     } finally {
       await worker.stop('SIGTERM');
@@ -298,8 +298,8 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(sample('sentinel_runs_completed', { environment: env.name, verdict: 'inconclusive' }), 1, metrics.split('\n').filter((l) => l.startsWith('sentinel_')).join('\n'));
       assert.equal(sample('sentinel_legs_completed', { environment: env.name, target: 'amd-v520', outcome: 'inconclusive' }), 1);
       assert.equal(sample('sentinel_leg_infra_retries', { environment: env.name, target: 'amd-v520' }), 2);
-      assert.ok(Math.abs(sample('sentinel_run_instance_seconds_sum', { environment: env.name })! - evidence.cost!.instanceSeconds) < 0.01);
-      assert.ok(Math.abs(sample('sentinel_run_cost_usd_sum', { environment: env.name })! - evidence.cost!.usd!) < 0.0001);
+      assert.ok(Math.abs(sample('sentinel_run_instance_seconds_sum', { environment: env.name })! - evidence.cost.instanceSeconds) < 0.01);
+      assert.ok(Math.abs(sample('sentinel_run_cost_usd_sum', { environment: env.name })! - evidence.cost.usd!) < 0.0001);
       assert.ok(sample('sentinel_run_leaked_instance_seconds_sum', { environment: env.name })! >= 0);
     } finally {
       await worker.stop('SIGTERM');

@@ -89,7 +89,7 @@ describe('janitor (moto_server, real Temporal)', function () {
       assert.deepEqual(dryReport.terminated, []);
       const spared = Object.fromEntries(dryReport.spared.map((s) => [s.instanceId, s]));
       assert.equal(spared[ofOpenRun]?.reason, 'run_open');
-      assert.match(spared[ofOpenRun]!.detail, new RegExp(`run ${open.workflowId} is still open`));
+      assert.match(spared[ofOpenRun].detail, new RegExp(`run ${open.workflowId} is still open`));
       assert.equal(spared[young]?.reason, 'young');
       assert.ok(Object.values(await states([expired, untagged, ofOpenRun, young])).every((s) => s === 'running'), 'a dry run terminates nothing');
       assert.ok(existsSync(disk));
@@ -193,7 +193,7 @@ describe('janitor (moto_server, real Temporal)', function () {
         const recorded = readEvidence(second);
         evidenceSchema.parse(recorded);
         assert.equal(recorded.janitor?.failure?.code, 'INTERNAL_ERROR');
-        assert.match(recorded.janitor!.failure!.detail!, /already started|already running|exists/i);
+        assert.match(recorded.janitor.failure.detail!, /already started|already running|exists/i);
       } finally {
         await blocker.terminate('test over');
       }

@@ -50,7 +50,7 @@ describe('matrix run on the real Temporal server', function () {
         const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]));
         assert.equal(tags['radix:purpose'], 'gpu-matrix');
         assert.equal(tags['radix:environment'], env.name);
-        assert.ok(Date.parse(tags['radix:expires-at']!) > Date.now() + 3 * 3600_000, 'expires-at is cleanupTtl (4h) ahead');
+        assert.ok(Date.parse(tags['radix:expires-at']) > Date.now() + 3 * 3600_000, 'expires-at is cleanupTtl (4h) ahead');
       }
     } finally {
       await worker.stop();
@@ -74,7 +74,7 @@ describe('matrix run on the real Temporal server', function () {
       const amd = readEvidence(result).legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.outcome, 'failed');
       assert.equal(amd.failure?.code, 'GPU_DRIVER_ERROR');
-      assert.match(amd.failure!.remediation, /kernel module/);
+      assert.match(amd.failure.remediation, /kernel module/);
       assert.deepEqual(amd.phases.map((p) => [p.name, p.outcome]), [['provision', 'passed'], ['host_ready', 'passed'], ['host_setup', 'passed'], ['gpu_detect', 'failed'], ['container_runtime', 'skipped'], ['installer', 'skipped'], ['onboarding', 'skipped'], ['smoke_job', 'skipped'], ['cleanup', 'passed']]);
       assert.match(readFileSync(result.evidence!.markdown, 'utf8'), /GPU_DRIVER_ERROR/);
       const nvidia = result.legs.find((l) => l.target === 'nvidia-a10g')!;

@@ -27,11 +27,11 @@ describe('preflight and dry run (real registry, moto_server)', function () {
       assert.deepEqual(result.legs, []);
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined);
       assert.deepEqual(result.preflight?.map((c) => [c.name, c.outcome]), [['approved_digest', 'passed'], ['manifest', 'passed'], ['amis', 'passed'], ['placement', 'passed']]);
-      assert.match(result.preflight![1]!.detail, /application\/vnd\.oci\.image\.manifest\.v1\+json/);
-      assert.match(result.preflight![2]!.detail, /nvidia-a10g: ami-0c2b8ca305e393e06 .*available/);
+      assert.match(result.preflight[1]!.detail, /application\/vnd\.oci\.image\.manifest\.v1\+json/);
+      assert.match(result.preflight[2]!.detail, /nvidia-a10g: ami-0c2b8ca305e393e06 .*available/);
       // The sandbox's network, by name, resolved to the emulator's ids, with each target's sweep order.
-      assert.match(result.preflight![3]!.detail, /subnet-[0-9a-f]+ \(us-west-2a, name:sentinel-sandbox-us-west-2a\)/);
-      assert.match(result.preflight![3]!.detail, /amd-v520: g4ad\.xlarge in us-west-2a \(subnet-[0-9a-f]+\), g4ad\.xlarge in us-west-2b/);
+      assert.match(result.preflight[3]!.detail, /subnet-[0-9a-f]+ \(us-west-2a, name:sentinel-sandbox-us-west-2a\)/);
+      assert.match(result.preflight[3]!.detail, /amd-v520: g4ad\.xlarge in us-west-2a \(subnet-[0-9a-f]+\), g4ad\.xlarge in us-west-2b/);
 
       const evidence = readEvidence(result);
       evidenceSchema.parse(evidence);
@@ -61,8 +61,8 @@ describe('preflight and dry run (real registry, moto_server)', function () {
 
       assert.equal(result.verdict, 'failed');
       assert.equal(result.failure?.code, 'MANIFEST_NOT_FOUND');
-      assert.match(result.failure!.remediation, /Push the image first/);
-      assert.match(result.failure!.detail!, /404/);
+      assert.match(result.failure.remediation, /Push the image first/);
+      assert.match(result.failure.detail!, /404/);
       assert.equal(result.promotion.status, 'not_promoted_failed');
       assert.deepEqual(result.preflight?.map((c) => [c.name, c.outcome]), [['approved_digest', 'passed'], ['manifest', 'failed']]);
       assert.deepEqual(ec2Calls(worker.sentinel.aws.callCounts()), {}, 'no EC2 call at all');
@@ -102,7 +102,7 @@ describe('preflight and dry run (real registry, moto_server)', function () {
       const result = await (await startRun(env, { candidate: await candidate('ami-missing') })).result();
       assert.equal(result.verdict, 'failed');
       assert.equal(result.failure?.code, 'AMI_NOT_FOUND');
-      assert.match(result.failure!.detail!, /amd-v520: ami-0123456789abcdef0 is not visible in us-west-2/);
+      assert.match(result.failure.detail!, /amd-v520: ami-0123456789abcdef0 is not visible in us-west-2/);
       const calls = ec2Calls(worker.sentinel.aws.callCounts());
       assert.deepEqual(Object.keys(calls), ['EC2.DescribeImages']);
     } finally {

@@ -90,7 +90,7 @@ describe('the approved pointer: forward only, truthful about races, consistent a
       assert.equal(evidence.verdict, 'promotion_stale');
       assert.equal(evidence.promotion.status, 'stale');
       assert.equal(evidence.promotion.order?.approvedReference, newer);
-      assert.ok(Date.parse(evidence.promotion.order!.candidateCreated) < Date.parse(evidence.promotion.order!.approvedCreated));
+      assert.ok(Date.parse(evidence.promotion.order.candidateCreated) < Date.parse(evidence.promotion.order.approvedCreated));
       assert.deepEqual(evidence.legs.map((l) => l.outcome), ['passed', 'passed'], 'the legs passed: only the order refused it');
       assert.match(readFileSync(oldResult.evidence.markdown, 'utf8'), /# Sentinel GPU matrix: PROMOTION STALE/);
 
@@ -137,7 +137,7 @@ describe('the approved pointer: forward only, truthful about races, consistent a
         console.log(`      race window: ${(proxy.calls[put]!.at - lastRead.at).toFixed(1)} ms from the last read to the write reaching SSM (loopback)`);
         assert.equal(result.verdict, 'promotion_overwritten');
         assert.equal(result.failure?.code, 'PROMOTION_OVERWRITTEN');
-        assert.match(result.failure!.detail!, new RegExp(`overwritten: ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(version 2, hand edit by an operator\\)`));
+        assert.match(result.failure.detail!, new RegExp(`overwritten: ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(version 2, hand edit by an operator\\)`));
         assert.deepEqual(await pointerHistory(env), [before, other, wanted]);
         assert.deepEqual(await pointer(env), { value: wanted, version: 3 });
 

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RegistryClient, RegistryError } from '../../src/registry/client';
 import { RegistryWriter, sha256Digest } from '../../src/registry/push';
+import { asyncHandler } from '../support/http-handler';
 import { sharedStack } from '../support/stack';
 
 const USER = 'writer';
@@ -19,7 +20,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 /** The suite's registry behind GHCR's token flow: reads need a pull token, writes a push token got with Basic credentials. */
 async function pushTokenFront(upstream: string) {
   const stats = { pushTokens: 0, pullTokens: 0, refusedTokens: 0, challenges: 0, basicOutsideRealm: 0 };
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer(asyncHandler(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://front');
@@ -60,7 +61,7 @@ async function pushTokenFront(upstream: string) {
     const body = req.method === 'HEAD' ? undefined : Buffer.from(await answer.arrayBuffer());
     if (req.method === 'HEAD' && answer.headers.get('content-length')) out['content-length'] = answer.headers.get('content-length')!;
     res.writeHead(answer.status, out).end(body);
-  });
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

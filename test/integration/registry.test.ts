@@ -7,6 +7,7 @@ import { testEnvironment } from '../support/invariants';
 import { startRun } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
+import { asyncHandler } from '../support/http-handler';
 
 /**
  * The token flow GHCR uses, in front of the suite's real registry: every
@@ -18,7 +19,7 @@ import { startWorker } from '../support/worker';
 async function tokenFront(upstream: string) {
   const stats = { challenges: 0, tokens: 0, passed: 0 };
   const state = { private: false };
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer(asyncHandler(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://front');
     const port = (server.address() as AddressInfo).port;
     if (url.pathname === '/token') {
@@ -51,7 +52,7 @@ async function tokenFront(upstream: string) {
     });
     const body = req.method === 'HEAD' ? undefined : Buffer.from(await answer.arrayBuffer());
     res.writeHead(answer.status, headers).end(body);
-  });
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -120,7 +121,7 @@ describe('registry client: OCI distribution API with the anonymous token flow', 
       const refused = await (await startRun(env, { candidate: digest, dryRun: true })).result();
       assert.equal(refused.verdict, 'failed');
       assert.equal(refused.failure?.code, 'REGISTRY_AUTH_REFUSED');
-      assert.match(refused.failure!.remediation, /make the package public/);
+      assert.match(refused.failure.remediation, /make the package public/);
     } finally {
       front.state.private = false;
       process.env.SENTINEL_REGISTRY_URL = saved;

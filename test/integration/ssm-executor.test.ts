@@ -48,7 +48,7 @@ describe('SSM Run Command executor against moto', () => {
     }
 
     /** One attempt of the detectGpu activity; `heartbeatDetails` is what the previous attempt last heartbeated. */
-    function detectGpuAttempt(host: HostRef, attempt: number, heartbeatDetails?: unknown) {
+    function detectGpuAttempt(host: HostRef, attempt: number, heartbeatDetails?: unknown): { result: Promise<GpuFacts>; lastHeartbeat: () => unknown; cancel: () => void } {
       const env = new MockActivityEnvironment({ attempt, ...(heartbeatDetails === undefined ? {} : { heartbeatDetails }) }, { logger: new DefaultLogger('ERROR', () => undefined) });
       let last: unknown;
       env.on('heartbeat', (d: unknown) => (last = d));
@@ -60,7 +60,7 @@ describe('SSM Run Command executor against moto', () => {
         polling: { initialMs: 20, maxMs: 100 },
         target: { name: 'nvidia-a10g', gpu: { vendor: 'nvidia' as const, minCount: 1, modelPattern: 'A10G' } },
       };
-      return { result: env.run(activities.detectGpu, request) as Promise<GpuFacts>, lastHeartbeat: () => last, cancel: () => env.cancel() };
+      return { result: env.run(activities.detectGpu, request), lastHeartbeat: () => last, cancel: () => env.cancel() };
     }
 
     it('follows the command an earlier attempt started while it still runs, instead of sending it again', async () => {

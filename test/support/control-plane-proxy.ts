@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { asyncHandler } from './http-handler';
 
 export interface ControlPlaneRule {
   method: string;
@@ -31,7 +32,7 @@ export async function startControlPlaneProxy(upstream: string): Promise<ControlP
   const rules: Array<ControlPlaneRule & { applied: number }> = [];
   const requests: ControlPlaneProxy['requests'] = [];
   const sockets = new Set<import('node:net').Socket>();
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer(asyncHandler(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -59,7 +60,7 @@ export async function startControlPlaneProxy(upstream: string): Promise<ControlP
       res.end(String(err));
     });
     out.end(body);
-  });
+  }));
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { asyncHandler } from './http-handler';
 
 /** Errors EC2 returns from RunInstances when it cannot place an instance, with their HTTP status. */
 export const EC2_ERRORS = {
@@ -151,7 +152,7 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
     res.end(body);
   }
 
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer(asyncHandler(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -210,7 +211,7 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
       call.status = 502;
       if (!res.headersSent) send(res, 502, { 'content-type': 'text/plain' }, `ec2 fault proxy: ${String(err)}`);
     }
-  });
+  }));
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -30,7 +30,7 @@ export interface ResolvedTemplate {
 }
 
 export function loadTemplate(overrides: Record<string, string | string[]> = {}): ResolvedTemplate {
-  const raw = parse(readFileSync(TEMPLATE_FILE, 'utf8')) as Json;
+  const raw = parse(readFileSync(TEMPLATE_FILE, 'utf8'));
   const parameters: Record<string, string | string[]> = {};
   for (const [name, spec] of Object.entries<Json>(raw.Parameters ?? {})) {
     const value = overrides[name] ?? spec.Default;

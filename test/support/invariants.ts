@@ -4,7 +4,7 @@
  * instances belong to one test), its own task queue, evidence directory and
  * simulated hosts, and whatever edit the test needs.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_INVARIANTS_PATH, loadInvariants, type LoadedInvariants } from '../../src/config/load';
@@ -51,9 +51,9 @@ export function recordTool(hostsDir: string, host: string, tool: string, record:
   const dir = path.join(hostsDir, host, 'recordings', tool);
   mkdirSync(dir, { recursive: true });
   // Replaces any recording of the same command line.
-  for (const existing of require('node:fs').readdirSync(dir) as string[]) {
+  for (const existing of readdirSync(dir)) {
     if (existing.endsWith('.cmd') && readFileSync(path.join(dir, existing), 'utf8') === record.cmd) {
-      for (const ext of ['.cmd', '.out', '.err', '.exit', '.delay']) require('node:fs').rmSync(path.join(dir, existing.replace(/\.cmd$/, ext)), { force: true });
+      for (const ext of ['.cmd', '.out', '.err', '.exit', '.delay']) rmSync(path.join(dir, existing.replace(/\.cmd$/, ext)), { force: true });
     }
   }
   writeFileSync(path.join(dir, `${name}.cmd`), record.cmd);

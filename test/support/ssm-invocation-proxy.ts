@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { asyncHandler } from './http-handler';
 
 export interface InvocationOutcome {
   Status: 'InProgress' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
@@ -35,7 +36,7 @@ export async function ssmInvocationProxy(target: string): Promise<SsmInvocationP
   const outcomes = new Map<string, InvocationOutcome>();
   const sent: string[] = [];
   const requests: Array<{ operation: string; body: string }> = [];
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer(asyncHandler(async (req, res) => {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -67,7 +68,7 @@ export async function ssmInvocationProxy(target: string): Promise<SsmInvocationP
       res.writeHead(502);
       res.end(String(err));
     }
-  });
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

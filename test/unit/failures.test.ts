@@ -22,7 +22,7 @@ describe('failure catalogue', () => {
 
   it('marks every code infra or candidate, none left unmarked', () => {
     for (const code of FAILURE_CODES) {
-      assert.ok(['infra', 'candidate'].includes(failureKind(code) as string), `${code} is marked ${String(failureKind(code))}`);
+      assert.ok(['infra', 'candidate'].includes(failureKind(code)), `${code} is marked ${String(failureKind(code))}`);
     }
     assert.ok(INFRA_CODES.length > 0 && INFRA_CODES.length < FAILURE_CODES.length);
   });

@@ -166,7 +166,7 @@ describe('prepareHost (the host_setup activity)', function () {
       const retried: HostFacts = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: [recorded] } }).run(prepareHost, request);
       assert.deepEqual(retried.setup[0], recorded);
       assert.equal(retried.setup[1]?.script, 'amdgpu-driver');
-      assert.ok(retried.setup[1]!.components.every((c) => c.action !== 'installed'), 'the first attempt already installed everything');
+      assert.ok(retried.setup[1].components.every((c) => c.action !== 'installed'), 'the first attempt already installed everything');
     } finally {
       await executors.for(executor).release(host);
     }

@@ -38,6 +38,6 @@ export function cognitoVerifier(pool: CognitoPool, env: NodeJS.ProcessEnv = proc
     }
     if (payload.token_use !== 'id') throw new Unauthorized('an IdToken is required');
     const groups = Array.isArray(payload['cognito:groups']) ? (payload['cognito:groups'] as unknown[]).map(String) : [];
-    return { subject: String(payload.sub), username: String(payload['cognito:username'] ?? payload.sub), groups };
+    return { subject: String(payload.sub), username: typeof payload['cognito:username'] === 'string' ? payload['cognito:username'] : String(payload.sub), groups };
   };
 }
