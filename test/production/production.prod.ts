@@ -16,6 +16,7 @@ import { PROJECT_ROOT } from '../../src/config/load';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { applySchedules } from '../../src/schedules/schedules';
 import { nightlyLastPassedSeconds } from '../../src/worker/alert-gauges';
+import { projectGitHead } from '../../src/worker/versioning';
 import { SCHEDULE_KINDS, SEARCH_ATTRIBUTES, scheduleId } from '../../src/workflows/definitions';
 import { candidate, instancesTagged, REPOSITORY } from '../support/aws';
 import { recordTool, slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
@@ -86,6 +87,7 @@ describe('production shape: the compose stack outside Docker', function () {
     assert.deepEqual(image.command, ['node', 'dist/worker/main.js'], 'the image\'s CMD, run from the project folder as from /app');
     assert.equal(image.env.NODE_ENV, 'production');
     assert.equal(image.env.SENTINEL_WORKFLOW_BUNDLE, path.join(PROJECT_ROOT, 'dist/workflow-bundle.js'));
+    assert.equal(image.env.SENTINEL_BUILD_ID, projectGitHead(), 'the build id the compose build passes: the git sha');
   });
 
   it('passes one full local matrix run, with one instance per leg', async () => {
@@ -95,6 +97,12 @@ describe('production shape: the compose stack outside Docker', function () {
       const result = await (await startRun(env, { candidate: await candidate('prod-run') })).result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.failure ?? result.legs));
       await oneInstancePerLegAllTerminated(result);
+      // Worker Versioning on the production server: the run was pinned to the worker's build (docs/versioning.md).
+      const versioning = (await client.workflow.getHandle(result.workflowId).describe()).raw.workflowExecutionInfo?.versioningInfo;
+      assert.deepEqual(
+        { deploymentName: versioning?.deploymentVersion?.deploymentName, buildId: versioning?.deploymentVersion?.buildId, pinned: versioning?.behavior === 1 },
+        { deploymentName: env.invariants.temporal.taskQueue, buildId: projectGitHead(), pinned: true },
+      );
       runs.push(result);
     } finally {
       await w.stop();
