@@ -29,7 +29,7 @@ export class WorkerVersioningError extends Error {
 const MAX_PART_LENGTH = 100;
 
 export function workerVersioningSettings(taskQueue: string, env: NodeJS.ProcessEnv = process.env, gitHead: () => string | undefined = projectGitHead): WorkerVersioning {
-  const switchValue = (env.SENTINEL_WORKER_VERSIONING ?? 'on').trim().toLowerCase();
+  const switchValue = (env.SENTINEL_WORKER_VERSIONING?.trim() || 'on').toLowerCase();
   if (switchValue === 'off') return { enabled: false };
   if (switchValue !== 'on') {
     throw new WorkerVersioningError(`SENTINEL_WORKER_VERSIONING=${env.SENTINEL_WORKER_VERSIONING} is not understood: set it to "on" (the default) or "off"`);

@@ -11,6 +11,7 @@ import { parse, stringify } from 'yaml';
 import { freePort, startProcess } from '../../src/devstack/process';
 import { startTestCloudApi } from '../support/cloud-api';
 import type { Client } from '@temporalio/client';
+import { decodeVersioningBehavior } from '@temporalio/common';
 import { PURPOSE, TAG } from '../../src/activities/instances';
 import { PROJECT_ROOT } from '../../src/config/load';
 import type { MatrixRunResult } from '../../src/domain/run';
@@ -100,8 +101,8 @@ describe('production shape: the compose stack outside Docker', function () {
       // Worker Versioning on the production server: the run was pinned to the worker's build (docs/versioning.md).
       const versioning = (await client.workflow.getHandle(result.workflowId).describe()).raw.workflowExecutionInfo?.versioningInfo;
       assert.deepEqual(
-        { deploymentName: versioning?.deploymentVersion?.deploymentName, buildId: versioning?.deploymentVersion?.buildId, pinned: versioning?.behavior === 1 },
-        { deploymentName: env.invariants.temporal.taskQueue, buildId: projectGitHead(), pinned: true },
+        { deploymentName: versioning?.deploymentVersion?.deploymentName, buildId: versioning?.deploymentVersion?.buildId, behavior: decodeVersioningBehavior(versioning?.behavior) },
+        { deploymentName: env.invariants.temporal.taskQueue, buildId: projectGitHead(), behavior: 'PINNED' },
       );
       runs.push(result);
     } finally {
