@@ -2,7 +2,7 @@
 #
 # The Sentinel worker (and the `sentinel` CLI) as a container image.
 #
-#   docker build -t sentinel-worker .
+#   docker build --build-arg SENTINEL_BUILD_ID=$(git rev-parse HEAD) -t sentinel-worker .
 #   docker run --rm sentinel-worker                          # the worker
 #   docker run --rm sentinel-worker node bin/sentinel.js --help   # the CLI
 #
@@ -46,6 +46,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY ops ./ops
+# The worker's Worker Versioning build id: the git sha of the code, given at
+# build time (docker build --build-arg SENTINEL_BUILD_ID=$(git rev-parse HEAD));
+# without it the worker refuses to start (docs/versioning.md).
+ARG SENTINEL_BUILD_ID=
+ENV SENTINEL_BUILD_ID=${SENTINEL_BUILD_ID}
 # Local evidence of sandbox environments lands here; everything else is read-only.
 RUN mkdir -p /app/.sentinel && chown sentinel:sentinel /app/.sentinel
 USER sentinel:sentinel

@@ -41,6 +41,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--namespace', 'default',
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    // Worker Versioning (on by default in the server since 1.28): a worker's deployment defaults to its task
+    // queue, and a test suite gives every test its own task queue, past the default limit of 100 per namespace.
+    '--dynamic-config-value', 'matching.maxDeployments=1000',
     ...searchAttributeFlags(),
   ];
   let uiUrl: string | undefined;

@@ -4,12 +4,15 @@
  * (a profile and the TEMPORAL_* variables, src/temporal/connection.ts) and the observability variables
  * (src/worker/telemetry.ts: SENTINEL_METRICS_ADDRESS, SENTINEL_LOG_LEVEL).
  * SENTINEL_WORKFLOW_BUNDLE names a pre-built workflow bundle (the image has one).
+ * Worker Versioning: SENTINEL_WORKER_VERSIONING, SENTINEL_DEPLOYMENT_NAME,
+ * SENTINEL_BUILD_ID (src/worker/versioning.ts, docs/versioning.md).
  */
 import { Runtime } from '@temporalio/worker';
 import { InvariantsError, loadInvariants } from '../config/load';
 import { loadTemporalConfig, TemporalConfigError } from '../temporal/connection';
 import { startAlertGauges } from './alert-gauges';
 import { installTelemetry, startFleetGauges, telemetrySettings } from './telemetry';
+import { versionId, WorkerVersioningError } from './versioning';
 import { createSentinelWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -30,8 +33,20 @@ async function main(): Promise<void> {
     address: settings.address,
     namespace: settings.namespace,
     invariants: invariants.file,
+    workerVersion: sentinel.versioning.enabled ? versionId(sentinel.versioning.version) : 'unversioned',
     ...(telemetry.metricsAddress ? { metrics: `http://${telemetry.metricsAddress}/metrics` } : {}),
   });
+  if (sentinel.versioning.enabled) {
+    const version = versionId(sentinel.versioning.version);
+    sentinel.currentVersion.then(
+      (outcome) => {
+        if (outcome !== 'stopped') Runtime.instance().logger.info(`worker version ${outcome}`, { workerVersion: version, outcome });
+      },
+      (err) => {
+        Runtime.instance().logger.error('could not look up the worker deployment\'s current version', { workerVersion: version, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  }
   await sentinel.worker.run();
   gauges?.stop();
   alertGauges?.stop();
@@ -39,7 +54,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  if (err instanceof InvariantsError) {
+  if (err instanceof InvariantsError || err instanceof WorkerVersioningError) {
     console.error(err.message);
     process.exit(3);
   }

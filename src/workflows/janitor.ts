@@ -14,6 +14,7 @@
  * (`sentinel janitor`).
  */
 import { isCancellation, log, patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import {
   classifyInstances,
@@ -38,6 +39,9 @@ const { janitorPlan } = proxyActivities<SentinelActivities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CONFIG_INVALID'] },
 });
+
+// The janitor moves to the current build; a change to it goes behind patched() (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, janitorWorkflow);
 
 export async function janitorWorkflow(input: JanitorInput): Promise<JanitorReport> {
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.environment, value: input.environment }]);

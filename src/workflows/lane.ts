@@ -31,6 +31,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import {
   laneGrantSignal,
@@ -59,6 +60,9 @@ const RELEASE_DURING_GRANT_PATCH = 'lane-applies-release-during-grant';
 
 const same = (a: Pick<LaneRequest, 'workflowId' | 'runId'>, b: Pick<LaneRequest, 'workflowId' | 'runId'>) =>
   a.workflowId === b.workflowId && a.runId === b.runId;
+
+// The lane outlives deploys and moves to the current build: its changes go behind patched() (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, sentinelLaneWorkflow);
 
 export async function sentinelLaneWorkflow(initial: LaneState): Promise<void> {
   const state: LaneState = { ...initial, queue: [...initial.queue] };

@@ -15,6 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { onDemandPrice } from '../domain/cost';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
@@ -38,6 +39,9 @@ export const LEG_CLEANUP_PATCH = 'leg-cleanup-by-tag-after-launch-settles';
 
 /** Provisioning failures in which EC2 refused the launch: nothing was launched. */
 const LAUNCH_REFUSED = new Set(['INSTANCE_CAPACITY_UNAVAILABLE', 'AMI_NOT_FOUND', 'AWS_CREDENTIALS_REFUSED', 'INSTANCE_PROFILE_INVALID']);
+
+// A leg stays on its run's build, whatever is deployed meanwhile (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, hardwareLegWorkflow);
 
 export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const { settings, target } = input;

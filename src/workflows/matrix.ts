@@ -22,6 +22,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import type { AttestRunInput } from '../activities/attestation';
 import type { AttestRunResult } from '../attestation/attest-run';
@@ -63,6 +64,9 @@ const { prepareRun } = proxyActivities<SentinelActivities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CONFIG_INVALID', 'INPUT_REFUSED'] },
 });
+
+// A run finishes on the build it started on: a deploy never replays it on new code (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, gpuMatrixWorkflow);
 
 export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRunResult> {
   const info = workflowInfo();

@@ -6,6 +6,7 @@
  * tag, travels into the evidence as run.candidateSource.
  */
 import { executeChild, ParentClosePolicy, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import type { MatrixRunResult } from '../domain/run';
 import { runWorkflowId, scheduleId } from './definitions';
@@ -25,6 +26,9 @@ const { resolveNightlyCandidate } = proxyActivities<SentinelActivities>({
     nonRetryableErrorTypes: ['CONFIG_INVALID', 'CANDIDATE_TAG_NOT_FOUND', 'REGISTRY_AUTH_REFUSED'],
   },
 });
+
+// The nightly starter waits hours for its run and moves to the current build meanwhile; its run is pinned (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, nightlyMatrixWorkflow);
 
 export async function nightlyMatrixWorkflow(input: NightlyInput): Promise<MatrixRunResult> {
   const info = workflowInfo();

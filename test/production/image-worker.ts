@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
+import { projectGitHead } from '../../src/worker/versioning';
 import { compose } from './stack';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -17,8 +18,13 @@ export interface ImageCommand {
   env: Record<string, string>;
 }
 
-/** The runtime stage's CMD and ENV (and the compose worker's environment), with /app as the project folder. */
-export function imageCommand(): ImageCommand {
+/**
+ * The runtime stage's CMD and ENV (and the compose worker's environment), with
+ * /app as the project folder; `${ARG}` in an ENV value takes the build
+ * argument's value (SENTINEL_BUILD_ID: the git sha, as the compose file's
+ * build passes it).
+ */
+export function imageCommand(buildArgs: Record<string, string> = { SENTINEL_BUILD_ID: projectGitHead() ?? '' }): ImageCommand {
   const text = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
   const runtime = text.slice(text.indexOf('AS runtime'));
   const cmd = /^CMD (\[.*\])$/m.exec(runtime)?.[1];
@@ -29,7 +35,7 @@ export function imageCommand(): ImageCommand {
   for (const m of runtime.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)) {
     for (const pair of m[1]!.replace(/\\\n/g, ' ').trim().split(/\s+/)) {
       const [key, ...rest] = pair.split('=');
-      env[key!] = app(rest.join('='));
+      env[key!] = app(rest.join('=').replace(/\$\{(\w+)\}/g, (_, arg: string) => buildArgs[arg] ?? ''));
     }
   }
   const worker = compose().services['sentinel-worker'].environment as Json;

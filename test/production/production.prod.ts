@@ -11,11 +11,13 @@ import { parse, stringify } from 'yaml';
 import { freePort, startProcess } from '../../src/devstack/process';
 import { startTestCloudApi } from '../support/cloud-api';
 import type { Client } from '@temporalio/client';
+import { decodeVersioningBehavior } from '@temporalio/common';
 import { PURPOSE, TAG } from '../../src/machines/tags';
 import { PROJECT_ROOT } from '../../src/config/load';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { applySchedules } from '../../src/schedules/schedules';
 import { nightlyLastPassedSeconds } from '../../src/worker/alert-gauges';
+import { projectGitHead } from '../../src/worker/versioning';
 import { SCHEDULE_KINDS, SEARCH_ATTRIBUTES, scheduleId } from '../../src/workflows/definitions';
 import { candidate, instancesTagged, REPOSITORY } from '../support/aws';
 import { recordTool, slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
@@ -90,6 +92,7 @@ describe('production shape: the compose stack outside Docker', function () {
     const imageNode = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8'))?.[1];
     assert.ok(imageNode, 'the Dockerfile pins NODE_IMAGE=node:<major>-...');
     assert.equal(process.versions.node.split('.')[0], imageNode, `the tier runs on Node ${process.version}; the image runs Node ${imageNode} (scripts/use-node24.sh)`);
+    assert.equal(image.env.SENTINEL_BUILD_ID, projectGitHead(), 'the build id the compose build passes: the git sha');
   });
 
   it('passes one full local matrix run, with one instance per leg', async () => {
@@ -99,6 +102,12 @@ describe('production shape: the compose stack outside Docker', function () {
       const result = await (await startRun(env, { candidate: await candidate('prod-run') })).result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.failure ?? result.legs));
       await oneInstancePerLegAllTerminated(result);
+      // Worker Versioning on the production server: the run was pinned to the worker's build (docs/versioning.md).
+      const versioning = (await client.workflow.getHandle(result.workflowId).describe()).raw.workflowExecutionInfo?.versioningInfo;
+      assert.deepEqual(
+        { deploymentName: versioning?.deploymentVersion?.deploymentName, buildId: versioning?.deploymentVersion?.buildId, behavior: decodeVersioningBehavior(versioning?.behavior) },
+        { deploymentName: env.invariants.temporal.taskQueue, buildId: projectGitHead(), behavior: 'PINNED' },
+      );
       runs.push(result);
     } finally {
       await w.stop();
