@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { launchChromium, type Browser, type Page } from './chromium';
 import { FIXTURE, fixturePacks, OUTPUT, sentinelReport } from './support';
 
 const CHROMIUM = process.env.SENTINEL_CHROMIUM ?? '/usr/bin/chromium';
@@ -46,7 +46,7 @@ describe('sentinel report in a headless browser', function () {
     const built = await sentinelReport(['--env', 'local', '--out', SITE, '--evidence', FIXTURE], { TEMPORAL_UI_URL: UI });
     assert.equal(built.code, 0, built.stderr);
     assert.match(built.stdout, new RegExp(`open ${path.join(SITE, 'index.html').replace(/[.]/g, '\\.')}`));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium(CHROMIUM);
   });
 
   after(async () => {
