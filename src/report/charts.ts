@@ -5,7 +5,7 @@
  */
 import { esc } from './escape';
 import type { OutcomeClass, ReportLeg, ReportRun } from './model';
-import { axes, MARGIN, niceMax, OUTCOME_COLOUR, phaseColour, PLOT_H, PLOT_W, seconds, svgOpen, WIDTH, x, y, type TimeDomain } from './svg';
+import { axes, MARGIN, niceMax, niceMaxSeconds, OUTCOME_COLOUR, phaseColour, PLOT_H, PLOT_W, seconds, svgOpen, WIDTH, x, y, type TimeDomain } from './svg';
 
 export interface ChartPoint {
   ms: number;
@@ -16,9 +16,9 @@ export interface ChartPoint {
 }
 
 /** A value over time: a line through one circle per run. */
-export function valueChart(chart: string, target: string, domain: TimeDomain, points: ChartPoint[], format: (v: number) => string): string {
+export function valueChart(chart: string, target: string, domain: TimeDomain, points: ChartPoint[], format: (v: number) => string, roundUp: (v: number) => number = niceMax): string {
   const sorted = [...points].sort((a, b) => a.ms - b.ms);
-  const yMax = niceMax(Math.max(0, ...sorted.map((p) => p.value)) * 1.05);
+  const yMax = roundUp(Math.max(0, ...sorted.map((p) => p.value)) * 1.05);
   const line = sorted.map((p) => `${x(domain, p.ms).toFixed(1)},${y(yMax, p.value).toFixed(1)}`).join(' ');
   const circles = sorted
     .map(
@@ -38,7 +38,7 @@ export interface PhaseBar {
 
 /** Each phase's duration: one stacked bar per run, a segment per phase. */
 export function phaseChart(target: string, domain: TimeDomain, bars: PhaseBar[]): string {
-  const yMax = niceMax(Math.max(0, ...bars.map((b) => b.phases.reduce((t, p) => t + p.seconds, 0))) * 1.05);
+  const yMax = niceMaxSeconds(Math.max(0, ...bars.map((b) => b.phases.reduce((t, p) => t + p.seconds, 0))) * 1.05);
   const width = Math.max(2, Math.min(10, PLOT_W / Math.max(1, bars.length) - 1));
   const drawn = [...bars]
     .sort((a, b) => a.ms - b.ms)

@@ -3,7 +3,7 @@ import { legLabel, outcomeChart, phaseChart, valueChart, type ChartPoint, type P
 import { esc, pageName } from './escape';
 import { page, verdictBadge } from './layout';
 import { NOT_RECORDED, type ReportLeg, type ReportRun } from './model';
-import { OUTCOME_COLOUR, PHASE_COLOUR, seconds, timeDomain, usd, type TimeDomain } from './svg';
+import { niceMaxSeconds, OUTCOME_COLOUR, PHASE_COLOUR, seconds, timeDomain, usd, type TimeDomain } from './svg';
 
 export interface IndexContext {
   environment: string;
@@ -94,8 +94,8 @@ function targetCharts(target: string, runs: ReportRun[], domain: TimeDomain): st
   return `<section class="target" data-target="${esc(target)}">
 <h2>${esc(target)}</h2>
 <div class="charts">
-${box('time to active', valueChart('time-to-active', target, domain, tta, seconds), ttaMissing ? `${ttaMissing} run(s) without a time to active (the leg ended before onboarding, or ${NOT_RECORDED})` : '')}
-${box('leg duration', valueChart('leg-duration', target, domain, duration, seconds))}
+${box('time to active', valueChart('time-to-active', target, domain, tta, seconds, niceMaxSeconds), ttaMissing ? `${ttaMissing} run(s) without a time to active (the leg ended before onboarding, or ${NOT_RECORDED})` : '')}
+${box('leg duration', valueChart('leg-duration', target, domain, duration, seconds, niceMaxSeconds))}
 ${box('duration of each phase', phaseChart(target, domain, bars), `<span class="legend">${Object.entries(PHASE_COLOUR).map(([p, c]) => `<span><i style="background:${c}"></i>${esc(p)}</span>`).join('')}</span>`)}
 ${box('pass / fail / inconclusive', outcomeChart(target, domain, legs.map(({ run, leg }) => ({ ms: run.startMs, run: run.id, outcome: leg.outcomeClass, label: legLabel(run, leg) }))), rateNote(legs.map((l) => l.leg)))}
 ${box('cost per run (USD, every attempt)', valueChart('leg-cost', target, domain, cost, usd), notRecordedNote(costMissing, 'cost'))}

@@ -8,7 +8,7 @@ import type { OutcomeClass } from './model';
 
 export const WIDTH = 640;
 export const HEIGHT = 200;
-export const MARGIN = { left: 56, right: 14, top: 14, bottom: 30 };
+export const MARGIN = { left: 72, right: 14, top: 14, bottom: 30 };
 export const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
 export const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
 
@@ -64,6 +64,11 @@ export function niceMax(value: number): number {
   const power = 10 ** Math.floor(Math.log10(value));
   for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
   return 10 * power;
+}
+
+/** A round upper bound for durations: whole minutes once they pass two minutes, so the ticks read 2.5m, 5m, not 2.1m. */
+export function niceMaxSeconds(value: number): number {
+  return value > 120 ? niceMax(value / 60) * 60 : niceMax(value);
 }
 
 const TIME_STEPS = [3_600_000, 6 * 3_600_000, 86_400_000, 7 * 86_400_000, 28 * 86_400_000, 91 * 86_400_000];

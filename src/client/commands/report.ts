@@ -90,7 +90,8 @@ export async function runReport(options: ReportOptions, printer: Printer): Promi
 
   let written;
   try {
-    written = writeReport(options.out, runs, { environment: options.env, location, ...(options.since ? { since: options.since } : {}), generatedAt: new Date(), warnings: loaded.warnings }, ui, only);
+    // The location as the operator named it (a relative --evidence stays relative in the page).
+    written = writeReport(options.out, runs, { environment: options.env, location: options.evidence ?? location, ...(options.since ? { since: options.since } : {}), generatedAt: new Date(), warnings: loaded.warnings }, ui, only);
   } catch (err) {
     if (err instanceof ReportOutputError) throw new CliError(EXIT.REPORT_OUTPUT_UNWRITABLE, err.message);
     throw err;
