@@ -30,9 +30,9 @@ ${ctx.warnings.length ? `<div class="warn" id="warnings"><strong>${ctx.warnings.
 </div>
 ${runsTable(runs, targets)}
 <h2>Over time</h2>
-<p class="legend">${Object.entries(OUTCOME_COLOUR).map(([o, c]) => `<span><i style="background:${c}"></i>${esc(o)}</span>`).join('')}</p>
+${runs.length === 0 ? '<p>No evidence pack of this environment in the store (or within --since) yet.</p>' : `<p class="legend">${Object.entries(OUTCOME_COLOUR).map(([o, c]) => `<span><i style="background:${c}"></i>${esc(o)}</span>`).join('')}</p>
 ${wholeRuns(runs, domain)}
-${targets.map((t) => targetCharts(t, runs, domain)).join('\n')}
+${targets.map((t) => targetCharts(t, runs, domain)).join('\n')}`}
 `;
   return page(`Sentinel report: ${ctx.environment}`, body, FILTER_SCRIPT);
 }

@@ -103,6 +103,16 @@ describe('sentinel report: bad input', function () {
     assertNoStackTrace(run.stdout + run.stderr);
   });
 
+  it('an empty evidence store: an index that says so, exit 0', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-report-empty-'));
+    const run = await sentinelReport(['--env', 'local', '--out', path.join(dir, 'site'), '--evidence', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    const html = readFileSync(path.join(dir, 'site', 'index.html'), 'utf8');
+    assert.equal(rowsIn(html), 0);
+    assert.match(html, /No evidence pack of this environment in the store/);
+    assert.doesNotMatch(html, /<svg/);
+  });
+
   it('evidence strings are escaped: a hostile target name or failure detail stays text', async () => {
     const { dir, ids } = evidenceDir(1);
     const file = path.join(dir, `${ids[0]}.json`);
