@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runMatrix } from '../src/client/commands/run';
+import { runReport } from '../src/client/commands/report';
 import { runVerify } from '../src/client/commands/verify';
 import { EXIT } from '../src/client/exit-codes';
 import { createPrinter } from '../src/client/output';
@@ -28,6 +29,7 @@ const ENVIRONMENT = 'local';
 async function main(): Promise<number> {
   const keep = process.argv.includes('--keep');
   const workDir = path.join(PROJECT_ROOT, '.sentinel', 'demo');
+  const reportDir = path.join(PROJECT_ROOT, '.sentinel', 'report');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
 
@@ -75,6 +77,11 @@ async function main(): Promise<number> {
       });
       if (verified !== EXIT.PASSED) code = verified;
     }
+    // The demo ends with a page to open: the report over every run the local evidence holds.
+    say(`sentinel report --env ${ENVIRONMENT} --out ${path.relative(process.cwd(), reportDir) || '.'}`);
+    await runReport({ env: ENVIRONMENT, out: reportDir }, createPrinter(false)).catch((err: unknown) => {
+      say(`sentinel report: ${err instanceof Error ? err.message : String(err)}`);
+    });
     if (keep) {
       say('the stack stays up; in another shell, these lines point sentinel and temporal at it:');
       process.stdout.write(`\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }, CONNECTION_OVERRIDE_VARIABLES).join('\n')}\n\n`);

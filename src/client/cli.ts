@@ -11,6 +11,7 @@ import { runCommand } from './commands/run';
 import { scheduleCommand } from './commands/schedule';
 import { verifyCommand } from './commands/verify';
 import { runsCommand } from './commands/runs';
+import { reportCommand } from './commands/report';
 import { CliError, EXIT } from './exit-codes';
 import { firstLine } from './failure-cause';
 import { createPrinter } from './output';
@@ -31,6 +32,7 @@ export function buildProgram(jsonMode: boolean): Command {
   program.addCommand(scheduleCommand(printer));
   program.addCommand(verifyCommand(printer));
   program.addCommand(runsCommand(printer));
+  program.addCommand(reportCommand(printer));
   return program;
 }
 

@@ -43,6 +43,16 @@ export const EXIT = {
   PLACEMENT_UNAVAILABLE: 17,
   /** `sentinel verify` / `promote --rollback`: the digest has no valid signed proof for the environment (the reason code says which link). */
   UNATTESTED: 18,
+  /** `sentinel report`: the report was built, but evidence files that are not valid evidence packs were skipped (each named in a warning). */
+  REPORT_EVIDENCE_SKIPPED: 30,
+  /** `sentinel report --run`: no evidence pack in the store names that run; nothing was written. */
+  REPORT_RUN_UNKNOWN: 31,
+  /** `sentinel report --since`: not an age such as 30d; nothing was read or written. */
+  REPORT_SINCE_INVALID: 32,
+  /** `sentinel report`: the evidence store (directory or S3 prefix) cannot be listed or read; nothing was written. */
+  REPORT_EVIDENCE_UNREADABLE: 33,
+  /** `sentinel report`: the output directory cannot be written. */
+  REPORT_OUTPUT_UNWRITABLE: 34,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
