@@ -23,6 +23,7 @@ import type { gpuMatrixWorkflow } from '../../src/workflows';
 import { laneStateQuery, laneWorkflowId, runWorkflowId, SEARCH_ATTRIBUTES, type LaneState } from '../../src/workflows/definitions';
 import type { TestEnvironment } from './invariants';
 import { sharedStack, suiteDir } from './stack';
+import { eventually } from './wait';
 import { workflowBundle, type TestWorker } from './worker';
 
 export interface TimeSkippingTemporal {
@@ -39,6 +40,8 @@ export interface TimeSkippingTemporal {
   startHungRun(workflowId: string): Promise<WorkflowHandleWithFirstExecutionRunId>;
   startRun(env: TestEnvironment, input: Partial<MatrixRunInput> & { candidate: string }): Promise<WorkflowHandleWithFirstExecutionRunId<typeof gpuMatrixWorkflow>>;
   laneState(environment: string): Promise<LaneState | undefined>;
+  /** Waits for the lane to close, idle, then replays its whole history against the current workflow code. */
+  assertLaneReplays(environment: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -113,6 +116,11 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
       });
     },
     laneState: (environment) => env.client.workflow.getHandle(laneWorkflowId(environment)).query(laneStateQuery).catch(() => undefined),
+    async assertLaneReplays(environment) {
+      const lane = env.client.workflow.getHandle(laneWorkflowId(environment));
+      await eventually('the lane to close, idle', async () => ((await lane.describe()).status.name === 'COMPLETED' ? true : undefined), 60_000);
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: `lane ${environment}` }, await lane.fetchHistory(), lane.workflowId);
+    },
     async stop() {
       await Promise.all([...workers].map((w) => w.stop()));
       const hung = await hungRuns?.catch(() => undefined);

@@ -113,6 +113,7 @@ describe('time tier: the lane\'s clocks (time-skipping server)', function () {
       assert.ok(freedAfter <= holderCheckMs + holderCheckMs / 2, `the lane was freed ${freedAfter}ms of server time after its holder died, more than one laneHolderCheck (${holderCheckMs}ms) and the half between attempts`);
       const refused = attempts.filter((r) => r.verdict === 'lane_busy').length;
       assert.ok(refused >= 1, 'the retrying job met a held lane and was refused');
+      await temporal.assertLaneReplays(env.name);
       console.log(`      the queued run got the lane ${freedAfter}ms of server time after its holder was terminated (${refused} refused attempts meanwhile), in ${Date.now() - wallStart}ms`);
     } finally {
       await worker.stop();
