@@ -9,8 +9,9 @@
  * with `sleep`: an hour of `timeouts.laneWait` passes in well under a second.
  * While an activity runs, time passes at the wall clock's pace.
  *
- * Start one per test: the clock is the server's, shared by all it runs, and a
- * workflow terminated with work in flight can leave it stopped for the next.
+ * Start one per test: the clock is the server's, shared by all it runs (one
+ * server for two tests was seen to keep the second at the wall clock's pace,
+ * after the first had terminated its lane and holder).
  */
 import { Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -66,7 +67,7 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
   // Sentinel's runs set their search attributes; the test server accepts them once registered.
   await env.connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, 2 /* KEYWORD */])),
+    searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD: all of Sentinel's are keywords */])),
   });
   const workers = new Set<TestWorker>();
   let runCounter = 0;
