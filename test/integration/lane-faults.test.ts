@@ -1,13 +1,13 @@
 /**
  * The lane under faults: a Temporal that fails the lane's holder checks, a
- * dead holder with CI retrying --no-queue, a release that races its grant.
+ * release that races its grant (the dead holder with CI retrying --no-queue
+ * is in the time tier, test/time/lane-clocks.test.ts).
  * Whatever happens, two runs of one environment never overlap, and a free
  * lane is given to the next run in a bounded time.
  */
 import { strict as assert } from 'node:assert';
 import type { EvidenceRecord } from '../../src/domain/evidence';
-import type { MatrixRunResult } from '../../src/domain/run';
-import { laneReleaseSignal, laneRequestSignal, laneWorkflowId, runProgressQuery, runWorkflowId, type LaneRequest } from '../../src/workflows/definitions';
+import { laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId, type LaneRequest } from '../../src/workflows/definitions';
 import type { sentinelLaneWorkflow } from '../../src/workflows';
 import { candidate } from '../support/aws';
 import { startGrpcFaultProxy } from '../support/grpc-fault-proxy';
@@ -85,56 +85,7 @@ describe('the lane under faults', function () {
     }
   });
 
-  it('frees a dead holder\'s lane on its own deadline, even while --no-queue attempts arrive every half laneHolderCheck', async function () {
-    this.timeout(300_000);
-    const holderCheckMs = 6_000;
-    const env = testEnvironment('lane-dead-holder', (e) => {
-      e.timeouts.laneHolderCheck = `${holderCheckMs / 1000}s`;
-    });
-    slowGpuDetect(env.hostsDir, 'nvidia-a10g', 120);
-    const worker = await startWorker(env.invariants);
-    const attempts: Promise<MatrixRunResult>[] = [];
-    let attempting = true;
-    try {
-      const dead = await startRun(env, { candidate: await candidate('dead-holder'), ciRunId: 'dead' });
-      await eventually('the run to hold the lane', async () => ((await laneState(env.name))?.holder?.workflowId === dead.workflowId ? true : undefined));
-      await dead.terminate('operator terminated a stuck run');
-      const terminatedAt = Date.now();
-
-      // A CI job retrying `sentinel run --no-queue` every half laneHolderCheck.
-      const refusedCandidate = await candidate('dead-holder-retry');
-      const retrying = (async () => {
-        for (let n = 1; attempting; n += 1) {
-          const attempt = await startRun(env, { candidate: refusedCandidate, ciRunId: `retry-${n}`, queue: 'refuse', dryRun: true });
-          attempts.push(attempt.result());
-          await new Promise((r) => setTimeout(r, holderCheckMs / 2));
-        }
-      })();
-
-      const queued = await startRun(env, { candidate: await candidate('dead-holder-queued'), ciRunId: 'queued', dryRun: true });
-      const bound = 5 * holderCheckMs;
-      try {
-        await eventually(
-          'the queued run to get the lane',
-          async () => (['preparing', 'waiting_for_lane'].includes((await queued.query(runProgressQuery)).stage) ? undefined : true),
-          bound,
-        );
-      } finally {
-        attempting = false;
-        await retrying;
-      }
-      const waited = Date.now() - terminatedAt;
-      assert.equal((await queued.result()).verdict, 'passed');
-      const refused = (await Promise.all(attempts)).filter((r) => r.verdict === 'lane_busy').length;
-      assert.ok(refused >= 1, 'the retrying job met a held lane and was refused');
-      await assertLaneReplays(env.name);
-      console.log(`      the queued run got the lane ${waited}ms after its holder was terminated (laneHolderCheck ${holderCheckMs}ms, ${refused} refused attempts meanwhile)`);
-    } finally {
-      attempting = false;
-      await Promise.allSettled(attempts);
-      await worker.stop();
-    }
-  });
+  // A dead holder's lane freed on its own deadline while --no-queue attempts arrive: test/time/lane-clocks.test.ts (time tier).
 
   it('applies a release that arrives while the run\'s grant is still being sent', async function () {
     this.timeout(300_000);

@@ -5,7 +5,7 @@ import { bootstrapEnvironment } from '../../src/bootstrap/bootstrap';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import { aws, candidate, instancesTagged, parameterValue, putParameter, REGION } from '../support/aws';
 import { slowGpuDetect, testEnvironment } from '../support/invariants';
-import { legReachesPhase, readEvidence, startRun } from '../support/runs';
+import { legReachesPhase, readEvidence, startRun, temporalClient } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { eventually } from '../support/wait';
 import { startWorker, startWorkerProcess } from '../support/worker';
@@ -64,6 +64,17 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
       assert.equal(amd.outcome, 'cancelled');
       assert.equal(amd.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');
       await allTerminated(result.workflowId, 2);
+      // Deterministic, whatever the machine's load: the legs were cancelled by the run's own timer of exactly timeouts.run.
+      const events = (await (await temporalClient()).workflow.getHandle(result.workflowId).fetchHistory()).events ?? [];
+      const at = (has: (e: (typeof events)[number]) => unknown) => events.findIndex((e) => Boolean(has(e)));
+      const timer = at((e) => e.timerStartedEventAttributes && String(e.timerStartedEventAttributes.startToFireTimeout?.seconds) === '4');
+      assert.ok(timer >= 0, 'the run started a timer of timeouts.run (4s)');
+      const timerId = events[timer]!.timerStartedEventAttributes!.timerId;
+      assert.ok(timer < at((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId?.endsWith('--amd-v520')), 'the timer started before the legs');
+      const fired = at((e) => e.timerFiredEventAttributes?.timerId === timerId);
+      const cancelled = at((e) => e.requestCancelExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution?.workflowId?.endsWith('--amd-v520'));
+      assert.ok(fired > timer, 'the timeouts.run timer fired');
+      assert.ok(cancelled > fired, `the slow leg was asked to cancel after the timer fired (events ${fired} and ${cancelled})`);
     } finally {
       await worker.stop();
     }
