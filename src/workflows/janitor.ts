@@ -35,7 +35,7 @@ import { runFailure } from './failure-mapping';
 export const JANITOR_CLUSTERS_PATCH = 'janitor-reaps-test-clusters';
 
 /** Reading the environment's settings is local and quick; the configured timeouts are known after it. */
-const { janitorPlan } = proxyActivities<SentinelActivities>({
+const { janitorPlan } = proxyActivities<Pick<SentinelActivities, 'janitorPlan'>>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CONFIG_INVALID'] },
 });
@@ -47,14 +47,14 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.environment, value: input.environment }]);
   // A run's pre-step sweeps with the run's configuration snapshot; any other janitor with the worker's configuration.
   const plan = input.plan ?? (await janitorPlan({ environment: input.environment }));
-  const ec2 = proxyActivities<SentinelActivities>(activityOptions(plan.cleanupTimeoutMs, plan.retry, plan.heartbeatMs));
+  const { listJanitorInstances, openRuns, terminateOrphans } = proxyActivities<Pick<SentinelActivities, 'listJanitorInstances' | 'openRuns' | 'terminateOrphans'>>(activityOptions(plan.cleanupTimeoutMs, plan.retry, plan.heartbeatMs));
 
   const now = Date.now(); // workflow time: one instant for the whole sweep
-  const instances = await ec2.listJanitorInstances({ region: plan.region, environment: plan.environment, pageSize: JANITOR_PAGE_SIZE });
+  const instances = await listJanitorInstances({ region: plan.region, environment: plan.environment, pageSize: JANITOR_PAGE_SIZE });
   const { expired, young } = classifyInstances(instances, now, plan.cleanupTtlMs);
 
   const runIds = [...new Set(expired.flatMap((e) => (e.runId ? [e.runId] : [])))];
-  const open = new Set(runIds.length > 0 ? await ec2.openRuns({ workflowIds: runIds }) : []);
+  const open = new Set(runIds.length > 0 ? await openRuns({ workflowIds: runIds }) : []);
 
   const orphans: JanitorAction[] = [];
   const spared: JanitorSpared[] = [];
@@ -69,7 +69,7 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
 
   let terminated: JanitorAction[] = [];
   if (!input.dryRun && orphans.length > 0) {
-    const done = await ec2.terminateOrphans({
+    const done = await terminateOrphans({
       region: plan.region,
       executor: plan.executor,
       instances: orphans.map((o) => ({ instanceId: o.instanceId, ...(o.target ? { target: o.target } : {}) })),
@@ -79,7 +79,7 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
   }
 
   // Few retries: a control plane that cannot be reached is recorded, it does not hold up the sweep (or the run after it).
-  const controlPlane = proxyActivities<SentinelActivities>(
+  const controlPlane = proxyActivities<Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>>(
     activityOptions(plan.cleanupTimeoutMs, { ...plan.retry, maximumAttempts: Math.min(plan.retry.maximumAttempts, 2) }, plan.heartbeatMs),
   );
   const clusters = patched(JANITOR_CLUSTERS_PATCH) && plan.controlPlane ? await sweepClusters(plan, input.dryRun, now, controlPlane) : undefined;
@@ -113,7 +113,7 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
  * is no longer open has no one left to delete it. A control plane that
  * cannot be swept is recorded; the instance sweep stands.
  */
-async function sweepClusters(plan: JanitorPlan, dryRun: boolean, now: number, api: SentinelActivities): Promise<ClusterSweep> {
+async function sweepClusters(plan: JanitorPlan, dryRun: boolean, now: number, api: Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>): Promise<ClusterSweep> {
   const sweep: ClusterSweep = { seen: 0, deleted: [], wouldDelete: [], spared: [] };
   try {
     const clusters = await api.listTestClusters({ controlPlane: plan.controlPlane!, environment: plan.environment });

@@ -43,7 +43,7 @@ import {
   type LaneState,
 } from './definitions';
 
-const { isWorkflowOpen } = proxyActivities<SentinelActivities>({
+const { isWorkflowOpen } = proxyActivities<Pick<SentinelActivities, 'isWorkflowOpen'>>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 5 },
 });

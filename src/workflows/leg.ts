@@ -53,14 +53,14 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const expiresAt = new Date(Date.now() + settings.cleanupTtl).toISOString();
 
   // Options sit next to the calls that need them; waits heartbeat.
-  const provision = proxyActivities<SentinelActivities>(activityOptions(timeouts.provision, retry, timeouts.heartbeat));
-  const hostReady = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostReady, retry, timeouts.heartbeat));
-  const gpuDetect = proxyActivities<SentinelActivities>(activityOptions(timeouts.gpuDetect, retry, timeouts.heartbeat));
-  const runtime = proxyActivities<SentinelActivities>(activityOptions(timeouts.containerRuntime, retry, timeouts.heartbeat));
-  const installer = proxyActivities<SentinelActivities>(activityOptions(timeouts.installer, retry, timeouts.heartbeat));
-  const onboarding = proxyActivities<SentinelActivities>(activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat));
-  const smoke = proxyActivities<SentinelActivities>(activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat));
-  const cleanup = proxyActivities<SentinelActivities>(
+  const { provisionInstance } = proxyActivities<Pick<SentinelActivities, 'provisionInstance'>>(activityOptions(timeouts.provision, retry, timeouts.heartbeat));
+  const { waitForHostReady } = proxyActivities<Pick<SentinelActivities, 'waitForHostReady'>>(activityOptions(timeouts.hostReady, retry, timeouts.heartbeat));
+  const { detectGpu } = proxyActivities<Pick<SentinelActivities, 'detectGpu'>>(activityOptions(timeouts.gpuDetect, retry, timeouts.heartbeat));
+  const { checkContainerRuntime } = proxyActivities<Pick<SentinelActivities, 'checkContainerRuntime'>>(activityOptions(timeouts.containerRuntime, retry, timeouts.heartbeat));
+  const { installAgent } = proxyActivities<Pick<SentinelActivities, 'installAgent'>>(activityOptions(timeouts.installer, retry, timeouts.heartbeat));
+  const { waitForClusterActive } = proxyActivities<Pick<SentinelActivities, 'waitForClusterActive'>>(activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat));
+  const { runSmokeJob } = proxyActivities<Pick<SentinelActivities, 'runSmokeJob'>>(activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat));
+  const { deleteTestCluster, observeInstanceTermination, terminateInstance, terminateLegInstances } = proxyActivities<Pick<SentinelActivities, 'deleteTestCluster' | 'observeInstanceTermination' | 'terminateInstance' | 'terminateLegInstances'>>(
     settledCleanup ? boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat) : activityOptions(timeouts.cleanup, retry),
   );
   const controlPlane = { baseUrl: settings.controlPlane.baseUrl, cognito: settings.controlPlane.cognito };
@@ -116,7 +116,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   let launchUncertain = false;
   try {
     const launch = () =>
-      provision.provisionInstance({
+      provisionInstance({
         environment: input.environment,
         runWorkflowId: input.runWorkflowId,
         legWorkflowId: workflowId,
@@ -149,16 +149,16 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     result.instance = instance;
     host = { instanceId: instance.instanceId, target: target.name, region: settings.awsRegion };
     const readyHost = host;
-    await phase('host_ready', () => hostReady.waitForHostReady({ host: readyHost, executor: settings.executor, polling }));
+    await phase('host_ready', () => waitForHostReady({ host: readyHost, executor: settings.executor, polling }));
     // Host preparation (the target's setup scripts); runs recorded before it had none.
     if (patched('host-setup-v1')) {
       const scripts = target.setup ?? [];
-      const hostSetup = proxyActivities<SentinelActivities>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
+      const { prepareHost } = proxyActivities<Pick<SentinelActivities, 'prepareHost'>>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
       result.host = await phase('host_setup', async (): Promise<HostFacts> => {
         // A baked AMI (setup: []) has nothing to prepare: the phase passes without a command.
         if (scripts.length === 0) return { setup: [] };
         try {
-          return await hostSetup.prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
+          return await prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
         } catch (err) {
           // What the scripts before the failing one did still goes into the evidence.
           const found = failureFacts<{ host?: HostFacts }>(err);
@@ -169,7 +169,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     }
     result.gpu = await phase('gpu_detect', async () => {
       try {
-        return await gpuDetect.detectGpu({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.gpuDetect, polling, target });
+        return await detectGpu({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.gpuDetect, polling, target });
       } catch (err) {
         // A host with the wrong GPUs still reports what it has.
         const found = failureFacts<{ gpu?: GpuFacts }>(err);
@@ -178,12 +178,12 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
       }
     });
     result.runtime = await phase('container_runtime', () =>
-      runtime.checkContainerRuntime({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.containerRuntime, polling, vendor: target.vendor }),
+      checkContainerRuntime({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.containerRuntime, polling, vendor: target.vendor }),
     );
     // The customer path: the control plane's installer puts the candidate on the host, the agent onboards.
     clusterRequested = true;
     const install = await phase('installer', () =>
-      installer.installAgent({
+      installAgent({
         host: readyHost,
         executor: settings.executor,
         timeoutMs: timeouts.installer,
@@ -196,7 +196,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     );
     result.onboarding = await phase('onboarding', async () => {
       try {
-        return await onboarding.waitForClusterActive({
+        return await waitForClusterActive({
           controlPlane,
           clusterId: install.clusterId,
           installerStartedAtMs: install.installerStartedAtMs,
@@ -211,7 +211,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     });
     result.smokeJob = await phase('smoke_job', async () => {
       try {
-        return await smoke.runSmokeJob({ controlPlane, clusterId: install.clusterId, gpuCount: target.gpu.minCount, vendor: target.vendor, polling });
+        return await runSmokeJob({ controlPlane, clusterId: install.clusterId, gpuCount: target.gpu.minCount, vendor: target.vendor, polling });
       } catch (err) {
         const found = failureFacts<{ smokeJob?: SmokeJobFacts }>(err);
         if (found?.smokeJob) result.smokeJob = found.smokeJob;
@@ -231,7 +231,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
           const steps = await Promise.allSettled([
             settledCleanup
               ? // By the leg's tag, always, and the instance it knows (src/machines/terminate.ts).
-                cleanup.terminateLegInstances({
+                terminateLegInstances({
                   region: settings.awsRegion,
                   legWorkflowId: workflowId,
                   target: target.name,
@@ -240,10 +240,10 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
                   launchUncertain,
                 })
               : host
-                ? cleanup.terminateInstance({ host, executor: settings.executor })
+                ? terminateInstance({ host, executor: settings.executor })
                 : // Provisioning may have launched a machine it never reported: find it by its leg tag.
-                  cleanup.terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
-            clusterRequested ? cleanup.deleteTestCluster({ controlPlane, clusterName: workflowId }) : Promise.resolve(null),
+                  terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
+            clusterRequested ? deleteTestCluster({ controlPlane, clusterName: workflowId }) : Promise.resolve(null),
           ]);
           const [machines, cluster] = steps;
           if (machines.status === 'rejected') {
@@ -272,7 +272,7 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         const cleanupStartedAt = result.phases.find((p) => p.name === 'cleanup')?.startedAt ?? new Date().toISOString();
         const usdPerHour = onDemandPrice(settings.prices, settings.awsRegion, instance.instanceType);
         try {
-          result.cost = await cleanup.observeInstanceTermination({
+          result.cost = await observeInstanceTermination({
             region: settings.awsRegion,
             instanceId: instance.instanceId,
             legEndedAt: cleanupStartedAt,

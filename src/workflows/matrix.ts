@@ -60,7 +60,7 @@ import { hardwareLegWorkflow } from './leg';
 import { janitorSummary, PREFLIGHT_PATCH, runPreflight, type PreflightOutcome } from './preflight';
 
 /** The plan is read before the configured timeouts are known; reading it is local and quick. */
-const { prepareRun } = proxyActivities<SentinelActivities>({
+const { prepareRun } = proxyActivities<Pick<SentinelActivities, 'prepareRun'>>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CONFIG_INVALID', 'INPUT_REFUSED'] },
 });
@@ -95,12 +95,12 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   progress.simulated = plan.simulated;
   const { timeouts, retry } = plan.settings;
   const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
-  const lane = proxyActivities<SentinelActivities>(activityOptions(timeouts.promotion, retry));
+  const { requestLane } = proxyActivities<Pick<SentinelActivities, 'requestLane'>>(activityOptions(timeouts.promotion, retry));
   // Promotion and evidence heartbeat while a call is in flight: an attempt lost with its worker is retried within one heartbeat.
-  const pointer = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
-  const safetyNet = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
-  const evidenceStore = proxyActivities<SentinelActivities>(boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat));
-  const attest = proxyActivities<SentinelActivities>(activityOptions(timeouts.evidence, retry, timeouts.heartbeat));
+  const { promoteDigest, readApprovedDigest } = proxyActivities<Pick<SentinelActivities, 'promoteDigest' | 'readApprovedDigest'>>(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
+  const { terminateLegInstances } = proxyActivities<Pick<SentinelActivities, 'terminateLegInstances'>>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
+  const { writeEvidence } = proxyActivities<Pick<SentinelActivities, 'writeEvidence'>>(boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat));
+  const { attestRun } = proxyActivities<Pick<SentinelActivities, 'attestRun'>>(activityOptions(timeouts.evidence, retry, timeouts.heartbeat));
 
   let verdict: Verdict = 'failed';
   let failure: FailureRecord | undefined;
@@ -116,7 +116,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     // 1. The lane: strictly one run per environment at a time.
     progress.stage = 'waiting_for_lane';
     askedLane = true;
-    await lane.requestLane({
+    await requestLane({
       environment: plan.environment,
       request: { workflowId: info.workflowId, runId: info.runId, mode: input.queue },
       holderCheckIntervalMs: timeouts.laneHolderCheck,
@@ -132,7 +132,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     } else {
       // 2. What is approved now: the promotion may only replace exactly this.
       progress.stage = 'preflight';
-      approvedBefore = await pointer.readApprovedDigest(digestRef);
+      approvedBefore = await readApprovedDigest(digestRef);
       // Registry manifest and pinned AMIs, then the janitor (./preflight.ts); histories from before it replay without.
       if (patched(PREFLIGHT_PATCH)) preflight = await runPreflight(plan, approvedBefore, input.dryRun, info.workflowId);
 
@@ -165,7 +165,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         if (patched(ATTESTATION_PATCH)) {
           progress.stage = 'attesting';
           try {
-            attestation = await attest.attestRun(attestRequest(plan, legs, allPassed));
+            attestation = await attestRun(attestRequest(plan, legs, allPassed));
           } catch (err) {
             if (isCancellation(err)) throw err;
             attested = false;
@@ -180,7 +180,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         if (allPassed && attested) {
           progress.stage = 'promoting';
           const promote = () =>
-            pointer.promoteDigest({
+            promoteDigest({
               ...digestRef,
               expected: approvedBefore!,
               candidate: plan.candidate.reference,
@@ -224,7 +224,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   await CancellationScope.nonCancellable(async () => {
     if (approvedBefore !== null) {
       try {
-        approvedAfter = await pointer.readApprovedDigest(digestRef);
+        approvedAfter = await readApprovedDigest(digestRef);
       } catch {
         approvedAfter = null; // recorded as "not read"; the verdict stands
       }
@@ -263,7 +263,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
     };
     try {
-      evidence = await evidenceStore.writeEvidence({
+      evidence = await writeEvidence({
         location: plan.settings.evidence.location,
         region: plan.settings.awsRegion,
         record,
@@ -386,7 +386,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
       await CancellationScope.nonCancellable(async () => {
         try {
-          await safetyNet.terminateLegInstances({
+          await terminateLegInstances({
             region: plan.settings.awsRegion,
             legWorkflowId: id,
             target: target.name,

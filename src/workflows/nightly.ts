@@ -17,7 +17,7 @@ export interface NightlyInput {
 }
 
 /** One registry lookup (plus the image's config, for its revision label); retried while the registry is unreachable. */
-const { resolveNightlyCandidate } = proxyActivities<SentinelActivities>({
+const { resolveNightlyCandidate } = proxyActivities<Pick<SentinelActivities, 'resolveNightlyCandidate'>>({
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '10m',
   retry: {

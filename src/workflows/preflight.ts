@@ -34,7 +34,7 @@ export interface PreflightOutcome {
 
 export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigestState, dryRun: boolean, runWorkflowId: string): Promise<PreflightOutcome> {
   const { timeouts, retry } = plan.settings;
-  const checks = proxyActivities<SentinelActivities>(activityOptions(timeouts.preflight, retry));
+  const { checkManifest, checkPinnedAmis, checkPlacement } = proxyActivities<Pick<SentinelActivities, 'checkManifest' | 'checkPinnedAmis' | 'checkPlacement'>>(activityOptions(timeouts.preflight, retry));
   const outcome: PreflightOutcome = { checks: [] };
 
   outcome.checks.push({
@@ -49,7 +49,7 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
       'manifest',
       'REGISTRY_UNREACHABLE',
       async () => {
-        const found = await checks.checkManifest({ candidate: plan.candidate });
+        const found = await checkManifest({ candidate: plan.candidate });
         return `${plan.candidate.reference} found at ${found.registry} (${found.mediaType})`;
       },
     ],
@@ -57,7 +57,7 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
       'amis',
       'INTERNAL_ERROR',
       async () => {
-        const amis = await checks.checkPinnedAmis({ region: plan.settings.awsRegion, targets: plan.targets.map((t) => ({ name: t.name, ami: t.ami })) });
+        const amis = await checkPinnedAmis({ region: plan.settings.awsRegion, targets: plan.targets.map((t) => ({ name: t.name, ami: t.ami })) });
         return amis.map((a) => `${a.target}: ${a.ami}${a.name ? ` (${a.name})` : ''} ${a.state}`).join('; ');
       },
     ],
@@ -68,7 +68,7 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
       'placement',
       'INTERNAL_ERROR',
       async () => {
-        const placement = await checks.checkPlacement({
+        const placement = await checkPlacement({
           region: plan.settings.awsRegion,
           network,
           targets: plan.targets.map((t) => ({ name: t.name, instanceTypes: t.instanceTypes })),

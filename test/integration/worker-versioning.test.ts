@@ -12,9 +12,9 @@ import { decodeVersioningBehavior } from '@temporalio/common';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { temporalBinary } from '../../src/devstack/tools';
 import { createSentinelWorker, type SentinelWorker } from '../../src/worker/worker';
-import { laneWorkflowId, legWorkflowId } from '../../src/workflows/definitions';
+import { laneWorkflowId, legWorkflowId, runProgressQuery } from '../../src/workflows/definitions';
 import { candidate } from '../support/aws';
-import { slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
+import { holdGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';
 import type { HistoryEvent } from '../support/lane';
 import { legReachesPhase, startRun, temporalClient } from '../support/runs';
 import { sharedStack, suiteDir } from '../support/stack';
@@ -92,20 +92,20 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
     const deploymentName = env.invariants.temporal.taskQueue;
     const stack = await sharedStack();
     const client = await temporalClient();
-    // Long enough that the rollout below happens while the first run's legs are in gpu_detect.
-    for (const target of TARGETS) slowGpuDetect(env.hostsDir, target, 20);
+    // The first run's legs stay in gpu_detect until the rollout below is done and the second run waits behind it.
+    const releases = TARGETS.map((target) => holdGpuDetect(env.hostsDir, target));
+    const release = () => releases.forEach((r) => r());
 
     const buildA = await startBuild(env, 'build-a', await workflowBundle());
-    const buildB = await startBuild(env, 'build-b', buildBBundle);
+    let buildB: Awaited<ReturnType<typeof startBuild>> | undefined;
     try {
       // A fresh deployment: its first version becomes current by itself; the next one waits for the operator.
       assert.equal(await buildA.sentinel.currentVersion, 'made-current');
+      buildB = await startBuild(env, 'build-b', buildBBundle);
       assert.equal(await buildB.sentinel.currentVersion, 'other-version-current');
 
       const first = await startRun(env, { candidate: await candidate('versioning-a') });
       for (const target of TARGETS) await legReachesPhase(first.workflowId, target, 'gpu_detect', 90_000);
-      // Only the first run is slow.
-      for (const target of TARGETS) slowGpuDetect(env.hostsDir, target, 0);
 
       // The rollout, as docs/versioning.md gives it.
       await promisify(execFile)(temporalBinary(), [
@@ -120,6 +120,11 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
 
       // Queued behind the first run in the lane, which receives its request on build B.
       const second = await startRun(env, { candidate: await candidate('versioning-b') });
+      await eventually('the second run to wait behind the first at the lane', async () => {
+        const progress = await client.workflow.getHandle(second.workflowId).query(runProgressQuery).catch(() => undefined);
+        return progress?.stage === 'waiting_for_lane' ? true : undefined;
+      }, 60_000);
+      release();
       const firstResult = await first.result();
       const secondResult = await second.result();
 
@@ -162,7 +167,8 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
       assert.deepEqual(nonDeterminismFailures(lane), [], 'the lane had no non-determinism failure');
       assert.equal((await versioningOf(laneWorkflowId(env.name))).behavior, 'AUTO_UPGRADE');
     } finally {
-      await buildB.stop();
+      release();
+      await buildB?.stop();
       await buildA.stop();
     }
   });

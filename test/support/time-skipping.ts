@@ -81,7 +81,7 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
     async startWorker(invariants) {
       const sentinel = await createSentinelWorker({
         invariants,
-        temporal: { address: env.address, namespace },
+        temporal: { address: env.address, namespace, connectionOptions: { address: env.address } },
         workflowBundle: await workflowBundle(),
         localWorkRoot: path.join(suiteDir, 'hosts-work'),
       });

@@ -5,7 +5,7 @@
  * the load of the machine). docs/testing.md says why and how.
  */
 import { strict as assert } from 'node:assert';
-import { TAG } from '../../src/activities/instances';
+import { TAG } from '../../src/machines/tags';
 import type { MatrixRunResult } from '../../src/domain/run';
 import type { sentinelLaneWorkflow } from '../../src/workflows';
 import { laneGrantSignal, laneRequestSignal, laneWorkflowId, runProgressQuery, runWorkflowId, type LaneRequest } from '../../src/workflows/definitions';
