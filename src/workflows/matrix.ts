@@ -10,36 +10,29 @@
  */
 import {
   CancellationScope,
-  ChildWorkflowCancellationType,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  ParentClosePolicy,
   patched,
   proxyActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
-import type { AttestRunInput } from '../activities/attestation';
 import type { AttestRunResult } from '../attestation/attest-run';
 import { EVIDENCE_SCHEMA, type EvidenceRecord } from '../domain/evidence';
 import { legCostUsd, runCost } from '../domain/cost';
-import { failureKind, failureRecord, type FailureCode, type FailureRecord } from '../domain/failures';
+import { failureRecord, type FailureRecord } from '../domain/failures';
 import { pinnedImageOrUndefined } from '../domain/image-ref';
-import { legPlacement } from '../domain/placement';
 import type {
   ApprovedDigestState,
-  CleanupIncomplete,
   EvidenceLocation,
   LegResult,
   MatrixRunInput,
   MatrixRunResult,
   PromotionRecord,
-  PromotionStatus,
   RunPlan,
   RunProgress,
   Verdict,
@@ -49,14 +42,14 @@ import {
   laneGrantSignal,
   laneReleaseSignal,
   laneWorkflowId,
-  legAttemptWorkflowId,
-  legWorkflowId,
   runProgressQuery,
   SEARCH_ATTRIBUTES,
   type LaneGrant,
 } from './definitions';
-import { failureFacts, runFailure } from './failure-mapping';
-import { hardwareLegWorkflow } from './leg';
+import { runFailure } from './failure-mapping';
+import { failedTargets, leftBehind, legRunner } from './matrix-legs';
+import { ATTESTATION_PATCH, CLEANUP_GATE_PATCH, LANE_ON_RUN_TASK_QUEUE_PATCH, PROMOTION_NON_CANCELLABLE_PATCH } from './matrix-patches';
+import { attestRequest, promotionRefused } from './matrix-promotion';
 import { janitorSummary, PREFLIGHT_PATCH, runPreflight, type PreflightOutcome } from './preflight';
 
 /** The plan is read before the configured timeouts are known; reading it is local and quick. */
@@ -146,6 +139,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         // 3. The hardware legs, in parallel, bounded by the run's timeout.
         progress.stage = 'running_legs';
         const legsScope = new CancellationScope({ cancellable: true, timeout: timeouts.run });
+        const runLeg = legRunner({ plan, runWorkflowId: info.workflowId, progress, placement: preflight?.placement, terminateLegInstances });
         legs = await legsScope.run(() => Promise.all(plan.targets.map((target) => runLeg(target))));
         if (legsScope.consideredCancelled && !CancellationScope.current().consideredCancelled) {
           failure = failureRecord('RUN_TIMEOUT', `legs still running after ${Math.round(timeouts.run / 1000)}s were cancelled`);
@@ -322,180 +316,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     ...(cost ? { cost } : {}),
     ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
   };
-
-  /**
-   * One target: a leg workflow, and when it ends for an infrastructure reason
-   * (failure kind `infra`), another on a fresh machine, up to `infraRetries`
-   * times. A leg whose last attempt still ended on the infrastructure is
-   * `inconclusive`: not passed, but not the candidate's failure either.
-   */
-  async function runLeg(target: RunPlan['targets'][number]): Promise<LegResult> {
-    const id = legWorkflowId(info.workflowId, target.name);
-    progress.legs.push({ target: target.name, workflowId: id });
-    const entry = progress.legs[progress.legs.length - 1]!;
-    const earlierAttempts: LegResult[] = [];
-    let result = await runLegAttempt(target, id);
-    // Histories from before infra retries replay without them.
-    while (endedOnInfrastructure(result) && !CancellationScope.current().consideredCancelled && patched(INFRA_RETRY_PATCH)) {
-      const attempt = earlierAttempts.length + 1;
-      if (attempt > (plan.settings.infraRetries ?? 0)) {
-        result = { ...result, outcome: 'inconclusive' };
-        break;
-      }
-      const { earlierAttempts: _nested, ...previous } = result;
-      earlierAttempts.push(previous);
-      const attemptId = legAttemptWorkflowId(id, attempt + 1);
-      entry.workflowId = attemptId;
-      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts: [...earlierAttempts] };
-    }
-    entry.outcome = result.outcome;
-    return result;
-  }
-
-  /**
-   * One attempt of a target as a child workflow. Whatever happens to the
-   * child, this resolves to a leg result: a child that ended without one
-   * (terminated, timed out, crashed) is a failed leg, and its machines are
-   * terminated here by their leg tag.
-   */
-  async function runLegAttempt(target: RunPlan['targets'][number], id: string): Promise<LegResult> {
-    const placement = legPlacement(preflight?.placement, target.name);
-    let safetyNetFailed = false;
-    try {
-      const child = await startChild(hardwareLegWorkflow, {
-        workflowId: id,
-        args: [
-          {
-            runWorkflowId: info.workflowId,
-            environment: plan.environment,
-            candidate: plan.candidate,
-            target,
-            settings: plan.settings,
-            simulated: plan.simulated,
-            ...(placement ? { placement } : {}),
-          },
-        ],
-        // If this run is terminated, its legs are asked to cancel, so they still clean up.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-        // Backstop only: legs enforce their own phase timeouts and clean up before this.
-        workflowExecutionTimeout: timeouts.run + timeouts.cleanup * 2,
-      });
-      return await child.result();
-    } catch (err) {
-      const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
-      await CancellationScope.nonCancellable(async () => {
-        try {
-          await terminateLegInstances({
-            region: plan.settings.awsRegion,
-            legWorkflowId: id,
-            target: target.name,
-            executor: plan.settings.executor,
-            // The leg may have been launching when it ended: look for its tag for a bounded grace.
-            launchUncertain: true,
-          });
-        } catch {
-          // Said loudly in the result and the evidence; the janitor reaps what is left after cleanupTtl.
-          safetyNetFailed = true;
-        }
-      });
-      return {
-        target: target.name,
-        vendor: target.vendor,
-        provider: target.provider,
-        workflowId: id,
-        outcome: isCancellation(err) ? 'cancelled' : 'failed',
-        simulated: plan.simulated,
-        executor: plan.settings.executor.kind,
-        region: plan.settings.awsRegion,
-        ami: target.ami,
-        phases: [],
-        failure: crashed,
-        ...(safetyNetFailed
-          ? { leftBehind: [{ kind: 'instance' as const, id: `radix:leg=${id}`, detail: `any instance tagged radix:leg=${id} in ${plan.settings.awsRegion} may still run` }] }
-          : {}),
-      };
-    }
-  }
-}
-
-/** Marks runs that start their lane on their own task queue (histories from before it left that to the worker's configuration). */
-export const LANE_ON_RUN_TASK_QUEUE_PATCH = 'lane-on-run-task-queue';
-
-/** Marks promotions that finish once sent, even when the run is cancelled meanwhile (histories from before it replay without). */
-export const PROMOTION_NON_CANCELLABLE_PATCH = 'promotion-non-cancellable-v1';
-
-/** What the pointer itself can answer a promotion with, each with its verdict; any other promotion failure fails the run. */
-const PROMOTION_REFUSALS: Partial<Record<FailureCode, [Verdict, PromotionStatus]>> = {
-  PROMOTION_CONFLICT: ['promotion_conflict', 'conflict'],
-  PROMOTION_STALE: ['promotion_stale', 'stale'],
-  PROMOTION_OVERWRITTEN: ['promotion_overwritten', 'overwritten'],
-};
-
-function promotionRefused(failure: FailureRecord, err: unknown): [Verdict, PromotionRecord] {
-  const [verdict, status] = PROMOTION_REFUSALS[failure.code] ?? ['failed', 'error'];
-  const facts = failureFacts<Pick<PromotionRecord, 'order' | 'overwritten'>>(err);
-  return [
-    verdict,
-    {
-      status,
-      ...(failure.detail ? { detail: failure.detail } : {}),
-      ...(facts?.order ? { order: facts.order } : {}),
-      ...(facts?.overwritten ? { overwritten: facts.overwritten } : {}),
-    },
-  ];
-}
-
-/** Histories recorded before runs were attested replay without the attestation step. */
-export const ATTESTATION_PATCH = 'attest-before-promotion-v1';
-
-/** What the attestation activity needs of the run: small, so history stays small. */
-function attestRequest(plan: RunPlan, legs: LegResult[], passed: boolean): AttestRunInput {
-  const info = workflowInfo();
-  return {
-    environment: plan.environment,
-    region: plan.settings.awsRegion,
-    kmsKeyId: plan.settings.attestation.kmsKeyId,
-    evidenceLocation: plan.settings.evidence.location,
-    candidate: plan.candidate,
-    simulated: plan.simulated,
-    configFile: plan.configFile,
-    configSha256: plan.configSha256,
-    runWorkflowId: info.workflowId,
-    runId: info.runId,
-    namespace: info.namespace,
-    passed,
-    targets: plan.targets,
-    legs: legs.map((leg) => ({
-      target: leg.target,
-      workflowId: leg.workflowId,
-      ...(leg.instance ? { instanceType: leg.instance.instanceType } : {}),
-      phases: leg.phases.map((p) => ({ name: p.name, outcome: p.outcome })),
-    })),
-  };
-}
-
-/** Runs whose legs are tried again on a fresh machine after an infrastructure failure, and end `inconclusive`. */
-export const INFRA_RETRY_PATCH = 'leg-infra-retry-inconclusive';
-
-/** A leg that failed for a reason of failure kind `infra` (not cancelled, not a finding about the candidate). */
-function endedOnInfrastructure(leg: LegResult): boolean {
-  return leg.outcome === 'failed' && leg.failure !== undefined && failureKind(leg.failure.code) === 'infra';
-}
-
-/** Marks runs that refuse to promote when a leg's cleanup failed (histories from before it replay without). */
-export const CLEANUP_GATE_PATCH = 'no-promotion-when-cleanup-incomplete';
-
-/** What the legs' failed cleanups may have left running. */
-function leftBehind(legs: LegResult[]): CleanupIncomplete {
-  // An infra retry's earlier attempts may have left something too.
-  return legs.flatMap((leg) => [leg, ...(leg.earlierAttempts ?? [])].flatMap((attempt) => (attempt.leftBehind ?? []).map((left) => ({ target: leg.target, ...left }))));
 }
 
 /** Marks a run cancelled while its legs were finishing their cleanup. */
 class CancelledMarker extends Error {}
-
-function failedTargets(legs: LegResult[]): string {
-  const failed = legs.filter((l) => l.outcome !== 'passed').map((l) => `${l.target}: ${l.failure?.code ?? l.outcome}`);
-  return failed.length > 0 ? failed.join(', ') : 'no leg passed';
-}
