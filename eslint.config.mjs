@@ -26,7 +26,7 @@ export default tseslint.config(
     ],
   },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    files: ['src/**/*.ts', 'dev/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
@@ -69,6 +69,24 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // What ships (src/, built into the image) never loads the dev-only code: the dev stack, the
+    // reference control plane and the simulated hosts live under dev/ (README, "Layout").
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/dev', '**/dev/**'],
+              message: 'src/ ships in the image; dev/ (dev stack, reference control plane, simulated hosts) does not.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

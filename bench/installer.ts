@@ -25,13 +25,13 @@ import { attestRun } from '../src/attestation/attest-run';
 import { AwsClients } from '../src/aws/clients';
 import type { EnvironmentConfig } from '../src/config/schema';
 import { parsePinnedImage } from '../src/domain/image-ref';
-import { pushImage, startRegistry } from '../src/devstack/registry';
+import { pushImage, startRegistry } from '../dev/stack/registry';
 import { registryEndpoint } from '../src/registry/client';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
 import { formatDuration } from '../src/domain/duration';
-import { startMoto } from '../src/devstack/moto';
-import { startProcess, waitUntil, type ManagedProcess } from '../src/devstack/process';
-import { EMULATOR_CREDENTIALS } from '../src/devstack/stack';
+import { startMoto } from '../dev/stack/moto';
+import { startProcess, waitUntil, type ManagedProcess } from '../dev/stack/process';
+import { EMULATOR_CREDENTIALS } from '../dev/stack/stack';
 
 interface Options {
   env: string;

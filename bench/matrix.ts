@@ -11,7 +11,7 @@
  * For each size N: N targets made from the local environment's two
  * (alternating vendors, each with a simulated host of its own), whose GPU
  * detection answers after --leg-seconds (the recorded tool's `.delay` file,
- * ops/simulated-hosts/README.md), so every leg has a known host-step time.
+ * dev/simulated-hosts/README.md), so every leg has a known host-step time.
  * One warm-up dry run, then the measured run; then, for sizes in
  * --sequential, the same targets one after another (one single-target run
  * each, back to back). Last, the smallest size once more with host steps of
@@ -31,18 +31,18 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse, stringify } from 'yaml';
-import { runMatrix } from '../src/client/commands/run';
-import type { Printer } from '../src/client/output';
+import { runMatrix } from '../src/cli/commands/run';
+import type { Printer } from '../src/cli/output';
 import { DEFAULT_INVARIANTS_PATH, loadInvariants, PROJECT_ROOT } from '../src/config/load';
 import type { EvidenceRecord } from '../src/domain/evidence';
 import type { MatrixRunResult } from '../src/domain/run';
-import { pointEnvironmentAt } from '../src/devstack/exports';
-import { pushImage } from '../src/devstack/registry';
-import { startDevStack, type DevStack } from '../src/devstack/stack';
+import { pointEnvironmentAt } from '../dev/stack/exports';
+import { pushImage } from '../dev/stack/registry';
+import { startDevStack, type DevStack } from '../dev/stack/stack';
 import { registryEndpoint } from '../src/registry/client';
 import { loadTemporalConfig } from '../src/temporal/connection';
 import type { gpuMatrixWorkflow } from '../src/workflows';
-import { runWorkflowId } from '../src/workflows/definitions';
+import { runWorkflowId } from '../src/temporal/definitions';
 import type { WorkerRequest, WorkerStats } from './worker-process';
 
 interface Options {
@@ -290,7 +290,7 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
  */
 function benchInvariants(workDir: string, options: Options): { file: string; hostsDir: string; targets: Array<{ name: string; vendor: string }> } {
   const hostsDir = path.join(workDir, 'hosts');
-  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts'), hostsDir, { recursive: true });
+  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, { recursive: true });
   const file = parse(readFileSync(DEFAULT_INVARIANTS_PATH, 'utf8'), { merge: true }) as Json;
   delete file['x-gpu-targets'];
   const local = file.environments.local as Json;

@@ -14,7 +14,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/config/load';
-import { laneWorkflowId, scheduleId } from '../src/workflows/definitions';
+import { laneWorkflowId, scheduleId } from '../src/temporal/definitions';
 import { candidate, putParameter } from '../test/support/aws';
 import { slowGpuDetect, recordTool, testEnvironment } from '../test/support/invariants';
 import { legReachesPhase, startRun, temporalClient } from '../test/support/runs';

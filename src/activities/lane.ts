@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { laneRequestSignal, laneWorkflowId, type LaneRequest } from '../workflows/definitions';
+import { laneRequestSignal, laneWorkflowId, type LaneRequest } from '../temporal/definitions';
 import type { ActivityDeps } from './deps';
 
 export interface LaneEntry {

@@ -1,6 +1,6 @@
 /**
  * Local executor: runs the check plan on this machine against a simulated
- * host (ops/simulated-hosts/<target>/). Used by the demo and the tests, and
+ * host (dev/simulated-hosts/<target>/). Used by the demo and the tests, and
  * only in sandbox environments: everything it reports is marked simulated.
  *
  * Each leg gets its own working directory, standing in for the instance's
@@ -10,7 +10,7 @@
  * At boot (the first readiness probe) the instance gets its own root, a copy
  * of the simulated host's `root/` (what the AMI holds), which setup scripts
  * change as they would a real disk, and a base system of this machine's
- * standard tools (ops/simulated-hosts/base-tools). A script's PATH is the
+ * standard tools (dev/simulated-hosts/base-tools). A script's PATH is the
  * instance's installed tools, then the AMI's simulated tools (`bin/`), then
  * that base: nothing else of this machine is reachable.
  */
@@ -98,7 +98,7 @@ export class LocalExecutor implements HostExecutor {
       RADIX_HOST_ROOT: root,
       RADIX_HOST_WORKDIR: workDir,
       SENTINEL_INSTANCE_ID: host.instanceId,
-      // The simulation's own machinery (the recorded tools and the package side, see ops/simulated-hosts/README.md).
+      // The simulation's own machinery (the recorded tools and the package side, see dev/simulated-hosts/README.md).
       SIMULATED_HOST_DIR: hostDir,
       SIMULATED_NODE: process.execPath,
     };

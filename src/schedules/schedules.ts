@@ -24,7 +24,7 @@ import {
 import type { EnvironmentConfig } from '../config/schema';
 import { formatDuration } from '../domain/duration';
 import type { JanitorInput } from '../domain/janitor';
-import { SCHEDULE_KINDS, scheduleId, type ScheduleKind } from '../workflows/definitions';
+import { SCHEDULE_KINDS, scheduleId, type ScheduleKind } from '../temporal/definitions';
 import type { NightlyInput } from '../workflows/nightly';
 
 export const FINGERPRINT_MEMO = 'sentinelScheduleFingerprint';

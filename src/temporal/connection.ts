@@ -41,7 +41,7 @@ const DEFAULT_PROFILE = 'default';
 
 /**
  * The variables that override a profile's connection settings. A shell
- * pointed at the dev stack clears them (src/devstack/exports.ts), so that a
+ * pointed at the dev stack clears them (dev/stack/exports.ts), so that a
  * key or certificate meant for another server does not follow it there.
  */
 export const CONNECTION_OVERRIDE_VARIABLES = [

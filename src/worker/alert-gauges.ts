@@ -28,7 +28,7 @@ import type { AwsClients } from '../aws/clients';
 import type { LoadedInvariants } from '../config/load';
 import { classifyInstances } from '../domain/janitor';
 import { findEnvironmentMachines } from '../machines/find';
-import { laneStateQuery, laneWorkflowId, runWorkflowId, scheduleId } from '../workflows/definitions';
+import { laneStateQuery, laneWorkflowId, runWorkflowId, scheduleId } from '../temporal/definitions';
 
 /** How often the alert gauges are recomputed (a few Temporal calls and one EC2 listing per environment). */
 export const ALERT_GAUGE_INTERVAL_MS = 60_000;

@@ -28,7 +28,7 @@ import {
   type JanitorSpared,
 } from '../domain/janitor';
 import { activityOptions } from './activity-options';
-import { SEARCH_ATTRIBUTES } from './definitions';
+import { SEARCH_ATTRIBUTES } from '../temporal/definitions';
 import { runFailure } from './failure-mapping';
 
 /** Marks janitors that also sweep the control plane's test clusters (histories from before it replay without). */

@@ -41,7 +41,7 @@ import {
   type LaneGrant,
   type LaneRequest,
   type LaneState,
-} from './definitions';
+} from '../temporal/definitions';
 
 const { isWorkflowOpen } = proxyActivities<Pick<SentinelActivities, 'isWorkflowOpen'>>({
   startToCloseTimeout: '30s',

@@ -23,7 +23,7 @@ import type { PlacementAttempt } from '../domain/placement';
 import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, LeftBehind, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
 import type { HostRef } from '../executors/types';
 import { activityOptions, boundedAttemptOptions } from './activity-options';
-import { CLEANUP_INCOMPLETE_METRIC, legProgressQuery, SEARCH_ATTRIBUTES } from './definitions';
+import { CLEANUP_INCOMPLETE_METRIC, legProgressQuery, SEARCH_ATTRIBUTES } from '../temporal/definitions';
 import { failureFacts, phaseFailure } from './failure-mapping';
 
 /** Legs that observe their machine's termination and record its cost. */

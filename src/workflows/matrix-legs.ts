@@ -10,7 +10,7 @@ import type { SentinelActivities } from '../activities';
 import { failureKind, failureRecord } from '../domain/failures';
 import { legPlacement, type PlacementPlan } from '../domain/placement';
 import type { CleanupIncomplete, LegResult, RunPlan, RunProgress } from '../domain/run';
-import { legAttemptWorkflowId, legWorkflowId } from './definitions';
+import { legAttemptWorkflowId, legWorkflowId } from '../temporal/definitions';
 import { runFailure } from './failure-mapping';
 import { hardwareLegWorkflow } from './leg';
 import { INFRA_RETRY_PATCH } from './matrix-patches';

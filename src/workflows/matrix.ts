@@ -45,7 +45,7 @@ import {
   runProgressQuery,
   SEARCH_ATTRIBUTES,
   type LaneGrant,
-} from './definitions';
+} from '../temporal/definitions';
 import { runFailure } from './failure-mapping';
 import { failedTargets, leftBehind, legRunner } from './matrix-legs';
 import { ATTESTATION_PATCH, CLEANUP_GATE_PATCH, LANE_ON_RUN_TASK_QUEUE_PATCH, PROMOTION_NON_CANCELLABLE_PATCH } from './matrix-patches';

@@ -9,7 +9,7 @@ import { executeChild, ParentClosePolicy, proxyActivities, workflowInfo } from '
 import { setWorkflowOptions } from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import type { MatrixRunResult } from '../domain/run';
-import { runWorkflowId, scheduleId } from './definitions';
+import { runWorkflowId, scheduleId } from '../temporal/definitions';
 import { gpuMatrixWorkflow } from './matrix';
 
 export interface NightlyInput {

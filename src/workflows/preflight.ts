@@ -13,7 +13,7 @@ import { janitorPlanOf, type JanitorOutcome } from '../domain/janitor';
 import { describeOption, type PlacementPlan } from '../domain/placement';
 import type { ApprovedDigestState, JanitorSummary, PreflightCheck, RunPlan } from '../domain/run';
 import { activityOptions } from './activity-options';
-import { janitorPreStepWorkflowId } from './definitions';
+import { janitorPreStepWorkflowId } from '../temporal/definitions';
 import { janitorWorkflow } from './janitor';
 
 /** Marks the preflight and janitor steps in run histories (runs recorded before them replay without). */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { XMLParser } from 'fast-xml-parser';
-import { buildJunitReport } from '../../src/client/junit';
+import { buildJunitReport } from '../../src/cli/junit';
 import { failureRecord } from '../../src/domain/failures';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { aws, candidate, REGION } from '../support/aws';

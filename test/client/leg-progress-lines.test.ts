@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { newLegLines, type LegView } from '../../src/client/leg-progress-lines';
+import { newLegLines, type LegView } from '../../src/cli/leg-progress-lines';
 
 const view = (phase: LegView['phase'], started: string[], outcome?: LegView['outcome']): LegView => ({
   target: 'amd-v520',

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../src/config/load';
-import { searchAttributeFlags } from '../../src/devstack/temporal-server';
+import { searchAttributeFlags } from '../../dev/stack/temporal-server';
 import { dockerCompose } from '../support/ops-tools';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -79,7 +79,7 @@ describe('docker-compose.temporal.yml', function () {
     assert.ok(existsSync(path.join(PROJECT_ROOT, 'deploy', 'sentinel.env.example')));
   });
 
-  it('registers exactly the search attributes the workflows set (src/workflows/definitions.ts)', () => {
+  it('registers exactly the search attributes the workflows set (src/temporal/definitions.ts)', () => {
     const registered = String(config.services['temporal-setup'].environment.SENTINEL_SEARCH_ATTRIBUTES).trim().split(/\s+/).sort();
     const flags = searchAttributeFlags();
     const expected = flags.filter((_, i) => i % 2 === 1).sort();

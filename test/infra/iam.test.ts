@@ -30,8 +30,8 @@ const [bucket, prefix] = [evidence[1]!, evidence[2]!];
 /** Entry points and the identity each one runs as. */
 const IDENTITIES = {
   worker: { entry: 'src/worker/main.ts', policy: 'WorkerPolicy' },
-  operator: { entry: 'src/client/cli.ts', policy: 'OperatorPolicy' },
-  ci: { entry: 'src/client/commands/run.ts', policy: 'CiEvidenceReaderRole/ReadEvidence' },
+  operator: { entry: 'src/cli/cli.ts', policy: 'OperatorPolicy' },
+  ci: { entry: 'src/cli/commands/run.ts', policy: 'CiEvidenceReaderRole/ReadEvidence' },
   installer: { entry: 'src/cloud-api/main.ts', policy: 'InstallerPolicy' },
 } as const;
 
@@ -262,7 +262,7 @@ describe('least-privilege IAM (infra/sentinel-iam.yaml)', function () {
         await putParameter(settings.approvedDigestParameter, await candidate('iam-b'));
         const plan = await planRollback(clients, env.name, settings);
         await applyRollback(clients, plan, { actor: 'test', evidenceLocation: settings.evidence.location, configFile: env.file, configSha256: env.invariants.sha256 });
-        const derived = awsActionsReachableFrom('src/client/cli.ts').actions;
+        const derived = awsActionsReachableFrom('src/cli/cli.ts').actions;
         const made = Object.keys(clients.callCounts()).map(iamActionOfCall);
         assert.ok(made.length >= 10, `calls made: ${made.join(', ')}`);
         for (const action of made) assert.ok(derived.has(action), `${action} was called but not derived from the code`);

@@ -7,7 +7,7 @@ import { attestRun, type AttestRunRequest } from '../../src/attestation/attest-r
 import { checkDigest } from '../../src/attestation/check-digest';
 import { TEST_RESULT_PREDICATE, VERIFICATION_SUMMARY_PREDICATE } from '../../src/attestation/statements';
 import { parsePinnedImage } from '../../src/domain/image-ref';
-import { cosignBinary } from '../../src/devstack/tools';
+import { cosignBinary } from '../../dev/stack/tools';
 import { registryEndpoint } from '../../src/registry/client';
 import { aws, candidate, REGION, REPOSITORY } from '../support/aws';
 import { sharedStack, suiteDir } from '../support/stack';

@@ -8,7 +8,7 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { CognitoTokenProvider, ControlPlaneAuthError } from '../../src/auth/cognito-token';
 import { ControlPlaneClient } from '../../src/control-plane/client';
 import { sharedStack } from '../support/stack';
-import type { DevStack } from '../../src/devstack/stack';
+import type { DevStack } from '../../dev/stack/stack';
 
 describe('service-user auth against Cognito (moto) and the reference control plane', function () {
   let stack: DevStack;

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { defaultPayloadConverter, WorkflowFailedError } from '@temporalio/client';
 import { parsePinnedImage } from '../../src/domain/image-ref';
 import type { MatrixRunInput } from '../../src/domain/run';
-import { runWorkflowId, SEARCH_ATTRIBUTES } from '../../src/workflows/definitions';
+import { runWorkflowId, SEARCH_ATTRIBUTES } from '../../src/temporal/definitions';
 import { candidate, parameterValue } from '../support/aws';
 import { sentinel } from '../support/cli';
 import { testEnvironment } from '../support/invariants';

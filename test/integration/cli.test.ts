@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { EXIT, exitCodeForVerdict } from '../../src/client/exit-codes';
+import { EXIT, exitCodeForVerdict } from '../../src/cli/exit-codes';
 import { candidate } from '../support/aws';
 import { sentinel } from '../support/cli';
 import { recordTool, slowGpuDetect, testEnvironment } from '../support/invariants';

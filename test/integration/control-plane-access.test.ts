@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoTokenProvider } from '../../src/auth/cognito-token';
 import { RELEASE_GATE_GROUP } from '../../src/control-plane/contract';
-import type { DevStack } from '../../src/devstack/stack';
+import type { DevStack } from '../../dev/stack/stack';
 import { sharedStack } from '../support/stack';
 
 /**

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TAG } from '../../src/machines/tags';
-import { legWorkflowId } from '../../src/workflows/definitions';
+import { legWorkflowId } from '../../src/temporal/definitions';
 import { candidate, instancesTagged } from '../support/aws';
 import { testEnvironment } from '../support/invariants';
 import { readEvidence, startRun, temporalClient } from '../support/runs';

@@ -7,7 +7,7 @@ import { PURPOSE, TAG } from '../../src/machines/tags';
 import type { JanitorReport } from '../../src/domain/janitor';
 import { evidenceSchema } from '../../src/evidence/schema';
 import type { janitorWorkflow } from '../../src/workflows';
-import { janitorPreStepWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
+import { janitorPreStepWorkflowId, runWorkflowId } from '../../src/temporal/definitions';
 import { aws, candidate, REGION } from '../support/aws';
 import { sentinel } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';

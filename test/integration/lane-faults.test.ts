@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import type { EvidenceRecord } from '../../src/domain/evidence';
-import { laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId, type LaneRequest } from '../../src/workflows/definitions';
+import { laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId, type LaneRequest } from '../../src/temporal/definitions';
 import type { sentinelLaneWorkflow } from '../../src/workflows';
 import { candidate } from '../support/aws';
 import { startGrpcFaultProxy } from '../support/grpc-fault-proxy';

@@ -10,9 +10,9 @@
 import { strict as assert } from 'node:assert';
 import { DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { PURPOSE, TAG } from '../../src/machines/tags';
-import { freePort } from '../../src/devstack/process';
+import { freePort } from '../../dev/stack/process';
 import type { EvidenceRecord } from '../../src/domain/evidence';
-import { CLEANUP_INCOMPLETE_METRIC, legWorkflowId } from '../../src/workflows/definitions';
+import { CLEANUP_INCOMPLETE_METRIC, legWorkflowId } from '../../src/temporal/definitions';
 import { aws, candidate, instancesTagged, parameterValue, REGION } from '../support/aws';
 import { jsonOf, sentinel } from '../support/cli';
 import { startControlPlaneProxy, type ControlPlaneProxy } from '../support/control-plane-proxy';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { pushImage } from '../../src/devstack/registry';
+import { pushImage } from '../../dev/stack/registry';
 import { failureInfo, type FailureCode } from '../../src/domain/failures';
 import { promotionFailureOf } from '../../src/promotion/failures';
 import { checkPromotionOrder } from '../../src/promotion/order';

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { GetParameterCommand, GetParameterHistoryCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { EXIT } from '../../src/client/exit-codes';
+import { EXIT } from '../../src/cli/exit-codes';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import { evidenceSchema } from '../../src/evidence/schema';
-import { freePort } from '../../src/devstack/process';
-import { runProgressQuery, runWorkflowId } from '../../src/workflows/definitions';
+import { freePort } from '../../dev/stack/process';
+import { runProgressQuery, runWorkflowId } from '../../src/temporal/definitions';
 import { aws, candidate, parameterValue, putParameter, REGION } from '../support/aws';
 import { sentinel } from '../support/cli';
 import { slowGpuDetect, testEnvironment, type TestEnvironment } from '../support/invariants';

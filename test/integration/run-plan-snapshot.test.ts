@@ -13,7 +13,7 @@ import type { JanitorReport } from '../../src/domain/janitor';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { legMachineTags } from '../../src/machines/tags';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { janitorPreStepWorkflowId, laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
+import { janitorPreStepWorkflowId, laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId } from '../../src/temporal/definitions';
 import { aws, candidate, REGION } from '../support/aws';
 import { testEnvironment } from '../support/invariants';
 import { laneState } from '../support/lane';

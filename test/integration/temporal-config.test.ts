@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EXIT } from '../../src/client/exit-codes';
+import { EXIT } from '../../src/cli/exit-codes';
 import { PROJECT_ROOT } from '../../src/config/load';
 import { sentinel } from '../support/cli';
 import { testEnvironment } from '../support/invariants';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { EXIT } from '../../src/client/exit-codes';
+import { EXIT } from '../../src/cli/exit-codes';
 import { candidate, putParameter } from '../support/aws';
 import { sentinel } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load';
-import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../dev/stack/process';
 import { projectGitHead } from '../../src/worker/versioning';
 import { compose } from './stack';
 

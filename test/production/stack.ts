@@ -20,10 +20,10 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import { loadInvariants, PROJECT_ROOT } from '../../src/config/load';
-import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
-import { startDevStack, type DevStack } from '../../src/devstack/stack';
-import type { TemporalDevServer } from '../../src/devstack/temporal-server';
-import { temporalBinary } from '../../src/devstack/tools';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../dev/stack/process';
+import { startDevStack, type DevStack } from '../../dev/stack/stack';
+import type { TemporalDevServer } from '../../dev/stack/temporal-server';
+import { temporalBinary } from '../../dev/stack/tools';
 import { useStack } from '../support/stack';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { AwsClients } from '../../src/aws/clients';
-import { EXIT } from '../../src/client/exit-codes';
+import { EXIT } from '../../src/cli/exit-codes';
 import { sentinel } from '../support/cli';
 import { sharedStack } from '../support/stack';
 import { assertNoStackTrace, FIXTURE, fixturePacks, sentinelReport } from './support';

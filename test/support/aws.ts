@@ -3,7 +3,7 @@ import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
 import { AwsClients } from '../../src/aws/clients';
-import { pushImage } from '../../src/devstack/registry';
+import { pushImage } from '../../dev/stack/registry';
 import { registryEndpoint } from '../../src/registry/client';
 import { sharedStack } from './stack';
 

@@ -11,7 +11,7 @@ import { AwsClients } from '../../src/aws/clients';
 import { PROJECT_ROOT } from '../../src/config/load';
 import { buildCloudApi, resolveApiUrl, type CloudApi } from '../../src/cloud-api/server';
 import { INSTALLER_PATH } from '../../src/cloud-api/installer';
-import { startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
+import { startProcess, waitUntil, type ManagedProcess } from '../../dev/stack/process';
 import type { TestEnvironment } from './invariants';
 import { sharedStack, suiteDir } from './stack';
 

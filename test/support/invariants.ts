@@ -30,7 +30,7 @@ export function testEnvironment(slug: string, edit?: (env: Json, file: Json) => 
   const hostsDir = path.join(dir, 'hosts');
   const evidenceDir = path.join(dir, 'evidence');
   mkdirSync(dir, { recursive: true });
-  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts'), hostsDir, { recursive: true });
+  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, { recursive: true });
 
   const file = parse(readFileSync(DEFAULT_INVARIANTS_PATH, 'utf8'), { merge: true }) as Json;
   delete file['x-gpu-targets'];

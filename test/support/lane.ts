@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { LoadedInvariants } from '../../src/config/load';
 import { loadTemporalConfig } from '../../src/temporal/connection';
 import { createSentinelWorker } from '../../src/worker/worker';
-import { laneStateQuery, laneWorkflowId, type LaneState } from '../../src/workflows/definitions';
+import { laneStateQuery, laneWorkflowId, type LaneState } from '../../src/temporal/definitions';
 import { Worker } from '@temporalio/worker';
 import { temporalClient } from './runs';
 import { sharedStack, suiteDir } from './stack';

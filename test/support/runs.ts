@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { EvidenceRecord } from '../../src/domain/evidence';
 import type { MatrixRunInput, MatrixRunResult } from '../../src/domain/run';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { legProgressQuery, legWorkflowId, runWorkflowId } from '../../src/workflows/definitions';
+import { legProgressQuery, legWorkflowId, runWorkflowId } from '../../src/temporal/definitions';
 import { loadTemporalConfig } from '../../src/temporal/connection';
 import { eventually } from './wait';
 import { sharedStack } from './stack';

@@ -6,8 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadInvariants } from '../../src/config/load';
-import { pointEnvironmentAt } from '../../src/devstack/exports';
-import { startDevStack, type DevStack } from '../../src/devstack/stack';
+import { pointEnvironmentAt } from '../../dev/stack/exports';
+import { startDevStack, type DevStack } from '../../dev/stack/stack';
 
 let starting: Promise<DevStack> | undefined;
 let makeStack = (workDir: string): Promise<DevStack> => startDevStack({ invariants: loadInvariants(), workDir });

@@ -21,7 +21,7 @@ import type { LoadedInvariants } from '../../src/config/load';
 import type { MatrixRunInput } from '../../src/domain/run';
 import { createSentinelWorker } from '../../src/worker/worker';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { laneStateQuery, laneWorkflowId, runWorkflowId, SEARCH_ATTRIBUTES, type LaneState } from '../../src/workflows/definitions';
+import { laneStateQuery, laneWorkflowId, runWorkflowId, SEARCH_ATTRIBUTES, type LaneState } from '../../src/temporal/definitions';
 import type { TestEnvironment } from './invariants';
 import { sharedStack, suiteDir } from './stack';
 import { eventually } from './wait';

@@ -5,7 +5,7 @@
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { PROJECT_ROOT, type LoadedInvariants } from '../../src/config/load';
-import { startProcess, waitUntil, type ManagedProcess } from '../../src/devstack/process';
+import { startProcess, waitUntil, type ManagedProcess } from '../../dev/stack/process';
 import { loadTemporalConfig } from '../../src/temporal/connection';
 import { createSentinelWorker, type SentinelWorker } from '../../src/worker/worker';
 import { sharedStack, suiteDir } from './stack';

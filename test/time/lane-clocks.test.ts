@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { TAG } from '../../src/machines/tags';
 import type { MatrixRunResult } from '../../src/domain/run';
 import type { sentinelLaneWorkflow } from '../../src/workflows';
-import { laneGrantSignal, laneRequestSignal, laneWorkflowId, runProgressQuery, runWorkflowId, type LaneRequest } from '../../src/workflows/definitions';
+import { laneGrantSignal, laneRequestSignal, laneWorkflowId, runProgressQuery, runWorkflowId, type LaneRequest } from '../../src/temporal/definitions';
 import { candidate, instancesTagged, parameterValue } from '../support/aws';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
 import { readEvidence } from '../support/runs';

@@ -9,9 +9,9 @@ import { DEFAULT_INVARIANTS_PATH } from '../../src/config/load';
 import { recordTool } from '../support/invariants';
 import { bootInstance, type SimulatedInstance } from '../support/simulated-host';
 
-const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts');
+const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts');
 
-/** A directory with this machine's base tools only (ops/simulated-hosts/base-tools): no GPU tool, no lspci, no docker. */
+/** A directory with this machine's base tools only (dev/simulated-hosts/base-tools): no GPU tool, no lspci, no docker. */
 function baseToolsOnly(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'base-bin-'));
   for (const tool of readFileSync(path.join(HOSTS, 'base-tools'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { AwsClients } from '../../src/aws/clients';
 import { loadInvariants, PROJECT_ROOT } from '../../src/config/load';
 import { cluster, createClusterRequest, job, onboarding, submitJobRequest } from '../../src/control-plane/contract';
-import { startReferenceControlPlane } from '../../src/control-plane/reference/server';
+import { startReferenceControlPlane } from '../../dev/control-plane/server';
 
 const spec = parse(readFileSync(path.join(PROJECT_ROOT, 'docs', 'control-plane.openapi.yaml'), 'utf8')) as {
   paths: Record<string, Record<string, unknown>>;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { pointEnvironmentAt, shellExports } from '../../src/devstack/exports';
+import { pointEnvironmentAt, shellExports } from '../../dev/stack/exports';
 import { CONNECTION_OVERRIDE_VARIABLES } from '../../src/temporal/connection';
 
 describe('the dev stack\'s export lines', () => {

@@ -12,7 +12,7 @@ import type { HostFacts } from '../../src/domain/run';
 import { Executors } from '../../src/executors';
 import { bootInstance } from '../support/simulated-host';
 
-const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), 'simulated-hosts');
+const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts');
 
 function failureOf(fn: () => unknown): CheckFailure {
   try {

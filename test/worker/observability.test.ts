@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { freePort } from '../../src/devstack/process';
+import { freePort } from '../../dev/stack/process';
 import { telemetrySettings, TelemetrySettingsError } from '../../src/worker/telemetry';
 import { candidate } from '../support/aws';
 import { recordTool, testEnvironment } from '../support/invariants';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load';
-import { temporalBinary } from '../../src/devstack/tools';
+import { temporalBinary } from '../../dev/stack/tools';
 import { candidate } from '../support/aws';
 import { testEnvironment } from '../support/invariants';
 import { startRun } from '../support/runs';

@@ -8,8 +8,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../config/load';
-import type { Invariants } from '../config/schema';
+import { PROJECT_ROOT } from '../../src/config/load';
+import type { Invariants } from '../../src/config/schema';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './process';
 import { motoBinary } from './tools';
 
@@ -42,7 +42,7 @@ function motoCommand(): { command: string; prefix: string[] } {
   const binary = motoBinary();
   const firstLine = readFileSync(binary, 'utf8').split('\n', 1)[0] ?? '';
   const python = /^#!\s*(\S*python[0-9.]*)\s*$/.exec(firstLine)?.[1] ?? 'python3';
-  return { command: python, prefix: [path.join(PROJECT_ROOT, 'src', 'devstack', 'moto-launcher.py')] };
+  return { command: python, prefix: [path.join(PROJECT_ROOT, 'dev', 'stack', 'moto-launcher.py')] };
 }
 
 export function amisOf(invariants: Invariants): Array<Record<string, unknown>> {

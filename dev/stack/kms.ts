@@ -4,7 +4,7 @@
  * `sentinel bootstrap --apply` would.
  */
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import type { Invariants } from '../config/schema';
+import type { Invariants } from '../../src/config/schema';
 
 export async function createSandboxSigningKeys(invariants: Invariants, endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }): Promise<void> {
   const wanted = new Map<string, string>();

@@ -7,7 +7,7 @@ import type { ScheduleDescription } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import type { EnvironmentConfig } from '../../config/schema';
 import { applySchedules, describeOrUndefined, OVERLAP, scheduleStatuses, type ScheduleStatus } from '../../schedules/schedules';
-import { SCHEDULE_KINDS, scheduleId, type ScheduleKind } from '../../workflows/definitions';
+import { SCHEDULE_KINDS, scheduleId, type ScheduleKind } from '../../temporal/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import type { Printer } from '../output';

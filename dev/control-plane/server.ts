@@ -15,15 +15,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { AwsClients } from '../../aws/clients';
-import { environmentOf } from '../../config/environment';
-import type { LoadedInvariants } from '../../config/load';
-import { mintCandidateGrant } from '../../cloud-api/candidate-grant';
-import { INSTALLER_PATH } from '../../cloud-api/installer';
-import { buildCloudApi } from '../../cloud-api/server';
-import { parsePinnedImage } from '../../domain/image-ref';
-import { freePort } from '../../devstack/process';
-import { createClusterRequest, RELEASE_GATE_GROUP, submitJobRequest } from '../contract';
+import type { AwsClients } from '../../src/aws/clients';
+import { environmentOf } from '../../src/config/environment';
+import type { LoadedInvariants } from '../../src/config/load';
+import { mintCandidateGrant } from '../../src/cloud-api/candidate-grant';
+import { INSTALLER_PATH } from '../../src/cloud-api/installer';
+import { buildCloudApi } from '../../src/cloud-api/server';
+import { parsePinnedImage } from '../../src/domain/image-ref';
+import { freePort } from '../stack/process';
+import { createClusterRequest, RELEASE_GATE_GROUP, submitJobRequest } from '../../src/control-plane/contract';
 import { cognitoVerifier, Unauthorized, type CognitoPool, type Principal } from './bearer-auth';
 import { ControlPlaneStore } from './store';
 

@@ -9,7 +9,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { LegProgress, RunProgress } from '../domain/run';
-import { legProgressQuery, runProgressQuery } from '../workflows/definitions';
+import { legProgressQuery, runProgressQuery } from '../temporal/definitions';
 import { newLegLines, type LegView } from './leg-progress-lines';
 import type { Printer } from './output';
 

@@ -8,11 +8,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { clientConfigToToml } from '@temporalio/envconfig';
 import path from 'node:path';
-import { AwsClients } from '../aws/clients';
-import { bootstrapEnvironment } from '../bootstrap/bootstrap';
-import { environmentOf } from '../config/environment';
-import type { LoadedInvariants } from '../config/load';
-import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/reference/server';
+import { AwsClients } from '../../src/aws/clients';
+import { bootstrapEnvironment } from '../../src/bootstrap/bootstrap';
+import { environmentOf } from '../../src/config/environment';
+import type { LoadedInvariants } from '../../src/config/load';
+import { startReferenceControlPlane, type ReferenceControlPlane } from '../control-plane/server';
 import { createServiceUser, type EmulatedServiceUser } from './cognito';
 import { startMoto, type MotoServer } from './moto';
 import { ensureSandboxNetwork, type EmulatedNetwork } from './network';

@@ -4,7 +4,7 @@
  * calls to change the machine. One program, called by the host's wrappers as
  *   host-sim.js <tool> [args...]
  * with the simulated host in the environment:
- *   SIMULATED_HOST_DIR  the host's image (ops/simulated-hosts/<target>/):
+ *   SIMULATED_HOST_DIR  the host's image (dev/simulated-hosts/<target>/):
  *                       packages/<name>/control (+ files/, module/) is what
  *                       its mirrors serve, as recorded on the target
  *   RADIX_HOST_ROOT     the instance's own root, a copy of the image's root/

@@ -14,7 +14,7 @@ import {
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { randomBytes } from 'node:crypto';
-import { RELEASE_GATE_GROUP } from '../control-plane/contract';
+import { RELEASE_GATE_GROUP } from '../../src/control-plane/contract';
 
 export interface EmulatedServiceUser {
   region: string;

@@ -10,7 +10,7 @@ import type { LoadedInvariants } from '../../config/load';
 import type { EvidenceRecord } from '../../domain/evidence';
 import type { MatrixRunResult } from '../../domain/run';
 import type { gpuMatrixWorkflow } from '../../workflows';
-import { runWorkflowId } from '../../workflows/definitions';
+import { runWorkflowId } from '../../temporal/definitions';
 import type { TemporalContext } from '../context';
 import { CliError, EXIT } from '../exit-codes';
 import { firstLine } from '../failure-cause';

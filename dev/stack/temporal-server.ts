@@ -3,7 +3,7 @@
  * search attributes registered, on free loopback ports.
  */
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../src/temporal/definitions';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './process';
 import { temporalBinary } from './tools';
 

@@ -7,7 +7,7 @@ import type { EvidenceRecord } from '../../domain/evidence';
 import type { FailureRecord } from '../../domain/failures';
 import { formatDuration } from '../../domain/duration';
 import type { LegProgress, PhaseRecord, RunProgress } from '../../domain/run';
-import { legProgressQuery, runProgressQuery } from '../../workflows/definitions';
+import { legProgressQuery, runProgressQuery } from '../../temporal/definitions';
 import { workflowUrl, type TemporalContext } from '../context';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { firstLine } from '../failure-cause';

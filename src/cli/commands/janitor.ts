@@ -9,7 +9,7 @@ import { formatDuration } from '../../domain/duration';
 import { failureInfo, isFailureCode } from '../../domain/failures';
 import type { ClusterAction, JanitorAction, JanitorInput, JanitorReport } from '../../domain/janitor';
 import type { janitorWorkflow } from '../../workflows';
-import { janitorWorkflowId } from '../../workflows/definitions';
+import { janitorWorkflowId } from '../../temporal/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import type { Printer } from '../output';

@@ -5,7 +5,7 @@
  * stack does not set are cleared (the Temporal variables that would override
  * the stack's profile).
  */
-import { CONNECTION_OVERRIDE_VARIABLES } from '../temporal/connection';
+import { CONNECTION_OVERRIDE_VARIABLES } from '../../src/temporal/connection';
 
 export function shellExports(env: Record<string, string>, unset: readonly string[] = []): string[] {
   const valid = (name: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);

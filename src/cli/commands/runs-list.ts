@@ -1,13 +1,13 @@
 /**
  * `sentinel runs list`: the runs newest first, read from Temporal visibility
- * through the search attributes the workflows set (src/workflows/definitions.ts).
+ * through the search attributes the workflows set (src/temporal/definitions.ts).
  * A run's legs are its child workflows `<run workflow id>--<target>`.
  */
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { formatDuration, parseDuration } from '../../domain/duration';
 import type { MatrixRunInput } from '../../domain/run';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../temporal/definitions';
 import type { TemporalContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import type { Printer } from '../output';

@@ -4,7 +4,7 @@
  * the demo or the test suite that started it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Cluster, Job, Onboarding, SubmitJobRequest } from '../contract';
+import type { Cluster, Job, Onboarding, SubmitJobRequest } from '../../src/control-plane/contract';
 
 interface ClusterRecord extends Cluster {
   ownerSubject: string;

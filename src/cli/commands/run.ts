@@ -11,7 +11,7 @@ import { sandboxEmulationProblems } from '../../config/sandbox-emulation';
 import { ImageRefError, parsePinnedImage } from '../../domain/image-ref';
 import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../domain/run';
 import type { gpuMatrixWorkflow } from '../../workflows';
-import { runWorkflowId } from '../../workflows/definitions';
+import { runWorkflowId } from '../../temporal/definitions';
 import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
 import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { codedCauseOf, firstLine } from '../failure-cause';
@@ -43,7 +43,7 @@ export function runCommand(printer: Printer): Command {
     .option('--dry-run', 'check the candidate and the setup without any instance; never promotes')
     .option('--no-wait', 'start the run and return at once')
     .option('--no-queue', 'refuse (exit 4) instead of waiting when another run holds the environment')
-    .option('--junit <path>', 'also write a JUnit XML report: one test case per target and phase (src/client/junit.ts)')
+    .option('--junit <path>', 'also write a JUnit XML report: one test case per target and phase (src/cli/junit.ts)')
     .action(async (options: RunOptions, command: Command) => {
       const global = command.optsWithGlobals<RunOptions>();
       process.exitCode = await runMatrix({ ...global, ...options }, printer);
