@@ -65,7 +65,8 @@ interface Row {
 
 const positive = (what: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number of ${what}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive whole number of ${what}`);
   return n;
 };
 
@@ -73,7 +74,11 @@ const TOKEN = 'bench_onboarding_token_0123456789abcdef';
 
 async function main(): Promise<number> {
   const options = new Command('bench:installer')
-    .option('--env <env>', 'environment of ops/invariants.yaml whose settings (TTL, parameter, repository) are used', 'local')
+    .option(
+      '--env <env>',
+      'environment of ops/invariants.yaml whose settings (TTL, parameter, repository) are used',
+      'local',
+    )
     .option('--duration <seconds>', 'load per mode', positive('seconds'), 10)
     .option('--connections <n>', 'concurrent keep-alive connections', positive('connections'), 32)
     .parse(process.argv)
@@ -86,16 +91,39 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-installer-'));
 
   const [moto, registry] = await Promise.all([
-    startMoto({ logFile: path.join(workDir, 'moto.log'), amisFile: path.join(workDir, 'amis.json'), invariants }),
+    startMoto({
+      logFile: path.join(workDir, 'moto.log'),
+      amisFile: path.join(workDir, 'amis.json'),
+      invariants,
+    }),
     startRegistry({ workDir: path.join(workDir, 'registry'), logFile: path.join(workDir, 'registry.log') }),
   ]);
-  const vars = { AWS_ENDPOINT_URL: moto.endpoint, SENTINEL_REGISTRY_URL: registry.url, ...EMULATOR_CREDENTIALS, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const vars = {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    SENTINEL_REGISTRY_URL: registry.url,
+    ...EMULATOR_CREDENTIALS,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
   Object.assign(process.env, vars);
   const aws = new AwsClients();
   const rows: Row[] = [];
   try {
-    const reference = await attestedDigest(aws, options.env, env, invariants.file, invariants.sha256, workDir);
-    await aws.ssm(env.awsRegion).send(new PutParameterCommand({ Name: env.approvedDigestParameter, Value: reference, Type: 'String', Overwrite: true }));
+    const reference = await attestedDigest(
+      aws,
+      options.env,
+      env,
+      invariants.file,
+      invariants.sha256,
+      workDir,
+    );
+    await aws.ssm(env.awsRegion).send(
+      new PutParameterCommand({
+        Name: env.approvedDigestParameter,
+        Value: reference,
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
     await aws.ssm(env.awsRegion).send(new GetParameterCommand({ Name: env.approvedDigestParameter })); // moto builds its SSM backend on first use
     console.log(
       `installer endpoint benchmark: ${options.duration}s per mode, ${options.connections} connections, loopback, moto_server SSM, ` +
@@ -110,7 +138,21 @@ async function main(): Promise<number> {
   }
 
   const table = [
-    ['mode', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'not 200', 'SSM calls', 'SSM calls/s', 'verifications', 'KMS calls', 'registry reqs', 'TTL windows'],
+    [
+      'mode',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'requests',
+      'not 200',
+      'SSM calls',
+      'SSM calls/s',
+      'verifications',
+      'KMS calls',
+      'registry reqs',
+      'TTL windows',
+    ],
     ...rows.map((r) => [
       r.mode,
       r.rps.toFixed(0),
@@ -129,32 +171,60 @@ async function main(): Promise<number> {
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   console.log('');
-  for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  for (const row of table)
+    console.log(
+      row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+    );
 
   const cached = rows[0]!;
   const windows = Math.ceil(cached.seconds / (ttlMs / 1000));
   const checks: Array<[string, boolean]> = [
     [`cache: at least 5,000 requests/s (${cached.rps.toFixed(0)})`, cached.rps >= 5_000],
     [`cache: p99 under 20 ms (${cached.p99.toFixed(1)} ms)`, cached.p99 < 20],
-    [`cache: at most one SSM call per TTL window (${cached.ssmCalls} calls in ${windows} windows of ${formatDuration(ttlMs)})`, cached.ssmCalls <= windows + 1],
-    [`cache: at most one verification per TTL window (${cached.verifications} in ${windows} windows)`, cached.verifications <= windows + 1],
+    [
+      `cache: at most one SSM call per TTL window (${cached.ssmCalls} calls in ${windows} windows of ${formatDuration(ttlMs)})`,
+      cached.ssmCalls <= windows + 1,
+    ],
+    [
+      `cache: at most one verification per TTL window (${cached.verifications} in ${windows} windows)`,
+      cached.verifications <= windows + 1,
+    ],
   ];
   console.log('');
   for (const [what, met] of checks) console.log(`${met ? 'met   ' : 'MISSED'}  ${what}`);
   // Without the cache every request checks the proof (SSM, KMS, registry) under full load, and a check
   // that overruns its deadline is answered 503 as documented: a figure of the baseline, not an error.
-  for (const r of rows.filter((r) => r.mode !== 'cache' && r.failures > 0)) console.log(`note   ${r.mode}: ${r.failures} responses were not 200 (503: a check over its deadline)`);
+  for (const r of rows.filter((r) => r.mode !== 'cache' && r.failures > 0))
+    console.log(`note   ${r.mode}: ${r.failures} responses were not 200 (503: a check over its deadline)`);
   const broken = rows.filter((r) => r.mode === 'cache' && r.failures > 0);
-  for (const r of broken) console.log(`ERROR  ${r.mode}: ${r.failures} responses were not a 200 installer script`);
+  for (const r of broken)
+    console.log(`ERROR  ${r.mode}: ${r.failures} responses were not a 200 installer script`);
   return broken.length > 0 ? 1 : 0;
 }
 
-async function measure(cache: boolean, options: Options, vars: Record<string, string>, workDir: string, reference: string): Promise<Row> {
+async function measure(
+  cache: boolean,
+  options: Options,
+  vars: Record<string, string>,
+  workDir: string,
+  reference: string,
+): Promise<Row> {
   const mode = cache ? 'cache' : 'no cache';
   const logFile = path.join(workDir, `cloud-api-${cache ? 'cache' : 'nocache'}.log`);
   const service = startProcess(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cloud-api/main.ts'), '--env', options.env, '--host', '127.0.0.1', '--port', '0', ...(cache ? [] : ['--no-cache'])],
+    [
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'src/cloud-api/main.ts'),
+      '--env',
+      options.env,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      ...(cache ? [] : ['--no-cache']),
+    ],
     logFile,
     { ...process.env, ...vars },
   );
@@ -163,7 +233,8 @@ async function measure(cache: boolean, options: Options, vars: Record<string, st
     const target = `${url}/v1/clusters/installer?token=${TOKEN}`;
     const check = await fetch(target);
     const body = await check.text();
-    if (check.status !== 200 || !body.includes(reference)) throw new Error(`the service did not serve ${reference}: HTTP ${check.status}\n${body}`);
+    if (check.status !== 200 || !body.includes(reference))
+      throw new Error(`the service did not serve ${reference}: HTTP ${check.status}\n${body}`);
 
     await autocannon(target, options.connections, 2); // warm-up: JIT, keep-alive connections
     const before = await counters(url);
@@ -194,7 +265,9 @@ async function listeningUrl(service: ManagedProcess, logFile: string): Promise<s
   await waitUntil(
     'cloud-api',
     async () => {
-      const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"cloud-api listening"'));
+      const line = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"cloud-api listening"'));
       if (line) url = (JSON.parse(line) as { url: string }).url;
       return url !== '';
     },
@@ -229,18 +302,41 @@ async function counters(url: string): Promise<Counters> {
  * environment's signing key in moto (created as bootstrap would), a signed
  * PASSED summary and leg results attached to the image.
  */
-async function attestedDigest(aws: AwsClients, name: string, env: EnvironmentConfig, configFile: string, configSha256: string, workDir: string): Promise<string> {
+async function attestedDigest(
+  aws: AwsClients,
+  name: string,
+  env: EnvironmentConfig,
+  configFile: string,
+  configSha256: string,
+  workDir: string,
+): Promise<string> {
   const kms = aws.kms(env.awsRegion);
   const exists = await kms.send(new DescribeKeyCommand({ KeyId: env.attestation.kmsKeyId })).then(
     () => true,
     () => false,
   );
   if (!exists) {
-    if (!env.attestation.kmsKeyId.startsWith('alias/')) throw new Error(`attestation.kmsKeyId of ${name} is not an alias: the benchmark cannot create it`);
-    const created = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'bench:installer' }));
-    await kms.send(new CreateAliasCommand({ AliasName: env.attestation.kmsKeyId, TargetKeyId: created.KeyMetadata!.KeyId! }));
+    if (!env.attestation.kmsKeyId.startsWith('alias/'))
+      throw new Error(`attestation.kmsKeyId of ${name} is not an alias: the benchmark cannot create it`);
+    const created = await kms.send(
+      new CreateKeyCommand({
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        Description: 'bench:installer',
+      }),
+    );
+    await kms.send(
+      new CreateAliasCommand({
+        AliasName: env.attestation.kmsKeyId,
+        TargetKeyId: created.KeyMetadata!.KeyId!,
+      }),
+    );
   }
-  const pushed = await pushImage(process.env.SENTINEL_REGISTRY_URL!, registryEndpoint(env.image.repository).name, { seed: 'bench:installer' });
+  const pushed = await pushImage(
+    process.env.SENTINEL_REGISTRY_URL!,
+    registryEndpoint(env.image.repository).name,
+    { seed: 'bench:installer' },
+  );
   const reference = `${env.image.repository}@${pushed.digest}`;
   await attestRun(aws, {
     environment: name,
@@ -274,9 +370,13 @@ async function attestedDigest(aws: AwsClients, name: string, env: EnvironmentCon
 function autocannon(url: string, connections: number, seconds: number): Promise<Autocannon> {
   const bin = path.join(PROJECT_ROOT, 'node_modules', 'autocannon', 'autocannon.js');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, '--json', '--connections', String(connections), '--duration', String(seconds), url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, '--json', '--connections', String(connections), '--duration', String(seconds), url],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

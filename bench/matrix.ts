@@ -57,7 +57,7 @@ interface Options {
   report?: string;
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** One measured run (`sentinel run` to its verdict). */
 interface RunFigures {
@@ -98,32 +98,51 @@ interface SizeFigures {
     runCalls: Record<string, number>;
     perLeg: number;
   };
-  worker: { pid: number; startRssMb: number; peakRssMb: number; rssAfterMb: number; heapUsedMb: number; externalMb: number };
+  worker: {
+    pid: number;
+    startRssMb: number;
+    peakRssMb: number;
+    rssAfterMb: number;
+    heapUsedMb: number;
+    externalMb: number;
+  };
 }
 
 const list = (value: string): number[] => {
   if (value === 'none' || value === '') return [];
   const sizes = value.split(',').map((v) => Number(v.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new InvalidArgumentError('expected sizes such as 2,8,32 (1 to 64)');
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64))
+    throw new InvalidArgumentError('expected sizes such as 2,8,32 (1 to 64)');
   return sizes;
 };
 const seconds = (value: string): number => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 600) throw new InvalidArgumentError('expected seconds from 0 to 600');
+  if (!Number.isFinite(n) || n < 0 || n > 600)
+    throw new InvalidArgumentError('expected seconds from 0 to 600');
   return n;
 };
 
 async function main(): Promise<number> {
   const options = new Command('bench')
-    .description('time to verdict, AWS calls and cost of a matrix run as the matrix grows (docs/benchmarks.md)')
+    .description(
+      'time to verdict, AWS calls and cost of a matrix run as the matrix grows (docs/benchmarks.md)',
+    )
     .option('--sizes <list>', 'matrix sizes N to run', list, [2, 8, 32])
     .option('--leg-seconds <s>', "how long each leg's GPU detection takes on its simulated host", seconds, 10)
     .option('--sequential <list>', 'sizes also run one target after another ("none" to skip)', list, [2, 8])
-    .option('--longer-legs <s>', 'then the smallest size once more with host steps this long (0 to skip)', seconds, 30)
+    .option(
+      '--longer-legs <s>',
+      'then the smallest size once more with host steps this long (0 to skip)',
+      seconds,
+      30,
+    )
     .option('--json', 'print the figures as JSON')
     .option('--keep', 'keep the work directory (logs, evidence, the histories of each measured run)')
     .option('--verbose', "print the CLI's progress lines")
-    .option('--profile', 'write a CPU profile of each worker process (node --cpu-prof) into the work directory, and keep it')
+    .option(
+      '--profile',
+      'write a CPU profile of each worker process (node --cpu-prof) into the work directory, and keep it',
+    )
     .option('--report <file>', 'run nothing: print the table of figures an earlier --json run saved')
     .parse(process.argv)
     .opts<Options>();
@@ -146,14 +165,25 @@ async function main(): Promise<number> {
   try {
     say('starting the dev stack (Temporal dev server, moto_server, registry, reference control plane)...');
     // The stack serves (and bootstraps) the project's own local environment, as in the tests.
-    stack = await startDevStack({ invariants: loadInvariants(DEFAULT_INVARIANTS_PATH), workDir: path.join(workDir, 'stack') });
+    stack = await startDevStack({
+      invariants: loadInvariants(DEFAULT_INVARIANTS_PATH),
+      workDir: path.join(workDir, 'stack'),
+    });
     pointEnvironmentAt(process.env, { ...stack.env, SENTINEL_INVARIANTS: setup.file });
     await stack.bootstrap('local');
-    const repository = loadInvariants(setup.file).environments[`bench-n${options.sizes[0]}`]!.image.repository;
+    const repository = loadInvariants(setup.file).environments[`bench-n${options.sizes[0]}`]!.image
+      .repository;
     const bundleFile = path.join(workDir, 'workflow-bundle.js');
-    writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger })).code);
+    writeFileSync(
+      bundleFile,
+      (await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger }))
+        .code,
+    );
     const temporal = loadTemporalConfig(stack.env);
-    const client = new Client({ connection: await Connection.connect(temporal.connectionOptions), namespace: temporal.namespace });
+    const client = new Client({
+      connection: await Connection.connect(temporal.connectionOptions),
+      namespace: temporal.namespace,
+    });
     const context: SizeContext = {
       stack,
       client,
@@ -190,7 +220,8 @@ async function main(): Promise<number> {
     else rmSync(workDir, { recursive: true, force: true });
   }
 
-  if (options.json) process.stdout.write(`${JSON.stringify({ cpus: os.cpus().length, sizes: figures }, null, 2)}\n`);
+  if (options.json)
+    process.stdout.write(`${JSON.stringify({ cpus: os.cpus().length, sizes: figures }, null, 2)}\n`);
   else process.stdout.write(report(figures));
   return failed ? 1 : 0;
 }
@@ -211,13 +242,26 @@ interface SizeContext {
  * One row: a worker process of its own, a warm-up dry run (not measured),
  * the matrix run, and optionally the same targets one after another.
  */
-async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequential: boolean): Promise<SizeFigures> {
+async function measureSize(
+  ctx: SizeContext,
+  n: number,
+  legSeconds: number,
+  sequential: boolean,
+): Promise<SizeFigures> {
   const { stack, options, say } = ctx;
   const label = `N=${n}${legSeconds === options.legSeconds ? '' : ` (host steps ${legSeconds}s)`}`;
   // A candidate of its own, so that every row promotes (a run finding its candidate already approved writes nothing).
-  const pushed = await pushImage(stack.registry.url, registryEndpoint(ctx.repository).name, { seed: `bench-${process.pid}-n${n}-${legSeconds}s` });
+  const pushed = await pushImage(stack.registry.url, registryEndpoint(ctx.repository).name, {
+    seed: `bench-${process.pid}-n${n}-${legSeconds}s`,
+  });
   const candidate = `${ctx.repository}@${pushed.digest}`;
-  const worker = await startWorker(ctx.workDir, ctx.bundleFile, stack.env, `n${n}-${legSeconds}s`, options.profile);
+  const worker = await startWorker(
+    ctx.workDir,
+    ctx.bundleFile,
+    stack.env,
+    `n${n}-${legSeconds}s`,
+    options.profile,
+  );
   try {
     const cpu = cpuProbe({
       worker: worker.pid,
@@ -228,7 +272,17 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
     });
     const historiesDir = options.keep ? path.join(ctx.workDir, 'histories') : undefined;
     const run = (env: string, dryRun = false) =>
-      measureRun(ctx.client, { cpu, ...(historiesDir ? { historiesDir } : {}), env, candidate, gitSha: ctx.gitSha, file: ctx.file, dryRun, verbose: options.verbose, say });
+      measureRun(ctx.client, {
+        cpu,
+        ...(historiesDir ? { historiesDir } : {}),
+        env,
+        candidate,
+        gitSha: ctx.gitSha,
+        file: ctx.file,
+        dryRun,
+        verbose: options.verbose,
+        say,
+      });
     say(`${label}: warm-up dry run...`);
     await run(`bench-n${n}`, true);
     await worker.request({ type: 'reset' });
@@ -236,7 +290,11 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
     const parallel = await run(`bench-n${n}`);
     const stats = (await worker.request({ type: 'stats' })) as WorkerStats;
     const legCalls = stats.byWorkflowType.hardwareLegWorkflow ?? {};
-    const runCalls = sumCounts(Object.entries(stats.byWorkflowType).filter(([type]) => type !== 'hardwareLegWorkflow').map(([, c]) => c));
+    const runCalls = sumCounts(
+      Object.entries(stats.byWorkflowType)
+        .filter(([type]) => type !== 'hardwareLegWorkflow')
+        .map(([, c]) => c),
+    );
     const overheadSeconds = parallel.wallSeconds - parallel.slowestLegSeconds;
     const size: SizeFigures = {
       n,
@@ -245,7 +303,13 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
       parallel,
       overheadSeconds,
       ratio: parallel.wallSeconds / parallel.slowestLegSeconds,
-      aws: { perRun: total(stats.calls), byOperation: stats.calls, legCalls, runCalls, perLeg: total(legCalls) / n },
+      aws: {
+        perRun: total(stats.calls),
+        byOperation: stats.calls,
+        legCalls,
+        runCalls,
+        perLeg: total(legCalls) / n,
+      },
       worker: {
         pid: worker.pid,
         startRssMb: worker.startRssKb / 1024,
@@ -270,7 +334,12 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
         wall += one.wallSeconds;
       }
       const seqStats = (await worker.request({ type: 'stats' })) as WorkerStats;
-      size.sequential = { wallSeconds: wall, runs: n, speedUp: wall / parallel.wallSeconds, awsPerLeg: total(seqStats.byWorkflowType.hardwareLegWorkflow ?? {}) / n };
+      size.sequential = {
+        wallSeconds: wall,
+        runs: n,
+        speedUp: wall / parallel.wallSeconds,
+        awsPerLeg: total(seqStats.byWorkflowType.hardwareLegWorkflow ?? {}) / n,
+      };
       say(`${label}: one after another ${fmt(wall)}s (speed-up ${fmt(size.sequential.speedUp, 1)}x)`);
     }
     return size;
@@ -288,9 +357,14 @@ async function measureSize(ctx: SizeContext, n: number, legSeconds: number, sequ
  * odd i and its second for even i, renamed `<name>-<i>`, with a simulated
  * host of its own whose GPU detection takes `legSeconds`.
  */
-function benchInvariants(workDir: string, options: Options): { file: string; hostsDir: string; targets: Array<{ name: string; vendor: string }> } {
+function benchInvariants(
+  workDir: string,
+  options: Options,
+): { file: string; hostsDir: string; targets: Array<{ name: string; vendor: string }> } {
   const hostsDir = path.join(workDir, 'hosts');
-  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, { recursive: true });
+  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, {
+    recursive: true,
+  });
   const file = parse(readFileSync(DEFAULT_INVARIANTS_PATH, 'utf8'), { merge: true }) as Json;
   delete file['x-gpu-targets'];
   const local = file.environments.local as Json;
@@ -315,7 +389,8 @@ function benchInvariants(workDir: string, options: Options): { file: string; hos
   for (const n of options.sizes) {
     file.environments[`bench-n${n}`] = environment(`bench-n${n}`, targets.slice(0, n));
     if (options.sequential.includes(n)) {
-      for (let i = 1; i <= n; i++) file.environments[`bench-n${n}-s${i}`] = environment(`bench-n${n}-s${i}`, [targets[i - 1]!]);
+      for (let i = 1; i <= n; i++)
+        file.environments[`bench-n${n}-s${i}`] = environment(`bench-n${n}-s${i}`, [targets[i - 1]!]);
     }
   }
   const target = path.join(workDir, 'invariants.yaml');
@@ -329,9 +404,14 @@ function benchInvariants(workDir: string, options: Options): { file: string; hos
  * (the agent simulation asks the tool other questions). Read at every call,
  * so it may change between runs.
  */
-function setHostStepSeconds(hostsDir: string, targets: Array<{ name: string; vendor: string }>, seconds: number): void {
+function setHostStepSeconds(
+  hostsDir: string,
+  targets: Array<{ name: string; vendor: string }>,
+  seconds: number,
+): void {
   for (const { name, vendor } of targets) {
-    const [tool, recording] = vendor === 'nvidia' ? ['nvidia-smi', 'query-gpu'] : ['rocm-smi', 'driverversion'];
+    const [tool, recording] =
+      vendor === 'nvidia' ? ['nvidia-smi', 'query-gpu'] : ['rocm-smi', 'driverversion'];
     const base = path.join(hostsDir, name, 'recordings', tool, recording);
     if (!existsSync(`${base}.cmd`)) throw new Error(`no recording ${recording} of ${tool} on ${name}`);
     if (seconds > 0) writeFileSync(`${base}.delay`, String(seconds));
@@ -349,9 +429,27 @@ interface BenchWorker {
   stop(): Promise<void>;
 }
 
-async function startWorker(workDir: string, bundleFile: string, stackEnv: Record<string, string>, name: string, profile: boolean): Promise<BenchWorker> {
+async function startWorker(
+  workDir: string,
+  bundleFile: string,
+  stackEnv: Record<string, string>,
+  name: string,
+  profile: boolean,
+): Promise<BenchWorker> {
   const child: ChildProcess = fork(path.join(__dirname, 'worker-process.ts'), [], {
-    execArgv: ['--import', 'tsx', ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(workDir, 'profiles'), '--cpu-prof-name', `worker-${name}.cpuprofile`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(profile
+        ? [
+            '--cpu-prof',
+            '--cpu-prof-dir',
+            path.join(workDir, 'profiles'),
+            '--cpu-prof-name',
+            `worker-${name}.cpuprofile`,
+          ]
+        : []),
+    ],
     env: {
       ...process.env,
       ...stackEnv,
@@ -362,8 +460,12 @@ async function startWorker(workDir: string, bundleFile: string, stackEnv: Record
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { pid, rssKb: startRssKb } = await new Promise<{ pid: number; rssKb: number }>((resolve, reject) => {
-    child.once('message', (m: { type: string; pid: number; rssKb: number }) => (m.type === 'ready' ? resolve(m) : reject(new Error(`unexpected ${m.type}`))));
-    child.once('exit', (code) => reject(new Error(`the worker process exited (${code}) before it was ready`)));
+    child.once('message', (m: { type: string; pid: number; rssKb: number }) =>
+      m.type === 'ready' ? resolve(m) : reject(new Error(`unexpected ${m.type}`)),
+    );
+    child.once('exit', (code) =>
+      reject(new Error(`the worker process exited (${code}) before it was ready`)),
+    );
   });
   return {
     pid,
@@ -420,7 +522,16 @@ async function measureRun(client: Client, req: RunRequest): Promise<RunFigures> 
   const startedAt = Date.now();
   const t0 = performance.now();
   const code = await runMatrix(
-    { env: req.env, digest: req.candidate, gitSha: req.gitSha, runId, wait: true, queue: true, invariants: req.file, ...(req.dryRun ? { dryRun: true } : {}) },
+    {
+      env: req.env,
+      digest: req.candidate,
+      gitSha: req.gitSha,
+      runId,
+      wait: true,
+      queue: true,
+      invariants: req.file,
+      ...(req.dryRun ? { dryRun: true } : {}),
+    },
     printer,
   );
   const wallSeconds = ((verdictAt ?? performance.now()) - t0) / 1000;
@@ -437,18 +548,37 @@ async function measureRun(client: Client, req: RunRequest): Promise<RunFigures> 
       const events = history.events ?? [];
       const start = tsToMs(events[0]!.eventTime);
       const close = tsToMs(events[events.length - 1]!.eventTime);
-      return { target: leg.target, history, start, close, seconds: (close - start) / 1000, events: events.length };
+      return {
+        target: leg.target,
+        history,
+        start,
+        close,
+        seconds: (close - start) / 1000,
+        events: events.length,
+      };
     }),
   );
-  const slowest = legs.reduce((a, b) => (b.seconds > a.seconds ? b : a), legs[0] ?? { target: '', history: undefined, start: startedAt, close: startedAt, seconds: 0, events: 0 });
+  const slowest = legs.reduce(
+    (a, b) => (b.seconds > a.seconds ? b : a),
+    legs[0] ?? { target: '', history: undefined, start: startedAt, close: startedAt, seconds: 0, events: 0 },
+  );
   if (req.historiesDir && !req.dryRun) {
     mkdirSync(req.historiesDir, { recursive: true });
     writeFileSync(path.join(req.historiesDir, `${workflowId}.json`), historyToJSON(parent));
-    if (slowest.history) writeFileSync(path.join(req.historiesDir, `${workflowId}--slowest-leg.json`), historyToJSON(slowest.history));
+    if (slowest.history)
+      writeFileSync(
+        path.join(req.historiesDir, `${workflowId}--slowest-leg.json`),
+        historyToJSON(slowest.history),
+      );
   }
-  const evidence = result.evidence ? (JSON.parse(readFileSync(result.evidence.json, 'utf8')) as EvidenceRecord) : undefined;
+  const evidence = result.evidence
+    ? (JSON.parse(readFileSync(result.evidence.json, 'utf8')) as EvidenceRecord)
+    : undefined;
   const phases = Object.fromEntries(
-    (evidence?.legs.find((l) => l.target === slowest.target)?.phases ?? []).map((p) => [p.name, Math.round((p.durationSeconds ?? 0) * 1000) / 1000]),
+    (evidence?.legs.find((l) => l.target === slowest.target)?.phases ?? []).map((p) => [
+      p.name,
+      Math.round((p.durationSeconds ?? 0) * 1000) / 1000,
+    ]),
   );
   return {
     workflowId,
@@ -504,7 +634,8 @@ function machineCpuSeconds(): number {
 function cpuProbe(pids: Record<string, number | undefined>): CpuProbe {
   const snapshot = () => {
     const out: Record<string, number> = { machine: machineCpuSeconds() };
-    for (const [name, pid] of Object.entries(pids)) out[name] = pid === undefined ? 0 : processCpuSeconds(pid);
+    for (const [name, pid] of Object.entries(pids))
+      out[name] = pid === undefined ? 0 : processCpuSeconds(pid);
     // The check scripts and the host tools they ran (docker simulation included), once they have exited.
     if (pids.worker !== undefined) out['host commands'] = processCpuSeconds(pids.worker, true);
     return out;
@@ -513,7 +644,9 @@ function cpuProbe(pids: Record<string, number | undefined>): CpuProbe {
     snapshot,
     since(before) {
       const now = snapshot();
-      const delta = Object.fromEntries(Object.keys(now).map((k) => [k, Math.round((now[k]! - (before[k] ?? 0)) * 100) / 100]));
+      const delta = Object.fromEntries(
+        Object.keys(now).map((k) => [k, Math.round((now[k]! - (before[k] ?? 0)) * 100) / 100]),
+      );
       const known = [...Object.keys(pids), 'host commands'].reduce((sum, k) => sum + (delta[k] ?? 0), 0);
       delta['agents and rest'] = Math.round((delta.machine! - known) * 100) / 100;
       return delta;
@@ -524,7 +657,21 @@ function cpuProbe(pids: Record<string, number | undefined>): CpuProbe {
 // ---- the report ------------------------------------------------------------------------------
 
 function report(figures: SizeFigures[]): string {
-  const head = ['N', 'host step s', 'wall s', 'slowest leg s', 'overhead s', 'wall/leg', 'one by one s', 'speed-up', 'AWS calls/run', 'AWS calls/leg', 'parent events', 'leg events', 'worker peak RSS MB'];
+  const head = [
+    'N',
+    'host step s',
+    'wall s',
+    'slowest leg s',
+    'overhead s',
+    'wall/leg',
+    'one by one s',
+    'speed-up',
+    'AWS calls/run',
+    'AWS calls/leg',
+    'parent events',
+    'leg events',
+    'worker peak RSS MB',
+  ];
   const rows = figures.map((f) => [
     String(f.n),
     fmt(f.legSeconds, 0),
@@ -551,18 +698,28 @@ function report(figures: SizeFigures[]): string {
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
     '',
-    'Overhead = wall - slowest leg: before the first leg started, after the slowest leg closed; the legs; the slowest leg\'s phases (s):',
+    "Overhead = wall - slowest leg: before the first leg started, after the slowest leg closed; the legs; the slowest leg's phases (s):",
     ...figures.map(
       (f) =>
         `  ${label(f)}: ${fmt(f.parallel.beforeLegsSeconds)} before, ${fmt(f.parallel.afterLegsSeconds)} after; legs ${fmt(f.parallel.fastestLegSeconds)}-${fmt(f.parallel.slowestLegSeconds)}; ` +
-        Object.entries(f.parallel.slowestLegPhases).map(([p, s]) => `${p} ${fmt(s)}`).join(', '),
+        Object.entries(f.parallel.slowestLegPhases)
+          .map(([p, s]) => `${p} ${fmt(s)}`)
+          .join(', '),
     ),
     '',
     'CPU seconds during the run, by process:',
-    ...figures.map((f) => `  ${label(f)}: ${Object.entries(f.parallel.cpu).map(([p, s]) => `${p} ${fmt(s)}`).join(', ')}`),
+    ...figures.map(
+      (f) =>
+        `  ${label(f)}: ${Object.entries(f.parallel.cpu)
+          .map(([p, s]) => `${p} ${fmt(s)}`)
+          .join(', ')}`,
+    ),
     '',
     'Worker memory (MB): resident once polling, peak, after the run; main-thread V8 heap used and external after the run:',
-    ...figures.map((f) => `  ${label(f)}: start ${fmt(f.worker.startRssMb, 0)}, peak ${fmt(f.worker.peakRssMb, 0)}, after ${fmt(f.worker.rssAfterMb, 0)}; heap ${fmt(f.worker.heapUsedMb, 0)}, external ${fmt(f.worker.externalMb, 0)}`),
+    ...figures.map(
+      (f) =>
+        `  ${label(f)}: start ${fmt(f.worker.startRssMb, 0)}, peak ${fmt(f.worker.peakRssMb, 0)}, after ${fmt(f.worker.rssAfterMb, 0)}; heap ${fmt(f.worker.heapUsedMb, 0)}, external ${fmt(f.worker.externalMb, 0)}`,
+    ),
     '',
     'AWS calls of the run by operation (made by the legs | by the run itself: preflight, janitor, promotion):',
     ...figures.map((f) => `  ${label(f)}: ${describe(f.aws.legCalls)} | ${describe(f.aws.runCalls)}`),
@@ -579,16 +736,37 @@ function targets(figures: SizeFigures[]): Array<{ what: string; figure: string; 
   const main = figures.filter((f) => f.legSeconds === figures[0]?.legSeconds);
   const at = (n: number) => main.find((f) => f.n === n);
   const small = at(2);
-  if (small) out.push({ what: 'overhead under 2 s at N=2', figure: `${fmt(small.overheadSeconds)} s`, met: small.overheadSeconds < 2 });
+  if (small)
+    out.push({
+      what: 'overhead under 2 s at N=2',
+      figure: `${fmt(small.overheadSeconds)} s`,
+      met: small.overheadSeconds < 2,
+    });
   const big = at(32);
   if (big) {
-    out.push({ what: 'overhead under 5 s at N=32', figure: `${fmt(big.overheadSeconds)} s`, met: big.overheadSeconds < 5 });
-    out.push({ what: 'wall at most 1.1 x the slowest leg at N=32', figure: fmt(big.ratio, 3), met: big.ratio <= 1.1 });
-    out.push({ what: 'worker RSS under 400 MB at N=32', figure: `${fmt(big.worker.peakRssMb, 0)} MB`, met: big.worker.peakRssMb < 400 });
+    out.push({
+      what: 'overhead under 5 s at N=32',
+      figure: `${fmt(big.overheadSeconds)} s`,
+      met: big.overheadSeconds < 5,
+    });
+    out.push({
+      what: 'wall at most 1.1 x the slowest leg at N=32',
+      figure: fmt(big.ratio, 3),
+      met: big.ratio <= 1.1,
+    });
+    out.push({
+      what: 'worker RSS under 400 MB at N=32',
+      figure: `${fmt(big.worker.peakRssMb, 0)} MB`,
+      met: big.worker.peakRssMb < 400,
+    });
   }
   if (main.length > 1) {
     const perLeg = main.map((f) => f.aws.perLeg);
-    out.push({ what: 'AWS calls per leg independent of N', figure: main.map((f) => `${fmt(f.aws.perLeg, 1)} at N=${f.n}`).join(', '), met: perLeg.every((p) => p === perLeg[0]) });
+    out.push({
+      what: 'AWS calls per leg independent of N',
+      figure: main.map((f) => `${fmt(f.aws.perLeg, 1)} at N=${f.n}`).join(', '),
+      met: perLeg.every((p) => p === perLeg[0]),
+    });
   }
   for (const longer of figures.filter((f) => f.legSeconds !== figures[0]?.legSeconds)) {
     const same = at(longer.n);
@@ -602,7 +780,11 @@ function targets(figures: SizeFigures[]): Array<{ what: string; figure: string; 
   }
   for (const f of main) {
     const limit = 100 + 20 * f.n;
-    out.push({ what: `parent history under 100 + 20*N at N=${f.n}`, figure: `${f.parallel.parentEvents} < ${limit}`, met: f.parallel.parentEvents < limit });
+    out.push({
+      what: `parent history under 100 + 20*N at N=${f.n}`,
+      figure: `${f.parallel.parentEvents} < ${limit}`,
+      met: f.parallel.parentEvents < limit,
+    });
   }
   return out;
 }
@@ -632,7 +814,12 @@ function describe(counts: Record<string, number>): string {
 
 function localGitSha(): string {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }

@@ -88,7 +88,9 @@ async function main(): Promise<void> {
       const stats: WorkerStats = {
         type: 'stats',
         calls: aws.callCounts(),
-        byWorkflowType: Object.fromEntries([...attributed].map(([type, counts]) => [type, Object.fromEntries([...counts].sort())])),
+        byWorkflowType: Object.fromEntries(
+          [...attributed].map(([type, counts]) => [type, Object.fromEntries([...counts].sort())]),
+        ),
         rssKb: procStatusKb('VmRSS'),
         peakRssKb: procStatusKb('VmHWM'),
         memory: process.memoryUsage(),

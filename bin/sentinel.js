@@ -5,7 +5,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const built = path.join(__dirname, '..', 'dist', 'cli', 'cli.js');
-const entry = fs.existsSync(built) && process.env.SENTINEL_CLI_FROM_SOURCE !== '1' ? built : path.join(__dirname, '..', 'src', 'cli', 'cli.ts');
+const entry =
+  fs.existsSync(built) && process.env.SENTINEL_CLI_FROM_SOURCE !== '1'
+    ? built
+    : path.join(__dirname, '..', 'src', 'cli', 'cli.ts');
 if (entry.endsWith('.ts')) require('tsx/cjs');
 require(entry)
   .main(process.argv)

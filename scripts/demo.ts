@@ -33,7 +33,9 @@ async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
 
-  say('starting the Temporal dev server (with Web UI), moto_server and the reference control plane on loopback...');
+  say(
+    'starting the Temporal dev server (with Web UI), moto_server and the reference control plane on loopback...',
+  );
   const invariants = loadInvariants();
   const stack = await startDevStack({ invariants, workDir, ui: true });
   pointEnvironmentAt(process.env, stack.env);
@@ -43,19 +45,31 @@ async function main(): Promise<number> {
     await stack.bootstrap(ENVIRONMENT);
     // The candidate: a real image, pushed to the stack's registry as CI pushes to GHCR.
     const repository = config.environments[ENVIRONMENT]!.image.repository;
-    const pushed = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed: `demo-${Date.now()}`, revision: localGitSha() });
+    const pushed = await pushImage(stack.registry.url, registryEndpoint(repository).name, {
+      seed: `demo-${Date.now()}`,
+      revision: localGitSha(),
+    });
     const candidate = `${repository}@${pushed.digest}`;
-    say(`Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, registry ${stack.registry.url}, control plane ${stack.controlPlane.url}`);
+    say(
+      `Temporal ${stack.temporal.address}, Web UI ${stack.temporal.uiUrl}, AWS emulator ${stack.moto.endpoint}, registry ${stack.registry.url}, control plane ${stack.controlPlane.url}`,
+    );
     say(`pushed the candidate image ${candidate}`);
 
-    const worker = await createSentinelWorker({ invariants: config, temporal: loadTemporalConfig(stack.env), localWorkRoot: path.join(workDir, 'hosts') });
+    const worker = await createSentinelWorker({
+      invariants: config,
+      temporal: loadTemporalConfig(stack.env),
+      localWorkRoot: path.join(workDir, 'hosts'),
+    });
     const running = worker.worker.run();
     say(`worker polling ${worker.taskQueue}`);
     say(`sentinel run --env ${ENVIRONMENT} --digest ${candidate}`);
     process.stdout.write('\n');
     let code: number;
     try {
-      code = await runMatrix({ env: ENVIRONMENT, digest: candidate, wait: true, queue: true, runId: `demo-${Date.now()}` }, createPrinter(false));
+      code = await runMatrix(
+        { env: ENVIRONMENT, digest: candidate, wait: true, queue: true, runId: `demo-${Date.now()}` },
+        createPrinter(false),
+      );
     } finally {
       worker.worker.shutdown();
       await running;
@@ -84,8 +98,12 @@ async function main(): Promise<number> {
     });
     if (keep) {
       say('the stack stays up; in another shell, these lines point sentinel and temporal at it:');
-      process.stdout.write(`\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }, CONNECTION_OVERRIDE_VARIABLES).join('\n')}\n\n`);
-      say(`then: sentinel runs list --env ${ENVIRONMENT}; temporal workflow list; npm run worker starts a worker for new runs`);
+      process.stdout.write(
+        `\n${shellExports({ ...stack.env, SENTINEL_INVARIANTS: config.file }, CONNECTION_OVERRIDE_VARIABLES).join('\n')}\n\n`,
+      );
+      say(
+        `then: sentinel runs list --env ${ENVIRONMENT}; temporal workflow list; npm run worker starts a worker for new runs`,
+      );
       say(`Web UI: ${stack.temporal.uiUrl} (Ctrl-C to stop everything)`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
@@ -104,7 +122,8 @@ function hostSetupLines(jsonFile: string): string[] {
     const scripts = leg.host?.setup ?? [];
     if (scripts.length === 0) return `${leg.target} host setup: none${leg.host ? ' (baked AMI)' : ''}`;
     const described = scripts.map((run) => {
-      const byAction = (action: string) => run.components.filter((c) => c.action === action).map((c) => `${c.name} ${c.version}`);
+      const byAction = (action: string) =>
+        run.components.filter((c) => c.action === action).map((c) => `${c.name} ${c.version}`);
       const parts = [
         byAction('installed').length ? `installed ${byAction('installed').join(', ')}` : '',
         byAction('loaded').length ? `loaded ${byAction('loaded').join(', ')}` : '',
@@ -118,7 +137,9 @@ function hostSetupLines(jsonFile: string): string[] {
 
 function localGitSha(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
@@ -126,7 +147,9 @@ function localGitSha(): string | undefined {
 
 function latestEvidence(dir: string): string | undefined {
   if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => path.join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => path.join(dir, f));
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 

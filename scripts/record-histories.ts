@@ -35,7 +35,10 @@ async function save(scenario: string, workflowId: string, runId?: string): Promi
   console.log(`  ${path.relative(PROJECT_ROOT, file)} (${history.events?.length ?? 0} events)`);
 }
 
-async function saveRun(scenario: string, result: { workflowId: string; legs: Array<{ workflowId: string }>; janitor?: { workflowId?: string } }) {
+async function saveRun(
+  scenario: string,
+  result: { workflowId: string; legs: Array<{ workflowId: string }>; janitor?: { workflowId?: string } },
+) {
   await save(scenario, result.workflowId);
   for (const leg of result.legs) await save(scenario, leg.workflowId);
   if (result.janitor?.workflowId) await save(scenario, result.janitor.workflowId);
@@ -53,26 +56,45 @@ async function main(): Promise<void> {
   let worker = await startWorker(pass.invariants);
   const passed = await (await startRun(pass, { candidate: await candidate('hist-pass') })).result();
   await saveRun('passed', passed);
-  await eventually('the lane to close', async () => ((await (await temporalClient()).workflow.getHandle(laneWorkflowId(pass.name)).describe()).status.name === 'COMPLETED' ? true : undefined));
+  await eventually('the lane to close', async () =>
+    (await (await temporalClient()).workflow.getHandle(laneWorkflowId(pass.name)).describe()).status.name ===
+    'COMPLETED'
+      ? true
+      : undefined,
+  );
   await save('passed', laneWorkflowId(pass.name));
   await worker.stop();
 
   console.log('failed AMD leg');
   const failEnv = testEnvironment('hist-fail');
-  recordTool(failEnv.hostsDir, 'amd-v520', 'rocm-smi', { cmd: 'rocm-smi --showproductname', out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n' });
+  recordTool(failEnv.hostsDir, 'amd-v520', 'rocm-smi', {
+    cmd: 'rocm-smi --showproductname',
+    out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n',
+  });
   worker = await startWorker(failEnv.invariants);
-  await saveRun('failed', await (await startRun(failEnv, { candidate: await candidate('hist-fail') })).result());
+  await saveRun(
+    'failed',
+    await (await startRun(failEnv, { candidate: await candidate('hist-fail') })).result(),
+  );
   await worker.stop();
 
-  console.log('host setup: a passed run with every leg prepared, and an AMD leg whose package mirror is out of reach');
+  console.log(
+    'host setup: a passed run with every leg prepared, and an AMD leg whose package mirror is out of reach',
+  );
   const setupEnv = testEnvironment('hist-setup');
   worker = await startWorker(setupEnv.invariants);
-  await saveRun('host-setup', await (await startRun(setupEnv, { candidate: await candidate('hist-setup') })).result());
+  await saveRun(
+    'host-setup',
+    await (await startRun(setupEnv, { candidate: await candidate('hist-setup') })).result(),
+  );
   await worker.stop();
   const mirrorEnv = testEnvironment('hist-mirror');
   writeFileSync(path.join(mirrorEnv.hostsDir, 'amd-v520', 'mirror-unreachable'), '');
   worker = await startWorker(mirrorEnv.invariants);
-  await saveRun('host-setup-failed', await (await startRun(mirrorEnv, { candidate: await candidate('hist-mirror') })).result());
+  await saveRun(
+    'host-setup-failed',
+    await (await startRun(mirrorEnv, { candidate: await candidate('hist-mirror') })).result(),
+  );
   await worker.stop();
 
   console.log('cancelled run');
@@ -102,15 +124,24 @@ async function main(): Promise<void> {
   console.log('dry run, nightly run, janitor');
   const nightlyEnv = testEnvironment('hist-nightly');
   worker = await startWorker(nightlyEnv.invariants);
-  await saveRun('dry-run', await (await startRun(nightlyEnv, { candidate: await candidate('hist-dry'), dryRun: true })).result());
-  await candidate('hist-nightly', undefined, { tag: 'latest', revision: '0123456789abcdef0123456789abcdef01234567' });
+  await saveRun(
+    'dry-run',
+    await (await startRun(nightlyEnv, { candidate: await candidate('hist-dry'), dryRun: true })).result(),
+  );
+  await candidate('hist-nightly', undefined, {
+    tag: 'latest',
+    revision: '0123456789abcdef0123456789abcdef01234567',
+  });
   const client = await temporalClient();
   const nightly = await client.workflow.start('nightlyMatrixWorkflow', {
     workflowId: `${scheduleId('nightly', nightlyEnv.name)}-2026-11-25T10:00:00Z`,
     taskQueue: nightlyEnv.invariants.temporal.taskQueue,
     args: [{ environment: nightlyEnv.name }],
   });
-  const nightlyResult = (await nightly.result()) as { workflowId: string; legs: Array<{ workflowId: string }> };
+  const nightlyResult = (await nightly.result()) as {
+    workflowId: string;
+    legs: Array<{ workflowId: string }>;
+  };
   await save('nightly', nightly.workflowId);
   await saveRun('nightly', nightlyResult);
   const janitor = await client.workflow.start('janitorWorkflow', {

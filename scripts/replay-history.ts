@@ -31,7 +31,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else args.files.push(arg);
   }
-  if (args.files.length === 0) throw new Error('usage: npm run replay -- <history.json>... [--workflows <module>] [--bundle <file>]');
+  if (args.files.length === 0)
+    throw new Error('usage: npm run replay -- <history.json>... [--workflows <module>] [--bundle <file>]');
   return args;
 }
 
@@ -47,13 +48,18 @@ async function main(): Promise<number> {
   const names = new Map<string, string>();
   for (const file of args.files) {
     try {
-      const json = JSON.parse(readFileSync(file, 'utf8')) as { events?: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }> };
+      const json = JSON.parse(readFileSync(file, 'utf8')) as {
+        events?: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }>;
+      };
       // Workflows derive ids from their own (child legs: <run id>--<target>): replay under the recorded id.
-      const workflowId = json.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? path.basename(file, '.json');
+      const workflowId =
+        json.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? path.basename(file, '.json');
       histories.push({ workflowId, history: historyFromJSON(json) });
       names.set(workflowId, file);
     } catch (err) {
-      process.stderr.write(`replay: ${file} is not a workflow history in JSON (temporal workflow show --output json): ${(err as Error).message}\n`);
+      process.stderr.write(
+        `replay: ${file} is not a workflow history in JSON (temporal workflow show --output json): ${(err as Error).message}\n`,
+      );
       return 2;
     }
   }
@@ -65,7 +71,9 @@ async function main(): Promise<number> {
   for await (const result of Worker.runReplayHistories(options, histories)) {
     if (result.error) {
       failed += 1;
-      process.stdout.write(`FAIL ${result.workflowId} (${names.get(result.workflowId)}): ${result.error.name}: ${result.error.message.split('\n')[0]}\n`);
+      process.stdout.write(
+        `FAIL ${result.workflowId} (${names.get(result.workflowId)}): ${result.error.name}: ${result.error.message.split('\n')[0]}\n`,
+      );
     } else {
       process.stdout.write(`ok   ${result.workflowId} (${names.get(result.workflowId)})\n`);
     }

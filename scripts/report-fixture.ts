@@ -53,24 +53,46 @@ function retime(leg: Leg, startMs: number, scale: (phase: string) => number): Le
   if (leg.onboarding && onboardingIndex >= 0) {
     const toOnboarding = (Date.parse(phases[onboardingIndex]!.startedAt) - startMs) / 1000;
     const onboarding = phases[onboardingIndex]!.durationSeconds;
-    out.onboarding = { ...leg.onboarding, onboardingDurationSeconds: round(onboarding * 0.9), timeToActiveSeconds: round(toOnboarding + onboarding) };
+    out.onboarding = {
+      ...leg.onboarding,
+      onboardingDurationSeconds: round(onboarding * 0.9),
+      timeToActiveSeconds: round(toOnboarding + onboarding),
+    };
   }
   if (leg.instance) out.instance = { ...leg.instance, launchedAt: iso(startMs + 2000) };
   if (leg.cost) {
     const seconds = (at - startMs) / 1000 + 20;
-    out.cost = { ...leg.cost, launchedAt: iso(startMs + 2000), terminatedAt: iso(at + 20_000), instanceSeconds: round(seconds, 1), leakedSeconds: 20, usd: round((seconds / 3600) * (leg.cost.usdPerHour ?? 1), 4) };
+    out.cost = {
+      ...leg.cost,
+      launchedAt: iso(startMs + 2000),
+      terminatedAt: iso(at + 20_000),
+      instanceSeconds: round(seconds, 1),
+      leakedSeconds: 20,
+      usd: round((seconds / 3600) * (leg.cost.usdPerHour ?? 1), 4),
+    };
   }
   delete out.host; // setup transcripts: long, and not what the report shows
   delete out.provisionAttempts;
   return out;
 }
 
-function failAt(leg: Leg, phaseName: string, code: Parameters<typeof failureRecord>[0], detail: string, outcome: Leg['outcome']): Leg {
+function failAt(
+  leg: Leg,
+  phaseName: string,
+  code: Parameters<typeof failureRecord>[0],
+  detail: string,
+  outcome: Leg['outcome'],
+): Leg {
   const index = leg.phases.findIndex((p) => p.name === phaseName);
   const failure = failureRecord(code, detail);
   const phases = leg.phases.map((p, i) => {
     if (i < index || p.name === 'cleanup') return p;
-    if (i === index) return { ...p, outcome: outcome === 'cancelled' ? ('cancelled' as const) : ('failed' as const), failure };
+    if (i === index)
+      return {
+        ...p,
+        outcome: outcome === 'cancelled' ? ('cancelled' as const) : ('failed' as const),
+        failure,
+      };
     const { startedAt: _s, durationSeconds: _d, ...rest } = p;
     return { ...rest, outcome: 'skipped' as const };
   });
@@ -83,7 +105,11 @@ function failAt(leg: Leg, phaseName: string, code: Parameters<typeof failureReco
 /** What the first evidence version carried: no preflight, janitor, cost, attestation; legs without cost or attempts. */
 function firstVersion(e: EvidenceRecord): EvidenceRecord {
   const { preflight: _p, janitor: _j, cost: _c, attestation: _a, ...rest } = e;
-  return { ...rest, promotion: { status: e.promotion.status, ...(e.promotion.detail ? { detail: e.promotion.detail } : {}) }, legs: e.legs.map(({ cost: _lc, attempt: _at, earlierAttempts: _ea, ...leg }) => leg as Leg) };
+  return {
+    ...rest,
+    promotion: { status: e.promotion.status, ...(e.promotion.detail ? { detail: e.promotion.detail } : {}) },
+    legs: e.legs.map(({ cost: _lc, attempt: _at, earlierAttempts: _ea, ...leg }) => leg as Leg),
+  };
 }
 
 /** Preflight and janitor came before cost and attestations. */
@@ -99,7 +125,8 @@ function main(): void {
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(path.join(from, f), 'utf8')) as EvidenceRecord)
     .filter((e) => e.schema === 'sentinel.evidence/v1' && e.verdict === 'passed' && e.legs.length >= 2);
-  if (seeds.length === 0) throw new Error(`no passed evidence pack with two legs in ${from}: run npm run demo first`);
+  if (seeds.length === 0)
+    throw new Error(`no passed evidence pack with two legs in ${from}: run npm run demo first`);
   const random = prng(15);
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
@@ -114,50 +141,157 @@ function main(): void {
       const digest = `sha256:${createHash('sha256').update(`${seed.candidate.digest}/${night}`).digest('hex')}`;
       const reference = `${seed.candidate.repository}@${digest}`;
       // From the third week a third target joins the matrix (a copy of the NVIDIA leg on another type).
-      const template = week >= 2 ? [...seed.legs, { ...seed.legs.find((l) => l.vendor === 'nvidia')!, target: 'nvidia-l4', instance: { ...seed.legs.find((l) => l.vendor === 'nvidia')!.instance!, instanceType: 'g6.xlarge' } }] : seed.legs;
+      const template =
+        week >= 2
+          ? [
+              ...seed.legs,
+              {
+                ...seed.legs.find((l) => l.vendor === 'nvidia')!,
+                target: 'nvidia-l4',
+                instance: {
+                  ...seed.legs.find((l) => l.vendor === 'nvidia')!.instance!,
+                  instanceType: 'g6.xlarge',
+                },
+              },
+            ]
+          : seed.legs;
       let legs = template.map((leg) => {
         const creep = leg.vendor === 'amd' ? 1 + night * 0.035 : 1;
         const legStart = start + 1500 + Math.floor(random() * 1500);
         const jitter = () => 0.85 + random() * 0.3;
-        const scaled = retime({ ...leg, workflowId: `${workflowId}--${leg.target}`, ...(leg.onboarding ? { onboarding: { ...leg.onboarding, installedDigest: digest } } : {}) }, legStart, (phase) => TIME_SCALE * jitter() * (phase === 'onboarding' || phase === 'host_setup' ? creep : 1));
+        const scaled = retime(
+          {
+            ...leg,
+            workflowId: `${workflowId}--${leg.target}`,
+            ...(leg.onboarding ? { onboarding: { ...leg.onboarding, installedDigest: digest } } : {}),
+          },
+          legStart,
+          (phase) => TIME_SCALE * jitter() * (phase === 'onboarding' || phase === 'host_setup' ? creep : 1),
+        );
         return scaled;
       });
       let verdict: EvidenceRecord['verdict'] = 'passed';
       if (night % 7 === 3) {
         verdict = 'failed';
-        legs = legs.map((l) => (l.vendor === 'amd' ? failAt(l, 'smoke_job', 'SMOKE_JOB_FAILED', 'job exited 1: hipErrorNoBinaryForGpu', 'failed') : l));
+        legs = legs.map((l) =>
+          l.vendor === 'amd'
+            ? failAt(l, 'smoke_job', 'SMOKE_JOB_FAILED', 'job exited 1: hipErrorNoBinaryForGpu', 'failed')
+            : l,
+        );
       } else if (night % 7 === 5) {
         verdict = 'inconclusive';
         legs = legs.map((l) => {
           if (l.target !== 'nvidia-a10g') return l;
-          const first = failAt(l, 'host_ready', 'HOST_READY_TIMEOUT', 'not Online in SSM after 10m', 'failed');
+          const first = failAt(
+            l,
+            'host_ready',
+            'HOST_READY_TIMEOUT',
+            'not Online in SSM after 10m',
+            'failed',
+          );
           const earlier = { ...first, attempt: 1 };
           const laterStart = Date.parse(l.phases[0]!.startedAt!) + 700_000;
-          const last = failAt(retime(l, laterStart, () => 1), 'host_ready', 'HOST_READY_TIMEOUT', 'not Online in SSM after 10m', 'inconclusive');
+          const last = failAt(
+            retime(l, laterStart, () => 1),
+            'host_ready',
+            'HOST_READY_TIMEOUT',
+            'not Online in SSM after 10m',
+            'inconclusive',
+          );
           return { ...last, attempt: 2, earlierAttempts: [earlier] };
         });
       } else if (night === 16) {
         verdict = 'cancelled';
-        legs = legs.map((l) => failAt(l, 'installer', 'LEG_CANCELLED', 'cancelled by sentinel runs cancel: wrong candidate', 'cancelled'));
+        legs = legs.map((l) =>
+          failAt(
+            l,
+            'installer',
+            'LEG_CANCELLED',
+            'cancelled by sentinel runs cancel: wrong candidate',
+            'cancelled',
+          ),
+        );
       }
-      const end = Math.max(...legs.flatMap((l) => [...(l.earlierAttempts ?? []), l].flatMap((a) => a.phases.filter((p) => p.startedAt).map((p) => Date.parse(p.startedAt!) + (p.durationSeconds ?? 0) * 1000)))) + 4000;
+      const end =
+        Math.max(
+          ...legs.flatMap((l) =>
+            [...(l.earlierAttempts ?? []), l].flatMap((a) =>
+              a.phases
+                .filter((p) => p.startedAt)
+                .map((p) => Date.parse(p.startedAt!) + (p.durationSeconds ?? 0) * 1000),
+            ),
+          ),
+        ) + 4000;
       const promoted = verdict === 'passed';
-      const legUsd = legs.flatMap((l) => [...(l.earlierAttempts ?? []), l]).reduce((t, l) => t + (l.cost?.usd ?? 0), 0);
-      const legSeconds = legs.flatMap((l) => [...(l.earlierAttempts ?? []), l]).reduce((t, l) => t + (l.cost?.instanceSeconds ?? 0), 0);
+      const legUsd = legs
+        .flatMap((l) => [...(l.earlierAttempts ?? []), l])
+        .reduce((t, l) => t + (l.cost?.usd ?? 0), 0);
+      const legSeconds = legs
+        .flatMap((l) => [...(l.earlierAttempts ?? []), l])
+        .reduce((t, l) => t + (l.cost?.instanceSeconds ?? 0), 0);
       let evidence: EvidenceRecord = {
         ...seed,
         verdict,
-        run: { ...seed.run, workflowId, runId: `0192${night.toString(16).padStart(4, '0')}-7a1e-7c00-9f00-00000000${night.toString(16).padStart(4, '0')}`, trigger: 'schedule', ciRunId, startedAt: iso(start), finishedAt: iso(end), durationSeconds: round((end - start) / 1000), configFile: 'ops/invariants.yaml' },
+        run: {
+          ...seed.run,
+          workflowId,
+          runId: `0192${night.toString(16).padStart(4, '0')}-7a1e-7c00-9f00-00000000${night.toString(16).padStart(4, '0')}`,
+          trigger: 'schedule',
+          ciRunId,
+          startedAt: iso(start),
+          finishedAt: iso(end),
+          durationSeconds: round((end - start) / 1000),
+          configFile: 'ops/invariants.yaml',
+        },
         candidate: { ...seed.candidate, reference, digest },
-        approvedDigest: { ...seed.approvedDigest, before: { reference: previous, version: previous ? night : null }, after: promoted ? { reference, version: night + 1 } : { reference: previous, version: previous ? night : null } },
-        promotion: promoted ? { status: 'promoted' } : { status: 'not_promoted_failed', detail: verdict === 'inconclusive' ? 'a leg never got a fair trial' : 'a leg did not pass' },
+        approvedDigest: {
+          ...seed.approvedDigest,
+          before: { reference: previous, version: previous ? night : null },
+          after: promoted
+            ? { reference, version: night + 1 }
+            : { reference: previous, version: previous ? night : null },
+        },
+        promotion: promoted
+          ? { status: 'promoted' }
+          : {
+              status: 'not_promoted_failed',
+              detail: verdict === 'inconclusive' ? 'a leg never got a fair trial' : 'a leg did not pass',
+            },
         legs,
-        ...(seed.janitor ? { janitor: { ...seed.janitor, workflowId: `${workflowId}/janitor`, ...(seed.janitor.report ? { report: { ...seed.janitor.report, checkedAt: iso(start + 800) } } : {}) } } : {}),
-        ...(seed.cost ? { cost: { ...seed.cost, instanceSeconds: round(legSeconds, 1), leakedInstanceSeconds: 20 * legs.length, usd: round(legUsd, 4) } } : {}),
+        ...(seed.janitor
+          ? {
+              janitor: {
+                ...seed.janitor,
+                workflowId: `${workflowId}/janitor`,
+                ...(seed.janitor.report
+                  ? { report: { ...seed.janitor.report, checkedAt: iso(start + 800) } }
+                  : {}),
+              },
+            }
+          : {}),
+        ...(seed.cost
+          ? {
+              cost: {
+                ...seed.cost,
+                instanceSeconds: round(legSeconds, 1),
+                leakedInstanceSeconds: 20 * legs.length,
+                usd: round(legUsd, 4),
+              },
+            }
+          : {}),
       };
       if (evidence.attestation) {
         const files = (name: string) => `attestations/${workflowId}/${name}.intoto.dsse.json`;
-        evidence.attestation = { ...evidence.attestation, result: promoted ? 'PASSED' : 'FAILED', summary: { ...evidence.attestation.summary, file: files('summary') }, legs: legs.map((l) => ({ ...evidence.attestation!.legs[0]!, target: l.target, file: files(l.target) })) };
+        evidence.attestation = {
+          ...evidence.attestation,
+          result: promoted ? 'PASSED' : 'FAILED',
+          summary: { ...evidence.attestation.summary, file: files('summary') },
+          legs: legs.map((l) => ({
+            ...evidence.attestation!.legs[0]!,
+            target: l.target,
+            file: files(l.target),
+          })),
+        };
       }
       if (week < 2) evidence = firstVersion(evidence);
       else if (week < 3) evidence = secondVersion(evidence);

@@ -20,7 +20,10 @@ export class Unauthorized extends Error {}
 
 /** Where the pool publishes its keys: the real Cognito endpoint, or the configured AWS endpoint (an emulator). */
 export function jwksUrl(pool: CognitoPool, env: NodeJS.ProcessEnv = process.env): URL {
-  const endpoint = env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER || env.AWS_ENDPOINT_URL || `https://cognito-idp.${pool.region}.amazonaws.com`;
+  const endpoint =
+    env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER ||
+    env.AWS_ENDPOINT_URL ||
+    `https://cognito-idp.${pool.region}.amazonaws.com`;
   return new URL(`${endpoint.replace(/\/$/, '')}/${pool.userPoolId}/.well-known/jwks.json`);
 }
 
@@ -37,7 +40,14 @@ export function cognitoVerifier(pool: CognitoPool, env: NodeJS.ProcessEnv = proc
       throw new Unauthorized(`invalid token: ${(err as Error).message}`);
     }
     if (payload.token_use !== 'id') throw new Unauthorized('an IdToken is required');
-    const groups = Array.isArray(payload['cognito:groups']) ? (payload['cognito:groups'] as unknown[]).map(String) : [];
-    return { subject: String(payload.sub), username: typeof payload['cognito:username'] === 'string' ? payload['cognito:username'] : String(payload.sub), groups };
+    const groups = Array.isArray(payload['cognito:groups'])
+      ? (payload['cognito:groups'] as unknown[]).map(String)
+      : [];
+    return {
+      subject: String(payload.sub),
+      username:
+        typeof payload['cognito:username'] === 'string' ? payload['cognito:username'] : String(payload.sub),
+      groups,
+    };
   };
 }

@@ -53,14 +53,23 @@ const exchangeRequest = z.object({
 });
 const jobResult = z.object({ status: z.enum(['succeeded', 'failed']), message: z.string() });
 
-export async function startReferenceControlPlane(options: ReferenceControlPlaneOptions): Promise<ReferenceControlPlane> {
+export async function startReferenceControlPlane(
+  options: ReferenceControlPlaneOptions,
+): Promise<ReferenceControlPlane> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const settings = environmentOf(options.invariants, options.environment);
   // A grant key of its own: candidate grants are only ever checked by this same process.
   const grantKey = new Uint8Array(randomBytes(32));
-  const store = new ControlPlaneStore(`${url}${INSTALLER_PATH}`, options.onboardingTokenTtlMs, (candidate, onboardingToken, lifetime) =>
-    mintCandidateGrant(grantKey, { candidate, onboardingToken, environment: options.environment }, lifetime),
+  const store = new ControlPlaneStore(
+    `${url}${INSTALLER_PATH}`,
+    options.onboardingTokenTtlMs,
+    (candidate, onboardingToken, lifetime) =>
+      mintCandidateGrant(
+        grantKey,
+        { candidate, onboardingToken, environment: options.environment },
+        lifetime,
+      ),
   );
   const cloud = buildCloudApi({
     invariants: options.invariants,
@@ -72,7 +81,12 @@ export async function startReferenceControlPlane(options: ReferenceControlPlaneO
     logger: false,
     isKnownOnboardingToken: (token) => store.isUsableOnboardingToken(token),
   });
-  registerClusterApi(cloud.app, store, cognitoVerifier(options.cognito, options.env), settings.image.repository);
+  registerClusterApi(
+    cloud.app,
+    store,
+    cognitoVerifier(options.cognito, options.env),
+    settings.image.repository,
+  );
   await cloud.listen('127.0.0.1', port);
   return { url, app: cloud.app, store, stop: () => cloud.close() };
 }
@@ -83,7 +97,11 @@ export async function startReferenceControlPlane(options: ReferenceControlPlaneO
  * candidate, so whose tokens carry a candidate grant) only while still a
  * member of the release-gate group: the same rule that let them create it.
  */
-export function refuseUnlessOwner(who: Principal, cluster: { ownerSubject: string; candidate?: string }, action: string): string | undefined {
+export function refuseUnlessOwner(
+  who: Principal,
+  cluster: { ownerSubject: string; candidate?: string },
+  action: string,
+): string | undefined {
   if (cluster.ownerSubject !== who.subject) return `only the cluster's owner may ${action} it`;
   if (cluster.candidate !== undefined && !who.groups.includes(RELEASE_GATE_GROUP)) {
     return `a cluster that installs a candidate requires membership of ${RELEASE_GATE_GROUP} to ${action} it`;
@@ -91,7 +109,12 @@ export function refuseUnlessOwner(who: Principal, cluster: { ownerSubject: strin
   return undefined;
 }
 
-function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, verify: (authorization: string | undefined) => Promise<Principal>, repository: string): void {
+function registerClusterApi(
+  app: FastifyInstance,
+  store: ControlPlaneStore,
+  verify: (authorization: string | undefined) => Promise<Principal>,
+  repository: string,
+): void {
   async function principal(request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> {
     try {
       return await verify(request.headers.authorization);
@@ -103,8 +126,10 @@ function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, veri
       throw err;
     }
   }
-  const agentToken = (request: FastifyRequest) => /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
-  const problems = (error: z.ZodError) => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  const agentToken = (request: FastifyRequest) =>
+    /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const problems = (error: z.ZodError) =>
+    error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
   // --- Sentinel (service user) ---------------------------------------------------------------
   app.post('/v1/clusters', async (request, reply) => {
@@ -113,21 +138,29 @@ function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, veri
     const body = createClusterRequest.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ message: problems(body.error) });
     if (body.data.candidate !== undefined) {
-      if (!who.groups.includes(RELEASE_GATE_GROUP)) return reply.code(403).send({ message: `installing a candidate requires membership of ${RELEASE_GATE_GROUP}` });
+      if (!who.groups.includes(RELEASE_GATE_GROUP))
+        return reply
+          .code(403)
+          .send({ message: `installing a candidate requires membership of ${RELEASE_GATE_GROUP}` });
       try {
         parsePinnedImage(body.data.candidate, repository);
       } catch (err) {
         return reply.code(400).send({ message: `candidate refused: ${(err as Error).message}` });
       }
     }
-    if (store.findByName(body.data.name)) return reply.code(409).send({ message: `cluster ${body.data.name} exists` });
+    if (store.findByName(body.data.name))
+      return reply.code(409).send({ message: `cluster ${body.data.name} exists` });
     const cluster = store.createCluster(body.data.name, who.subject, body.data.candidate);
-    return reply.code(201).send({ cluster: store.view(cluster), onboarding: await store.mintOnboarding(cluster) });
+    return reply
+      .code(201)
+      .send({ cluster: store.view(cluster), onboarding: await store.mintOnboarding(cluster) });
   });
 
   app.get<{ Querystring: { name?: string } }>('/v1/clusters', async (request, reply) => {
     if (!(await principal(request, reply))) return;
-    const clusters = [...store.clusters.values()].filter((c) => request.query.name === undefined || c.name === request.query.name);
+    const clusters = [...store.clusters.values()].filter(
+      (c) => request.query.name === undefined || c.name === request.query.name,
+    );
     return { clusters: clusters.map((c) => store.view(c)) };
   });
 
@@ -162,17 +195,21 @@ function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, veri
     if (!(await principal(request, reply))) return;
     const cluster = store.clusters.get(request.params.id);
     if (!cluster) return reply.code(404).send({ message: 'no such cluster' });
-    if (cluster.status !== 'active') return reply.code(409).send({ message: `cluster is ${cluster.status}, not active` });
+    if (cluster.status !== 'active')
+      return reply.code(409).send({ message: `cluster is ${cluster.status}, not active` });
     const body = submitJobRequest.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ message: problems(body.error) });
     return reply.code(201).send(store.submitJob(cluster.id, body.data));
   });
 
-  app.get<{ Params: { id: string; jobId: string } }>('/v1/clusters/:id/jobs/:jobId', async (request, reply) => {
-    if (!(await principal(request, reply))) return;
-    const job = store.getJob(request.params.id, request.params.jobId);
-    return job ?? reply.code(404).send({ message: 'no such job' });
-  });
+  app.get<{ Params: { id: string; jobId: string } }>(
+    '/v1/clusters/:id/jobs/:jobId',
+    async (request, reply) => {
+      if (!(await principal(request, reply))) return;
+      const job = store.getJob(request.params.id, request.params.jobId);
+      return job ?? reply.code(404).send({ message: 'no such job' });
+    },
+  );
 
   // --- Agent -------------------------------------------------------------------------------
   app.post('/v1/agent/exchange', async (request, reply) => {
@@ -180,19 +217,27 @@ function registerClusterApi(app: FastifyInstance, store: ControlPlaneStore, veri
     if (!body.success) return reply.code(400).send({ message: 'onboardingToken required' });
     const { onboardingToken, ...agent } = body.data;
     const session = store.exchange(onboardingToken, agent);
-    if (!session) return reply.code(401).send({ message: 'onboarding token unknown, expired or already used' });
+    if (!session)
+      return reply.code(401).send({ message: 'onboarding token unknown, expired or already used' });
     return { agentToken: session.agentToken, clusterId: session.cluster.id };
   });
 
   app.post('/v1/agent/heartbeat', async (request, reply) => {
     const beat = store.heartbeat(agentToken(request));
-    return beat ? { clusterId: beat.cluster.id, jobs: beat.jobs } : reply.code(401).send({ message: 'unknown agent session' });
+    return beat
+      ? { clusterId: beat.cluster.id, jobs: beat.jobs }
+      : reply.code(401).send({ message: 'unknown agent session' });
   });
 
   app.post<{ Params: { jobId: string } }>('/v1/agent/jobs/:jobId/result', async (request, reply) => {
     const body = jobResult.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ message: 'status and message required' });
-    const job = store.reportJob(agentToken(request), request.params.jobId, body.data.status, body.data.message);
+    const job = store.reportJob(
+      agentToken(request),
+      request.params.jobId,
+      body.data.status,
+      body.data.message,
+    );
     return job ?? reply.code(404).send({ message: 'no such running job for this agent' });
   });
 }

@@ -17,7 +17,11 @@ interface TokenRecord {
 }
 
 /** Issues the grant that lets one cluster's installer install one candidate (src/cloud-api/candidate-grant.ts). */
-export type GrantIssuer = (candidate: string, onboardingToken: string, lifetimeSeconds: number) => Promise<string>;
+export type GrantIssuer = (
+  candidate: string,
+  onboardingToken: string,
+  lifetimeSeconds: number,
+) => Promise<string>;
 
 export class ControlPlaneStore {
   readonly clusters = new Map<string, ClusterRecord>();
@@ -37,7 +41,14 @@ export class ControlPlaneStore {
   }
 
   createCluster(name: string, ownerSubject: string, candidate?: string): ClusterRecord {
-    const record: ClusterRecord = { id: `cl-${randomUUID()}`, name, status: 'pending', createdAt: this.iso(), ownerSubject, ...(candidate ? { candidate } : {}) };
+    const record: ClusterRecord = {
+      id: `cl-${randomUUID()}`,
+      name,
+      status: 'pending',
+      createdAt: this.iso(),
+      ownerSubject,
+      ...(candidate ? { candidate } : {}),
+    };
     this.clusters.set(record.id, record);
     return record;
   }
@@ -58,19 +69,32 @@ export class ControlPlaneStore {
     const url = new URL(this.installerUrl);
     if (cluster.candidate) {
       url.searchParams.set('candidate', cluster.candidate);
-      url.searchParams.set('grant', await this.issueGrant(cluster.candidate, token, Math.ceil(this.onboardingTokenTtlMs / 1000)));
+      url.searchParams.set(
+        'grant',
+        await this.issueGrant(cluster.candidate, token, Math.ceil(this.onboardingTokenTtlMs / 1000)),
+      );
     }
-    return { clusterId: cluster.id, onboardingToken: token, installerUrl: url.toString(), expiresAt: new Date(expiresAtMs).toISOString() };
+    return {
+      clusterId: cluster.id,
+      onboardingToken: token,
+      installerUrl: url.toString(),
+      expiresAt: new Date(expiresAtMs).toISOString(),
+    };
   }
 
   /** Is the token one this control plane minted, unexpired and not yet exchanged? */
   isUsableOnboardingToken(token: string): boolean {
     const record = this.onboardingTokens.get(token);
-    return !!record && !record.used && record.expiresAtMs >= this.now() && this.clusters.has(record.clusterId);
+    return (
+      !!record && !record.used && record.expiresAtMs >= this.now() && this.clusters.has(record.clusterId)
+    );
   }
 
   /** The agent's token exchange: the onboarding token is spent, the agent gets its own session token. */
-  exchange(onboardingToken: string, agent: Cluster['agent']): { agentToken: string; cluster: ClusterRecord } | undefined {
+  exchange(
+    onboardingToken: string,
+    agent: Cluster['agent'],
+  ): { agentToken: string; cluster: ClusterRecord } | undefined {
     const record = this.onboardingTokens.get(onboardingToken);
     if (!record || record.used || record.expiresAtMs < this.now()) return undefined;
     const cluster = this.clusters.get(record.clusterId);
@@ -105,7 +129,12 @@ export class ControlPlaneStore {
     return { cluster, jobs: handed };
   }
 
-  reportJob(agentToken: string, jobId: string, status: 'succeeded' | 'failed', message: string): Job | undefined {
+  reportJob(
+    agentToken: string,
+    jobId: string,
+    status: 'succeeded' | 'failed',
+    message: string,
+  ): Job | undefined {
     const clusterId = this.agentSessions.get(agentToken);
     const job = this.jobs.get(jobId);
     if (!job || job.clusterId !== clusterId || job.status !== 'running') return undefined;
@@ -116,7 +145,15 @@ export class ControlPlaneStore {
   }
 
   submitJob(clusterId: string, request: SubmitJobRequest): Job {
-    const job: Job = { id: `job-${randomUUID()}`, clusterId, kind: request.kind, gpuCount: request.gpuCount, vendor: request.vendor, status: 'queued', createdAt: this.iso() };
+    const job: Job = {
+      id: `job-${randomUUID()}`,
+      clusterId,
+      kind: request.kind,
+      gpuCount: request.gpuCount,
+      vendor: request.vendor,
+      status: 'queued',
+      createdAt: this.iso(),
+    };
     this.jobs.set(job.id, job);
     return job;
   }
@@ -130,7 +167,8 @@ export class ControlPlaneStore {
   deleteCluster(clusterId: string): boolean {
     const existed = this.clusters.delete(clusterId);
     for (const [token, id] of this.agentSessions) if (id === clusterId) this.agentSessions.delete(token);
-    for (const [token, record] of this.onboardingTokens) if (record.clusterId === clusterId) this.onboardingTokens.delete(token);
+    for (const [token, record] of this.onboardingTokens)
+      if (record.clusterId === clusterId) this.onboardingTokens.delete(token);
     for (const [id, job] of this.jobs) if (job.clusterId === clusterId) this.jobs.delete(id);
     return existed;
   }

@@ -38,19 +38,35 @@ const alive = (pid) => {
     return false;
   }
 };
-const container = (name) => (fs.existsSync(containerFile(name)) ? JSON.parse(fs.readFileSync(containerFile(name), 'utf8')) : undefined);
+const container = (name) =>
+  fs.existsSync(containerFile(name)) ? JSON.parse(fs.readFileSync(containerFile(name), 'utf8')) : undefined;
 const running = (c) => c && c.pid && alive(c.pid);
 
 function pull(ref) {
   if (!/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/.test(ref)) fail(`invalid reference format: ${ref}`);
   const [name, digest] = ref.split('@');
-  process.stdout.write(`${digest ? digest.slice(7, 19) : 'latest'}: Pulling from ${name.split('/').slice(1).join('/')}\nDigest: ${digest || 'sha256:' + crypto.createHash('sha256').update(ref).digest('hex')}\nStatus: Downloaded newer image for ${ref}\n${ref}\n`);
+  process.stdout.write(
+    `${digest ? digest.slice(7, 19) : 'latest'}: Pulling from ${name.split('/').slice(1).join('/')}\nDigest: ${digest || 'sha256:' + crypto.createHash('sha256').update(ref).digest('hex')}\nStatus: Downloaded newer image for ${ref}\n${ref}\n`,
+  );
   const list = images().filter((i) => i !== ref);
   fs.writeFileSync(imagesFile, JSON.stringify([...list, ref]));
 }
 
 function run(argv) {
-  const withValue = new Set(['-e', '--env', '--name', '--restart', '--gpus', '--device', '--group-add', '--network', '-v', '--volume', '--label', '--log-opt']);
+  const withValue = new Set([
+    '-e',
+    '--env',
+    '--name',
+    '--restart',
+    '--gpus',
+    '--device',
+    '--group-add',
+    '--network',
+    '-v',
+    '--volume',
+    '--label',
+    '--log-opt',
+  ]);
   const flags = new Set(['-d', '--detach', '--rm', '--init']);
   const env = {};
   const opts = { devices: [] };
@@ -59,7 +75,8 @@ function run(argv) {
     let a = argv[i];
     if (!a.startsWith('-')) break;
     let value;
-    if (a.startsWith('--') && a.includes('=')) [a, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+    if (a.startsWith('--') && a.includes('='))
+      [a, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
     if (flags.has(a)) continue;
     if (!withValue.has(a)) fail(`unknown flag: ${a}\nSee 'docker run --help'.`);
     if (value === undefined) value = argv[++i];
@@ -75,22 +92,36 @@ function run(argv) {
   const image = argv[i];
   if (!image) fail('"docker run" requires at least 1 argument.');
   const name = opts.name || `c${crypto.randomBytes(6).toString('hex')}`;
-  if (running(container(name))) fail(`Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${container(name).id}". You have to remove (or rename) that container to be able to reuse that name.`);
+  if (running(container(name)))
+    fail(
+      `Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${container(name).id}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
   if (opts.gpus) {
-    const info = spawnSync(path.join(__dirname, 'replay.sh'), [hostDir, 'docker', 'info', '--format', '{{json .}}'], { encoding: 'utf8' }).stdout || '';
-    if (!info.includes('"nvidia":{')) fail('Error response from daemon: could not select device driver "" with capabilities: [[gpu]].');
+    const info =
+      spawnSync(path.join(__dirname, 'replay.sh'), [hostDir, 'docker', 'info', '--format', '{{json .}}'], {
+        encoding: 'utf8',
+      }).stdout || '';
+    if (!info.includes('"nvidia":{'))
+      fail('Error response from daemon: could not select device driver "" with capabilities: [[gpu]].');
   }
   const hostRoot = process.env.RADIX_HOST_ROOT || '';
   for (const device of opts.devices) {
     const source = device.split(':')[0];
-    if (!fs.existsSync(path.join(hostRoot, source))) fail(`Error response from daemon: error gathering device information while adding custom device "${source}": no such file or directory.`);
+    if (!fs.existsSync(path.join(hostRoot, source)))
+      fail(
+        `Error response from daemon: error gathering device information while adding custom device "${source}": no such file or directory.`,
+      );
   }
   if (!images().includes(image)) pull(image);
   const id = crypto.randomBytes(32).toString('hex');
   const log = fs.openSync(path.join(stateDir, 'containers', `${name}.log`), 'a');
   // The agent image runs the agent simulation. Like a real container it reaches a GPU only through
   // the flags it was started with: --gpus (NVIDIA Container Toolkit) or the ROCm device nodes.
-  const gpuAccess = opts.gpus ? 'nvidia' : opts.devices.some((d) => d.split(':')[0] === '/dev/kfd') ? 'amd' : 'none';
+  const gpuAccess = opts.gpus
+    ? 'nvidia'
+    : opts.devices.some((d) => d.split(':')[0] === '/dev/kfd')
+      ? 'amd'
+      : 'none';
   // A host can describe a broken agent image (see README.md, "agent-behaviour").
   const behaviourFile = path.join(hostDir, 'agent-behaviour');
   const behaviour = fs.existsSync(behaviourFile) ? fs.readFileSync(behaviourFile, 'utf8').trim() : 'normal';
@@ -112,7 +143,19 @@ function run(argv) {
   });
   child.unref();
   fs.writeFileSync(pidFile(name), String(child.pid));
-  fs.writeFileSync(containerFile(name), JSON.stringify({ id, name, image, pid: child.pid, env: Object.keys(env), gpus: opts.gpus || null, devices: opts.devices, created: new Date().toISOString() }));
+  fs.writeFileSync(
+    containerFile(name),
+    JSON.stringify({
+      id,
+      name,
+      image,
+      pid: child.pid,
+      env: Object.keys(env),
+      gpus: opts.gpus || null,
+      devices: opts.devices,
+      created: new Date().toISOString(),
+    }),
+  );
   process.stdout.write(`${id}\n`);
 }
 
@@ -126,7 +169,11 @@ function remove(argv) {
       continue;
     }
     if (running(c)) {
-      if (!force) fail(`Error response from daemon: You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`, 1);
+      if (!force)
+        fail(
+          `Error response from daemon: You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`,
+          1,
+        );
       process.kill(c.pid, 'SIGTERM');
     }
     fs.rmSync(containerFile(name), { force: true });
@@ -138,7 +185,9 @@ function remove(argv) {
 const [command, ...rest] = args;
 switch (command) {
   case 'info': {
-    const r = spawnSync(path.join(__dirname, 'replay.sh'), [hostDir, 'docker', ...args], { stdio: 'inherit' });
+    const r = spawnSync(path.join(__dirname, 'replay.sh'), [hostDir, 'docker', ...args], {
+      stdio: 'inherit',
+    });
     process.exit(r.status ?? 1);
   }
   case 'pull':
@@ -161,14 +210,17 @@ switch (command) {
   }
   case 'logs': {
     const file = path.join(stateDir, 'containers', `${rest[rest.length - 1]}.log`);
-    if (!fs.existsSync(file)) fail(`Error response from daemon: No such container: ${rest[rest.length - 1]}`, 1);
+    if (!fs.existsSync(file))
+      fail(`Error response from daemon: No such container: ${rest[rest.length - 1]}`, 1);
     process.stdout.write(fs.readFileSync(file, 'utf8'));
     break;
   }
   case 'inspect': {
     const c = container(rest[rest.length - 1]);
     if (!c) fail(`Error: No such object: ${rest[rest.length - 1]}`, 1);
-    process.stdout.write(`${JSON.stringify([{ Id: c.id, Name: `/${c.name}`, Config: { Image: c.image }, State: { Running: running(c), Pid: c.pid } }])}\n`);
+    process.stdout.write(
+      `${JSON.stringify([{ Id: c.id, Name: `/${c.name}`, Config: { Image: c.image }, State: { Running: running(c), Pid: c.pid } }])}\n`,
+    );
     break;
   }
   default:

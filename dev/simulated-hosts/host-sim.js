@@ -61,13 +61,22 @@ const installedVersion = (name) => {
   const file = path.join(statusDir, name);
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined;
 };
-const list = (value) => (value ? value.split(',').map((s) => s.trim()).filter(Boolean) : []);
+const list = (value) =>
+  value
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 
 /** The apt sources of the instance: the Ubuntu archive, plus what amdgpu-install added. */
 function sources() {
   const all = [{ origin: 'archive', url: 'http://us-west-2.ec2.archive.ubuntu.com/ubuntu', suite: 'jammy' }];
   const added = path.join(root, 'etc', 'apt', 'sources.list.d');
-  for (const [file, origin] of [['amdgpu.list', 'amdgpu'], ['rocm.list', 'rocm']]) {
+  for (const [file, origin] of [
+    ['amdgpu.list', 'amdgpu'],
+    ['rocm.list', 'rocm'],
+  ]) {
     const p = path.join(added, file);
     if (!fs.existsSync(p)) continue;
     const m = /(https?:\/\/\S+)\s+(\S+)/.exec(fs.readFileSync(p, 'utf8'));
@@ -96,7 +105,10 @@ function aptUpdate(opts) {
   }
   out('Reading package lists...\n');
   if (failed) {
-    for (const s of sources()) err(`W: Failed to fetch ${s.url}/dists/${s.suite}/InRelease  Temporary failure resolving '${hostOf(s.url)}'\n`);
+    for (const s of sources())
+      err(
+        `W: Failed to fetch ${s.url}/dists/${s.suite}/InRelease  Temporary failure resolving '${hostOf(s.url)}'\n`,
+      );
     if (opts.errorOnAny) {
       err('E: Some index files failed to download. They have been ignored, or old ones used instead.\n');
       process.exit(100);
@@ -131,7 +143,8 @@ function aptInstall(names, opts) {
     }
     const pkg = all.get(name);
     const origin = pkg && pkg.origin;
-    const listed = pkg && (pkg.preinstalled === 'yes' || (origin && fs.existsSync(path.join(listsDir, origin))));
+    const listed =
+      pkg && (pkg.preinstalled === 'yes' || (origin && fs.existsSync(path.join(listsDir, origin))));
     if (!listed) {
       out('Reading package lists...\nBuilding dependency tree...\nReading state information...\n');
       err(`E: Unable to locate package ${name}\n`);
@@ -146,7 +159,9 @@ function aptInstall(names, opts) {
     for (const dep of list(pkg.depends)) {
       const d = all.get(dep);
       if (!d) {
-        err(`E: Unable to correct problems, you have held broken packages. (${pkg.package} depends on ${dep})\n`);
+        err(
+          `E: Unable to correct problems, you have held broken packages. (${pkg.package} depends on ${dep})\n`,
+        );
         process.exit(100);
       }
       visit(d);
@@ -156,7 +171,8 @@ function aptInstall(names, opts) {
   wanted.forEach(visit);
   out('Reading package lists...\nBuilding dependency tree...\nReading state information...\n');
   const todo = order.filter((p) => installedVersion(p.package) !== p.version);
-  for (const p of wanted) if (!todo.includes(p)) out(`${p.package} is already the newest version (${p.version}).\n`);
+  for (const p of wanted)
+    if (!todo.includes(p)) out(`${p.package} is already the newest version (${p.version}).\n`);
   if (todo.length === 0) {
     out('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n');
     process.exit(0);
@@ -167,7 +183,10 @@ function aptInstall(names, opts) {
     process.exit(1);
   }
   if (unreachable && todo.some((p) => p.origin !== 'file')) {
-    for (const p of todo) err(`E: Failed to fetch ${p.url || 'http://us-west-2.ec2.archive.ubuntu.com/ubuntu'}  Temporary failure resolving '${hostOf(p.url || 'http://us-west-2.ec2.archive.ubuntu.com')}'\n`);
+    for (const p of todo)
+      err(
+        `E: Failed to fetch ${p.url || 'http://us-west-2.ec2.archive.ubuntu.com/ubuntu'}  Temporary failure resolving '${hostOf(p.url || 'http://us-west-2.ec2.archive.ubuntu.com')}'\n`,
+      );
     err('E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n');
     process.exit(100);
   }
@@ -189,7 +208,9 @@ function aptGet(argv) {
     else if (a === '--error-on=any') opts.errorOnAny = true;
     else if (a === '-o') i += 1;
     else if (a.startsWith('-')) {
-      err(`E: Command line option '${a}' is not understood in combination with the other options (simulated host)\n`);
+      err(
+        `E: Command line option '${a}' is not understood in combination with the other options (simulated host)\n`,
+      );
       process.exit(100);
     } else rest.push(a);
   }
@@ -221,10 +242,14 @@ function wget(argv) {
   const pkg = [...catalogue().values()].find((p) => p.url === url);
   if (unreachable || !pkg) {
     if (!unreachable && [...catalogue().values()].some((p) => p.url && hostOf(p.url) === host)) {
-      err(`--2026-01-01--  ${url}\nHTTP request sent, awaiting response... 404 Not Found\n${new Date().toISOString()} ERROR 404: Not Found.\n`);
+      err(
+        `--2026-01-01--  ${url}\nHTTP request sent, awaiting response... 404 Not Found\n${new Date().toISOString()} ERROR 404: Not Found.\n`,
+      );
       process.exit(8);
     }
-    err(`Resolving ${host} (${host})... failed: Temporary failure in name resolution.\nwget: unable to resolve host address '${host}'\n`);
+    err(
+      `Resolving ${host} (${host})... failed: Temporary failure in name resolution.\nwget: unable to resolve host address '${host}'\n`,
+    );
     process.exit(4);
   }
   const target = path.resolve(output || path.basename(new URL(url).pathname));
@@ -267,7 +292,9 @@ function modprobe(argv) {
     process.exit(1);
   }
   if (fs.existsSync(path.join(root, 'sys', 'module', name))) process.exit(0);
-  const pkg = [...catalogue().values()].find((p) => list(p.modules).includes(name) && installedVersion(p.package) !== undefined);
+  const pkg = [...catalogue().values()].find(
+    (p) => list(p.modules).includes(name) && installedVersion(p.package) !== undefined,
+  );
   if (!pkg) {
     const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
     err(`modprobe: FATAL: Module ${name} not found in directory /lib/modules/${kernel}\n`);
@@ -281,7 +308,9 @@ function modprobe(argv) {
 function systemctl(argv) {
   const [verb, ...rest] = argv.filter((a) => a !== '--now' && a !== '--quiet' && a !== '-q');
   const unit = (rest[0] || '').replace(/\.service$/, '');
-  const owner = [...catalogue().values()].find((p) => list(p.units).includes(unit) && installedVersion(p.package) !== undefined);
+  const owner = [...catalogue().values()].find(
+    (p) => list(p.units).includes(unit) && installedVersion(p.package) !== undefined,
+  );
   if (verb === 'is-active') {
     out(owner ? 'active\n' : 'inactive\n');
     process.exit(owner ? 0 : 3);

@@ -27,7 +27,11 @@ export interface EmulatedServiceUser {
 }
 
 export async function createServiceUser(region: string, endpoint: string): Promise<EmulatedServiceUser> {
-  const cognito = new CognitoIdentityProviderClient({ region, endpoint, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+  const cognito = new CognitoIdentityProviderClient({
+    region,
+    endpoint,
+    credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
+  });
   try {
     const pool = await cognito.send(new CreateUserPoolCommand({ PoolName: 'radix-sentinel-sandbox' }));
     const userPoolId = pool.UserPool!.Id!;
@@ -41,10 +45,25 @@ export async function createServiceUser(region: string, endpoint: string): Promi
     const clientId = client.UserPoolClient!.ClientId!;
     const username = 'sentinel-service';
     const password = `Sx-${randomBytes(12).toString('base64url')}9a!`;
-    await cognito.send(new AdminCreateUserCommand({ UserPoolId: userPoolId, Username: username, MessageAction: 'SUPPRESS' }));
-    await cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: username, Password: password, Permanent: true }));
+    await cognito.send(
+      new AdminCreateUserCommand({ UserPoolId: userPoolId, Username: username, MessageAction: 'SUPPRESS' }),
+    );
+    await cognito.send(
+      new AdminSetUserPasswordCommand({
+        UserPoolId: userPoolId,
+        Username: username,
+        Password: password,
+        Permanent: true,
+      }),
+    );
     await cognito.send(new CreateGroupCommand({ UserPoolId: userPoolId, GroupName: RELEASE_GATE_GROUP }));
-    await cognito.send(new AdminAddUserToGroupCommand({ UserPoolId: userPoolId, Username: username, GroupName: RELEASE_GATE_GROUP }));
+    await cognito.send(
+      new AdminAddUserToGroupCommand({
+        UserPoolId: userPoolId,
+        Username: username,
+        GroupName: RELEASE_GATE_GROUP,
+      }),
+    );
     return {
       region,
       userPoolId,

@@ -70,7 +70,11 @@ export function amisOf(invariants: Invariants): Array<Record<string, unknown>> {
   return [...seen.values()];
 }
 
-export async function startMoto(options: { logFile: string; amisFile: string; invariants: Invariants }): Promise<MotoServer> {
+export async function startMoto(options: {
+  logFile: string;
+  amisFile: string;
+  invariants: Invariants;
+}): Promise<MotoServer> {
   writeFileSync(options.amisFile, JSON.stringify(amisOf(options.invariants), null, 2));
   const offeringsFile = path.join(path.dirname(options.amisFile), 'moto-offerings.json');
   writeFileSync(offeringsFile, JSON.stringify(EMULATED_OFFERINGS, null, 2));

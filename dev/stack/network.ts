@@ -37,28 +37,49 @@ const nameTag = (name: string) => [{ Key: 'Name', Value: name }];
 /** Creates the sandbox network in the region unless it is there already (by name). */
 export async function ensureSandboxNetwork(ec2: EC2Client, region: string): Promise<EmulatedNetwork> {
   const { vpc, subnets, securityGroup } = SANDBOX_NETWORK;
-  const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:Name', Values: [vpc.name] }] }));
+  const vpcs = await ec2.send(
+    new DescribeVpcsCommand({ Filters: [{ Name: 'tag:Name', Values: [vpc.name] }] }),
+  );
   const vpcId =
     vpcs.Vpcs?.[0]?.VpcId ??
-    (await ec2.send(new CreateVpcCommand({ CidrBlock: vpc.cidr, TagSpecifications: [{ ResourceType: 'vpc', Tags: nameTag(vpc.name) }] }))).Vpc!.VpcId!;
+    (
+      await ec2.send(
+        new CreateVpcCommand({
+          CidrBlock: vpc.cidr,
+          TagSpecifications: [{ ResourceType: 'vpc', Tags: nameTag(vpc.name) }],
+        }),
+      )
+    ).Vpc!.VpcId!;
 
   const made: EmulatedNetwork['subnets'] = [];
   for (const s of subnets) {
     const availabilityZone = `${region}${s.zone}`;
     const name = `${vpc.name}-${availabilityZone}`;
-    const found = await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [name] }] }));
+    const found = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [name] }] }),
+    );
     const subnetId =
       found.Subnets?.[0]?.SubnetId ??
       (
         await ec2.send(
-          new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: s.cidr, AvailabilityZone: availabilityZone, TagSpecifications: [{ ResourceType: 'subnet', Tags: nameTag(name) }] }),
+          new CreateSubnetCommand({
+            VpcId: vpcId,
+            CidrBlock: s.cidr,
+            AvailabilityZone: availabilityZone,
+            TagSpecifications: [{ ResourceType: 'subnet', Tags: nameTag(name) }],
+          }),
         )
       ).Subnet!.SubnetId!;
     made.push({ name, subnetId, availabilityZone });
   }
 
   const groups = await ec2.send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [securityGroup] }, { Name: 'vpc-id', Values: [vpcId] }] }),
+    new DescribeSecurityGroupsCommand({
+      Filters: [
+        { Name: 'group-name', Values: [securityGroup] },
+        { Name: 'vpc-id', Values: [vpcId] },
+      ],
+    }),
   );
   const securityGroupId =
     groups.SecurityGroups?.[0]?.GroupId ??

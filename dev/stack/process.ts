@@ -13,7 +13,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -37,7 +39,12 @@ export interface ManagedProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startProcess(command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+export function startProcess(
+  command: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ManagedProcess {
   installExitHook();
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,12 +77,19 @@ export function startProcess(command: string, args: string[], logFile: string, e
 }
 
 /** Polls `probe` until it succeeds or `timeoutMs` passes; fails early when the process dies. */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number, proc?: ManagedProcess): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  proc?: ManagedProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
     if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) {
-      throw new Error(`${what} exited before it was ready (exit ${proc.child.exitCode ?? proc.child.signalCode}); see ${proc.logFile}`);
+      throw new Error(
+        `${what} exited before it was ready (exit ${proc.child.exitCode ?? proc.child.signalCode}); see ${proc.logFile}`,
+      );
     }
     try {
       if (await probe()) return;
@@ -84,5 +98,7 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${what} not ready after ${timeoutMs / 1000}s${lastError ? ` (${lastError})` : ''}${proc ? `; see ${proc.logFile}` : ''}`);
+  throw new Error(
+    `${what} not ready after ${timeoutMs / 1000}s${lastError ? ` (${lastError})` : ''}${proc ? `; see ${proc.logFile}` : ''}`,
+  );
 }

@@ -82,7 +82,11 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
  * with the standard upload flow, and returns the manifest's digest. The same
  * seed and build time always give the same digest.
  */
-export async function pushImage(registryUrl: string, name: string, options: PushOptions): Promise<PushedImage> {
+export async function pushImage(
+  registryUrl: string,
+  name: string,
+  options: PushOptions,
+): Promise<PushedImage> {
   const base = registryUrl.replace(/\/+$/, '');
   const tar = singleFileTar('etc/sentinel-seed', Buffer.from(`${options.seed}\n`));
   const layer = gzipSync(tar, { level: 9 });
@@ -110,16 +114,32 @@ export async function pushImage(registryUrl: string, name: string, options: Push
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          digest: sha256(layer),
+          size: layer.length,
+        },
+      ],
     }),
   );
   const digest = sha256(manifest);
   for (const reference of options.tag ? [digest, options.tag] : [digest]) {
-    const res = await fetch(`${base}/v2/${name}/manifests/${reference}`, { method: 'PUT', headers: { 'Content-Type': OCI_MANIFEST }, body: manifest });
-    if (res.status !== 201) throw new Error(`PUT manifest ${name}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    const res = await fetch(`${base}/v2/${name}/manifests/${reference}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: manifest,
+    });
+    if (res.status !== 201)
+      throw new Error(`PUT manifest ${name}:${reference}: HTTP ${res.status} ${await res.text()}`);
     const reported = res.headers.get('docker-content-digest');
-    if (reported && reported !== digest) throw new Error(`registry stored manifest as ${reported}, expected ${digest}`);
+    if (reported && reported !== digest)
+      throw new Error(`registry stored manifest as ${reported}, expected ${digest}`);
   }
   return { digest, manifest, created };
 }
@@ -134,8 +154,13 @@ async function pushBlob(base: string, name: string, blob: Buffer): Promise<void>
   if (start.status !== 202 || !location) throw new Error(`start upload to ${name}: HTTP ${start.status}`);
   const upload = new URL(location, base);
   upload.searchParams.set('digest', digest);
-  const put = await fetch(upload, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: blob });
-  if (put.status !== 201) throw new Error(`upload ${digest} to ${name}: HTTP ${put.status} ${await put.text()}`);
+  const put = await fetch(upload, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: blob,
+  });
+  if (put.status !== 201)
+    throw new Error(`upload ${digest} to ${name}: HTTP ${put.status} ${await put.text()}`);
 }
 
 function sha256(bytes: Buffer): string {
@@ -145,8 +170,10 @@ function sha256(bytes: Buffer): string {
 /** A POSIX (ustar) archive of one regular file, as `tar` writes it. */
 function singleFileTar(name: string, content: Buffer): Buffer {
   const header = Buffer.alloc(512);
-  const field = (offset: number, length: number, value: string) => header.write(value, offset, length, 'ascii');
-  const octal = (offset: number, length: number, value: number) => field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
+  const field = (offset: number, length: number, value: string) =>
+    header.write(value, offset, length, 'ascii');
+  const octal = (offset: number, length: number, value: number) =>
+    field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
   field(0, 100, name);
   octal(100, 8, 0o644); // mode
   octal(108, 8, 0); // uid

@@ -56,7 +56,10 @@ export interface DevStackOptions {
 export const DEV_STACK_PROFILE = 'devstack';
 
 /** Credentials for the emulator only: moto accepts any. */
-export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'emulator', AWS_SECRET_ACCESS_KEY: 'emulator' } as const;
+export const EMULATOR_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'emulator',
+  AWS_SECRET_ACCESS_KEY: 'emulator',
+} as const;
 
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   mkdirSync(options.workDir, { recursive: true });
@@ -67,8 +70,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         ...(options.ui ? { ui: true } : {}),
         ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
       }),
-    startMoto({ logFile: path.join(options.workDir, 'moto.log'), amisFile: path.join(options.workDir, 'moto-amis.json'), invariants: options.invariants }),
-    startRegistry({ workDir: path.join(options.workDir, 'registry'), logFile: path.join(options.workDir, 'registry.log') }),
+    startMoto({
+      logFile: path.join(options.workDir, 'moto.log'),
+      amisFile: path.join(options.workDir, 'moto-amis.json'),
+      invariants: options.invariants,
+    }),
+    startRegistry({
+      workDir: path.join(options.workDir, 'registry'),
+      logFile: path.join(options.workDir, 'registry.log'),
+    }),
   ]);
   const sandbox = environmentOf(options.invariants, options.environment ?? 'local');
   const serviceUser = await createServiceUser(sandbox.controlPlane.cognito.region, moto.endpoint);
@@ -77,7 +87,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
   });
   const temporalConfigFile = path.join(options.workDir, 'temporal.toml');
-  writeFileSync(temporalConfigFile, clientConfigToToml({ profiles: { [DEV_STACK_PROFILE]: { address: temporal.address, namespace: temporal.namespace } } }));
+  writeFileSync(
+    temporalConfigFile,
+    clientConfigToToml({
+      profiles: { [DEV_STACK_PROFILE]: { address: temporal.address, namespace: temporal.namespace } },
+    }),
+  );
   const env: Record<string, string> = {
     TEMPORAL_CONFIG_FILE: temporalConfigFile,
     TEMPORAL_PROFILE: DEV_STACK_PROFILE,
@@ -89,14 +104,21 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   if (temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
   const controlPlaneAws = new AwsClients({
     endpoint: moto.endpoint,
-    credentials: { accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+    credentials: {
+      accessKeyId: EMULATOR_CREDENTIALS.AWS_ACCESS_KEY_ID,
+      secretAccessKey: EMULATOR_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+    },
   });
   const network = await ensureSandboxNetwork(controlPlaneAws.ec2(sandbox.awsRegion), sandbox.awsRegion);
   const controlPlane = await startReferenceControlPlane({
     invariants: options.invariants,
     environment: options.environment ?? 'local',
     aws: controlPlaneAws,
-    cognito: { region: serviceUser.region, userPoolId: serviceUser.userPoolId, clientId: serviceUser.clientId },
+    cognito: {
+      region: serviceUser.region,
+      userPoolId: serviceUser.userPoolId,
+      clientId: serviceUser.clientId,
+    },
     onboardingTokenTtlMs: sandbox.timeouts.installer,
     env: { ...process.env, ...env },
   });
@@ -116,8 +138,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       const aws = new AwsClients();
       try {
         const report = await bootstrapEnvironment(aws, environment, settings, { apply: true });
-        const broken = report.items.filter((i) => i.item !== 'approved-digest' && i.status !== 'present' && i.status !== 'created');
-        if (broken.length > 0) throw new Error(`bootstrap of ${environment} incomplete: ${broken.map((i) => `${i.item}: ${i.detail}`).join('; ')}`);
+        const broken = report.items.filter(
+          (i) => i.item !== 'approved-digest' && i.status !== 'present' && i.status !== 'created',
+        );
+        if (broken.length > 0)
+          throw new Error(
+            `bootstrap of ${environment} incomplete: ${broken.map((i) => `${i.item}: ${i.detail}`).join('; ')}`,
+          );
       } finally {
         aws.destroy();
         for (const key of Object.keys(env)) {
@@ -133,4 +160,3 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     },
   };
 }
-

@@ -24,26 +24,46 @@ export interface TemporalDevServerOptions {
   port?: number;
 }
 
-const TYPE_NAMES: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+const TYPE_NAMES: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  TEXT: 'Text',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
 
 export function searchAttributeFlags(): string[] {
-  return Object.values(SEARCH_ATTRIBUTES).flatMap((key) => ['--search-attribute', `${key.name}=${TYPE_NAMES[key.type]}`]);
+  return Object.values(SEARCH_ATTRIBUTES).flatMap((key) => [
+    '--search-attribute',
+    `${key.name}=${TYPE_NAMES[key.type]}`,
+  ]);
 }
 
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const port = options.port ?? (await freePort());
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
-    '--namespace', 'default',
-    '--log-level', 'warn',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
     // Worker Versioning (on by default in the server since 1.28): a worker's deployment defaults to its task
     // queue, and a test suite gives every test its own task queue, past the default limit of 100 per namespace.
-    '--dynamic-config-value', 'matching.maxDeployments=1000',
+    '--dynamic-config-value',
+    'matching.maxDeployments=1000',
     ...searchAttributeFlags(),
   ];
   let uiUrl: string | undefined;
@@ -71,5 +91,11 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     60_000,
     proc,
   );
-  return { address, namespace: 'default', ...(uiUrl ? { uiUrl } : {}), process: proc, stop: () => proc.stop() };
+  return {
+    address,
+    namespace: 'default',
+    ...(uiUrl ? { uiUrl } : {}),
+    process: proc,
+    stop: () => proc.stop(),
+  };
 }

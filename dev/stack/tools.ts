@@ -21,12 +21,17 @@ function resolveTool(name: string, variable: string): string {
     if (!existsSync(explicit)) throw new Error(`${variable}=${explicit} does not exist`);
     return explicit;
   }
-  for (const candidate of [path.join(PROJECT_ROOT, '.tools', 'venv', 'bin', name), path.join(PROJECT_ROOT, '.tools', 'bin', name)]) {
+  for (const candidate of [
+    path.join(PROJECT_ROOT, '.tools', 'venv', 'bin', name),
+    path.join(PROJECT_ROOT, '.tools', 'bin', name),
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   const found = onPath(name);
   if (found) return found;
-  throw new Error(`${name} not found: run \`bash scripts/ensure-tools.sh\` (installs it into .tools/) or set ${variable}`);
+  throw new Error(
+    `${name} not found: run \`bash scripts/ensure-tools.sh\` (installs it into .tools/) or set ${variable}`,
+  );
 }
 
 export const temporalBinary = (): string => resolveTool('temporal', 'SENTINEL_TEMPORAL_BIN');

@@ -51,12 +51,18 @@ export function approvedDigestActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
     async promoteDigest(req: PromotionRequest): Promise<PromotionOutcome> {
       const signal = Context.current().cancellationSignal;
       try {
-        const { checked, ...outcome } = await compareAndSetApprovedDigest(aws, req, (current) => checkPromotionOrder(registry, req.candidate, current.reference, signal));
+        const { checked, ...outcome } = await compareAndSetApprovedDigest(aws, req, (current) =>
+          checkPromotionOrder(registry, req.candidate, current.reference, signal),
+        );
         return checked ? { ...outcome, order: checked } : outcome;
       } catch (err) {
         if (err instanceof PromotionOverwrittenError) {
           Context.current()
-            .metricMeter.createCounter(PROMOTION_OVERWRITTEN_METRIC, '', 'Promotions whose write replaced a value another writer had just put into the approved pointer')
+            .metricMeter.createCounter(
+              PROMOTION_OVERWRITTEN_METRIC,
+              '',
+              'Promotions whose write replaced a value another writer had just put into the approved pointer',
+            )
             .add(1, { parameter: req.parameter });
         }
         throw asActivityFailure(err);

@@ -22,7 +22,12 @@ export interface AttestRunInput {
   namespace: string;
   passed: boolean;
   targets: TargetConfig[];
-  legs: Array<{ target: string; workflowId: string; instanceType?: string; phases: Array<{ name: string; outcome: string }> }>;
+  legs: Array<{
+    target: string;
+    workflowId: string;
+    instanceType?: string;
+    phases: Array<{ name: string; outcome: string }>;
+  }>;
 }
 
 const KEY_UNAVAILABLE = new Set(['DisabledException', 'NotFoundException', 'KMSInvalidStateException']);
@@ -32,7 +37,8 @@ export function attestationActivities({ aws, invariants }: Pick<ActivityDeps, 'a
     /** Signs, stores and attaches the run's attestations (src/attestation/attest-run.ts); only locations go back into history. */
     async attestRun(input: AttestRunInput): Promise<AttestRunResult> {
       const ui = (process.env.TEMPORAL_UI_URL || invariants.temporal.uiUrl || '').replace(/\/+$/, '');
-      const link = (workflowId: string) => `${ui}/namespaces/${encodeURIComponent(input.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+      const link = (workflowId: string) =>
+        `${ui}/namespaces/${encodeURIComponent(input.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
       const heartbeat = setInterval(() => Context.current().heartbeat(), 5_000);
       try {
         return await attestRun(aws, {
@@ -60,13 +66,20 @@ export function attestationActivities({ aws, invariants }: Pick<ActivityDeps, 'a
               configSha256: configDigest(target),
               passed: input.passed && phases.length > 0 && phases.every((p) => p.outcome === 'passed'),
               passedPhases: phases.filter((p) => p.outcome === 'passed').map((p) => p.name),
-              failedPhases: phases.filter((p) => p.outcome === 'failed' || p.outcome === 'cancelled').map((p) => p.name),
+              failedPhases: phases
+                .filter((p) => p.outcome === 'failed' || p.outcome === 'cancelled')
+                .map((p) => p.name),
               url: link(leg?.workflowId ?? input.runWorkflowId),
             };
           }),
         });
       } catch (err) {
-        if (KEY_UNAVAILABLE.has(awsErrorName(err))) throw activityFailure('ATTESTATION_KEY_UNAVAILABLE', `${input.kmsKeyId}: ${awsErrorMessage(err)}`, err);
+        if (KEY_UNAVAILABLE.has(awsErrorName(err)))
+          throw activityFailure(
+            'ATTESTATION_KEY_UNAVAILABLE',
+            `${input.kmsKeyId}: ${awsErrorMessage(err)}`,
+            err,
+          );
         throw activityFailure('ATTESTATION_FAILED', awsErrorMessage(err), err);
       } finally {
         clearInterval(heartbeat);

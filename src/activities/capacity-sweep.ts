@@ -20,7 +20,13 @@ import type { EC2Client, Instance, RunInstancesCommandInput } from '@aws-sdk/cli
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
 import { awsErrorName } from '../aws/errors';
-import { SWEEP_ERRORS, THROTTLE_ERROR, describeOption, type PlacementAttempt, type PlacementOption } from '../domain/placement';
+import {
+  SWEEP_ERRORS,
+  THROTTLE_ERROR,
+  describeOption,
+  type PlacementAttempt,
+  type PlacementOption,
+} from '../domain/placement';
 
 export interface SweepRequest {
   ec2: EC2Client;
@@ -67,9 +73,12 @@ export async function sweepCapacity(req: SweepRequest): Promise<SweepOutcome> {
       ctx.heartbeat({ sweep: { index, attempts } } satisfies SweepCheckpoint);
       const at = new Date().toISOString();
       try {
-        const out = await req.ec2.send(new RunInstancesCommand(req.input(option)), { abortSignal: ctx.cancellationSignal });
+        const out = await req.ec2.send(new RunInstancesCommand(req.input(option)), {
+          abortSignal: ctx.cancellationSignal,
+        });
         const instance = out.Instances?.[0];
-        if (!instance?.InstanceId) throw Object.assign(new Error('RunInstances returned no instance'), { name: 'NoInstanceReturned' });
+        if (!instance?.InstanceId)
+          throw Object.assign(new Error('RunInstances returned no instance'), { name: 'NoInstanceReturned' });
         attempts.push({ ...attemptOf(option, 'launched', at), instanceId: instance.InstanceId });
         return { launched: instance, option, attempts };
       } catch (err) {
@@ -100,13 +109,16 @@ export async function sweepCapacity(req: SweepRequest): Promise<SweepOutcome> {
  * attempts its heartbeat carried, then the machine as found.
  */
 export function attemptsEndingInFound(instance: Instance): PlacementAttempt[] {
-  const earlier = (Context.current().info.heartbeatDetails as SweepCheckpoint | undefined)?.sweep?.attempts ?? [];
+  const earlier =
+    (Context.current().info.heartbeatDetails as SweepCheckpoint | undefined)?.sweep?.attempts ?? [];
   return [
     ...earlier,
     {
       instanceType: instance.InstanceType ?? 'unknown',
       ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
-      ...(instance.Placement?.AvailabilityZone ? { availabilityZone: instance.Placement.AvailabilityZone } : {}),
+      ...(instance.Placement?.AvailabilityZone
+        ? { availabilityZone: instance.Placement.AvailabilityZone }
+        : {}),
       result: 'found_by_leg_tag',
       at: new Date().toISOString(),
       ...(instance.InstanceId ? { instanceId: instance.InstanceId } : {}),

@@ -64,7 +64,8 @@ async function controlPlaneStep<T>(onRefused: FailureCode, step: () => Promise<T
     return await step();
   } catch (err) {
     if (err instanceof ControlPlaneAuthError) throw activityFailure('CONTROL_PLANE_AUTH_FAILED', err.message);
-    if (err instanceof ControlPlaneUnavailableError) throw activityFailure('CONTROL_PLANE_UNAVAILABLE', err.message);
+    if (err instanceof ControlPlaneUnavailableError)
+      throw activityFailure('CONTROL_PLANE_UNAVAILABLE', err.message);
     if (err instanceof ControlPlaneRequestError) throw activityFailure(onRefused, err.message);
     throw err;
   }
@@ -72,42 +73,77 @@ async function controlPlaneStep<T>(onRefused: FailureCode, step: () => Promise<T
 
 const seconds = (ms: number) => Math.max(0, Math.round(ms) / 1000);
 
-export function controlPlaneActivities({ controlPlanes, executors }: Pick<ActivityDeps, 'controlPlanes' | 'executors'>) {
+export function controlPlaneActivities({
+  controlPlanes,
+  executors,
+}: Pick<ActivityDeps, 'controlPlanes' | 'executors'>) {
   return {
     async installAgent(req: InstallAgentRequest): Promise<InstallAgentResult> {
       const api = controlPlanes.for(req.controlPlane);
       const { clusterId, onboarding } = await controlPlaneStep('CLUSTER_CREATE_FAILED', async () => {
         const existing = await api.findClusterByName(req.clusterName);
-        if (existing) return { clusterId: existing.id, onboarding: await api.mintOnboardingToken(existing.id) };
-        const created = await api.createCluster({ name: req.clusterName, candidate: pinnedImageFrom(req.candidate).reference, labels: req.labels });
+        if (existing)
+          return { clusterId: existing.id, onboarding: await api.mintOnboardingToken(existing.id) };
+        const created = await api.createCluster({
+          name: req.clusterName,
+          candidate: pinnedImageFrom(req.candidate).reference,
+          labels: req.labels,
+        });
         return { clusterId: created.cluster.id, onboarding: created.onboarding };
       });
       Context.current().heartbeat({ clusterId });
       // Both are secrets (a candidate's URL carries its grant): the executor delivers them outside the command.
-      const stdout = await runCheckOnHost(executors, req, 'install-agent', {}, {
-        RADIX_INSTALLER_URL: onboarding.installerUrl,
-        RADIX_ONBOARDING_TOKEN: onboarding.onboardingToken,
-      });
+      const stdout = await runCheckOnHost(
+        executors,
+        req,
+        'install-agent',
+        {},
+        {
+          RADIX_INSTALLER_URL: onboarding.installerUrl,
+          RADIX_ONBOARDING_TOKEN: onboarding.onboardingToken,
+        },
+      );
       let run;
       try {
         run = parseInstallerRun(stdout);
       } catch (err) {
-        if (err instanceof CheckFailure) throw activityFailure(err.code, err.detail, undefined, { clusterId });
+        if (err instanceof CheckFailure)
+          throw activityFailure(err.code, err.detail, undefined, { clusterId });
         throw err;
       }
       if (run.exitCode !== 0) {
-        throw activityFailure(installerFailureCode(run.exitCode), `installer exited ${run.exitCode} (HTTP ${run.httpStatus ?? '?'}): ${run.stderr}`, undefined, { clusterId });
+        throw activityFailure(
+          installerFailureCode(run.exitCode),
+          `installer exited ${run.exitCode} (HTTP ${run.httpStatus ?? '?'}): ${run.stderr}`,
+          undefined,
+          { clusterId },
+        );
       }
       let installed;
       try {
         installed = parseInstallerResult(run.result);
       } catch (err) {
-        throw activityFailure('INSTALLER_FAILED', `the installer succeeded but ${(err as Error).message}`, undefined, { clusterId });
+        throw activityFailure(
+          'INSTALLER_FAILED',
+          `the installer succeeded but ${(err as Error).message}`,
+          undefined,
+          { clusterId },
+        );
       }
       if (installed.digest !== pinnedImageFrom(req.candidate).digest) {
-        throw activityFailure('INSTALLED_DIGEST_MISMATCH', `the installer installed ${installed.reference} (${installed.source}), not the candidate`, undefined, { clusterId });
+        throw activityFailure(
+          'INSTALLED_DIGEST_MISMATCH',
+          `the installer installed ${installed.reference} (${installed.source}), not the candidate`,
+          undefined,
+          { clusterId },
+        );
       }
-      return { clusterId, installedDigest: installed.digest, installerStartedAtMs: run.startedAtMs, installerDurationSeconds: seconds(run.durationMs) };
+      return {
+        clusterId,
+        installedDigest: installed.digest,
+        installerStartedAtMs: run.startedAtMs,
+        installerDurationSeconds: seconds(run.durationMs),
+      };
     },
 
     /**
@@ -121,7 +157,11 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       const cluster = await pollWithBackoff(wait, req.polling, async (attempt) => {
         const c = await controlPlaneStep('CLUSTER_FAILED', () => api.getCluster(req.clusterId));
         wait.heartbeat({ attempt, status: c.status });
-        if (c.status === 'failed') throw activityFailure('CLUSTER_FAILED', c.statusMessage ?? 'the control plane marked the cluster failed');
+        if (c.status === 'failed')
+          throw activityFailure(
+            'CLUSTER_FAILED',
+            c.statusMessage ?? 'the control plane marked the cluster failed',
+          );
         return c.status === 'active' ? c : undefined;
       });
       const installedDigest = cluster.agent?.imageDigest ?? 'unknown';
@@ -129,11 +169,18 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       const facts: OnboardingFacts = {
         clusterId: cluster.id,
         installedDigest,
-        onboardingDurationSeconds: seconds(Date.parse(cluster.tokenExchangedAt ?? cluster.activeAt ?? '') - req.installerStartedAtMs),
+        onboardingDurationSeconds: seconds(
+          Date.parse(cluster.tokenExchangedAt ?? cluster.activeAt ?? '') - req.installerStartedAtMs,
+        ),
         timeToActiveSeconds: seconds(Date.parse(cluster.activeAt ?? '') - req.installerStartedAtMs),
       };
       if (installedDigest !== expected) {
-        throw activityFailure('INSTALLED_DIGEST_MISMATCH', `the agent runs ${installedDigest}, not the candidate ${expected}`, undefined, { onboarding: facts });
+        throw activityFailure(
+          'INSTALLED_DIGEST_MISMATCH',
+          `the agent runs ${installedDigest}, not the candidate ${expected}`,
+          undefined,
+          { onboarding: facts },
+        );
       }
       return facts;
     },
@@ -145,7 +192,11 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       const resumed = (ctx.info.heartbeatDetails as { jobId?: string } | undefined)?.jobId;
       const jobId =
         resumed ??
-        (await controlPlaneStep('SMOKE_JOB_FAILED', () => api.submitJob(req.clusterId, { kind: 'gpu-smoke', gpuCount: req.gpuCount, vendor: req.vendor }))).id;
+        (
+          await controlPlaneStep('SMOKE_JOB_FAILED', () =>
+            api.submitJob(req.clusterId, { kind: 'gpu-smoke', gpuCount: req.gpuCount, vendor: req.vendor }),
+          )
+        ).id;
       ctx.heartbeat({ jobId });
       const wait = waitContext();
       const job = await pollWithBackoff(wait, req.polling, async () => {
@@ -156,15 +207,23 @@ export function controlPlaneActivities({ controlPlanes, executors }: Pick<Activi
       const facts: SmokeJobFacts = {
         jobId,
         status: job.status,
-        durationSeconds: seconds(Date.parse(job.finishedAt ?? '') - Date.parse(job.startedAt ?? job.createdAt)),
+        durationSeconds: seconds(
+          Date.parse(job.finishedAt ?? '') - Date.parse(job.startedAt ?? job.createdAt),
+        ),
         ...(job.message ? { message: job.message } : {}),
       };
-      if (job.status !== 'succeeded') throw activityFailure('SMOKE_JOB_FAILED', job.message ?? 'the smoke job failed', undefined, { smokeJob: facts });
+      if (job.status !== 'succeeded')
+        throw activityFailure('SMOKE_JOB_FAILED', job.message ?? 'the smoke job failed', undefined, {
+          smokeJob: facts,
+        });
       return facts;
     },
 
     /** Deletes the leg's test cluster, found by its name; idempotent. */
-    async deleteTestCluster(req: { controlPlane: ControlPlaneRef; clusterName: string }): Promise<{ deleted: string | null }> {
+    async deleteTestCluster(req: {
+      controlPlane: ControlPlaneRef;
+      clusterName: string;
+    }): Promise<{ deleted: string | null }> {
       const api = controlPlanes.for(req.controlPlane);
       return controlPlaneStep('CLEANUP_FAILED', async () => {
         const cluster = await api.findClusterByName(req.clusterName);

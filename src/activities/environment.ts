@@ -3,7 +3,10 @@ import type { EnvironmentConfig, Invariants } from '../config/schema';
 import { activityFailure } from './failure';
 
 /** The environment's settings for an activity: an unknown name is CONFIG_INVALID (the worker's configuration lacks it). */
-export function environmentForActivity(invariants: Invariants & { file?: string }, envName: string): EnvironmentConfig {
+export function environmentForActivity(
+  invariants: Invariants & { file?: string },
+  envName: string,
+): EnvironmentConfig {
   try {
     return environmentOf(invariants, envName);
   } catch (err) {

@@ -21,7 +21,10 @@ export function evidenceActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
     async writeEvidence(req: EvidenceRequest): Promise<EvidenceLocation> {
       const checked = evidenceSchema.safeParse(req.record);
       if (!checked.success) {
-        throw activityFailure('INTERNAL_ERROR', `evidence record breaks its schema: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw activityFailure(
+          'INTERNAL_ERROR',
+          `evidence record breaks its schema: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       let stored: EvidenceLocation;
       try {

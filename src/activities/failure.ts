@@ -6,7 +6,12 @@ import { failureInfo, type FailureCode } from '../domain/failures';
  * code, and it is non-retryable exactly when the catalogue says retrying
  * cannot help. Workflows read the code back from `failure.type`.
  */
-export function activityFailure(code: FailureCode, message: string, cause?: unknown, facts?: unknown): ApplicationFailure {
+export function activityFailure(
+  code: FailureCode,
+  message: string,
+  cause?: unknown,
+  facts?: unknown,
+): ApplicationFailure {
   return ApplicationFailure.create({
     type: code,
     message,

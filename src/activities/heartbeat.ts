@@ -28,7 +28,10 @@ export async function whileHeartbeating<T>(fn: () => Promise<T>): Promise<T> {
 type AsyncFn = (...args: never[]) => Promise<unknown>;
 
 /** The same activities, those named heartbeating while they run. */
-export function withHeartbeats<A extends Record<string, AsyncFn>>(activities: A, names: ReadonlyArray<keyof A>): A {
+export function withHeartbeats<A extends Record<string, AsyncFn>>(
+  activities: A,
+  names: ReadonlyArray<keyof A>,
+): A {
   const wrapped: Record<string, AsyncFn> = { ...activities };
   for (const name of names) {
     const fn = activities[name]!;

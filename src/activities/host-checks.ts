@@ -50,14 +50,20 @@ export async function runCheckOnHost(
     ...(secrets ? { secrets } : {}),
   });
   if (result.status === 'timed_out') {
-    throw activityFailure('HOST_COMMAND_TIMEOUT', `${check} did not finish in ${Math.round(req.timeoutMs / 1000)}s; last output: ${tail(result.stdout + result.stderr)}`);
+    throw activityFailure(
+      'HOST_COMMAND_TIMEOUT',
+      `${check} did not finish in ${Math.round(req.timeoutMs / 1000)}s; last output: ${tail(result.stdout + result.stderr)}`,
+    );
   }
   if (result.status === 'failed') {
     // A check that printed its JSON line still speaks for itself; anything else is a broken run.
     try {
       lastJsonLine(result.stdout);
     } catch {
-      throw activityFailure('HOST_COMMAND_FAILED', `${check} exited ${result.exitCode ?? 'abnormally'}: ${tail(result.stderr || result.stdout)}`);
+      throw activityFailure(
+        'HOST_COMMAND_FAILED',
+        `${check} exited ${result.exitCode ?? 'abnormally'}: ${tail(result.stderr || result.stdout)}`,
+      );
     }
   }
   return result.stdout;
@@ -88,7 +94,9 @@ export function hostCheckActivities({ executors }: Pick<ActivityDeps, 'executors
     },
 
     async checkContainerRuntime(req: RuntimeCheckRequest): Promise<RuntimeFacts> {
-      const stdout = await runCheckOnHost(executors, req, 'container-runtime', { RADIX_GPU_VENDOR: req.vendor });
+      const stdout = await runCheckOnHost(executors, req, 'container-runtime', {
+        RADIX_GPU_VENDOR: req.vendor,
+      });
       try {
         return parseRuntimeFacts(stdout);
       } catch (err) {

@@ -43,7 +43,10 @@ export function hostSetupActivities({ executors }: Pick<ActivityDeps, 'executors
       const deadline = Date.now() + req.timeoutMs;
       const base = waitContext();
       // Executors heartbeat their own details; the setup's progress travels with them.
-      const wait = { ...base, heartbeat: (details?: unknown) => ctx.heartbeat({ ...progress, ...(details as object | undefined) }) };
+      const wait = {
+        ...base,
+        heartbeat: (details?: unknown) => ctx.heartbeat({ ...progress, ...(details as object | undefined) }),
+      };
       const executor = executors.for(req.executor);
 
       for (const script of req.scripts) {
@@ -65,13 +68,23 @@ export function hostSetupActivities({ executors }: Pick<ActivityDeps, 'executors
         });
         const facts: HostFacts = { setup: [...progress.done] };
         if (result.status === 'timed_out') {
-          throw activityFailure('HOST_COMMAND_TIMEOUT', `setup script ${script} did not finish in ${Math.round(timeoutMs / 1000)}s; last output: ${tail(result.stdout + result.stderr)}`, undefined, { host: facts });
+          throw activityFailure(
+            'HOST_COMMAND_TIMEOUT',
+            `setup script ${script} did not finish in ${Math.round(timeoutMs / 1000)}s; last output: ${tail(result.stdout + result.stderr)}`,
+            undefined,
+            { host: facts },
+          );
         }
         if (result.status === 'failed') {
           try {
             lastJsonLine(result.stdout);
           } catch {
-            throw activityFailure('HOST_SETUP_FAILED', `setup script ${script} exited ${result.exitCode ?? 'abnormally'}: ${tail(result.stderr || result.stdout)}`, undefined, { host: facts });
+            throw activityFailure(
+              'HOST_SETUP_FAILED',
+              `setup script ${script} exited ${result.exitCode ?? 'abnormally'}: ${tail(result.stderr || result.stdout)}`,
+              undefined,
+              { host: facts },
+            );
           }
         }
         try {
@@ -79,7 +92,8 @@ export function hostSetupActivities({ executors }: Pick<ActivityDeps, 'executors
           progress.done.push({ script, durationSeconds: result.durationMs / 1000, components });
           ctx.heartbeat({ ...progress });
         } catch (err) {
-          if (err instanceof CheckFailure) throw activityFailure(err.code, `${script}: ${err.detail}`, undefined, { host: facts });
+          if (err instanceof CheckFailure)
+            throw activityFailure(err.code, `${script}: ${err.detail}`, undefined, { host: facts });
           throw err;
         }
       }

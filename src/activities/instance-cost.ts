@@ -60,7 +60,13 @@ export function instanceCostActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
   };
 }
 
-function cost(req: TerminationWatchRequest, launchedAt: Date, instanceType: string, end: Date, observed: boolean): LegCost {
+function cost(
+  req: TerminationWatchRequest,
+  launchedAt: Date,
+  instanceType: string,
+  end: Date,
+  observed: boolean,
+): LegCost {
   const instanceSeconds = Math.max(0, (end.getTime() - launchedAt.getTime()) / 1000);
   const leakedSeconds = Math.max(0, (end.getTime() - Date.parse(req.legEndedAt)) / 1000);
   return {
@@ -71,6 +77,8 @@ function cost(req: TerminationWatchRequest, launchedAt: Date, instanceType: stri
     terminationObserved: observed,
     instanceSeconds: Math.round(instanceSeconds * 1000) / 1000,
     leakedSeconds: Math.round(leakedSeconds * 1000) / 1000,
-    ...(req.usdPerHour !== undefined ? { usdPerHour: req.usdPerHour, usd: usdFor(instanceSeconds, req.usdPerHour) } : {}),
+    ...(req.usdPerHour !== undefined
+      ? { usdPerHour: req.usdPerHour, usd: usdFor(instanceSeconds, req.usdPerHour) }
+      : {}),
   };
 }

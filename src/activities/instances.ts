@@ -7,7 +7,12 @@ import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { Context } from '@temporalio/activity';
 import { awsErrorMessage, provisionFailureCode } from '../aws/errors';
 import type { ExecutorConfig, TargetConfig } from '../config/schema';
-import { describeOption, type LegPlacement, type PlacementAttempt, type PlacementOption } from '../domain/placement';
+import {
+  describeOption,
+  type LegPlacement,
+  type PlacementAttempt,
+  type PlacementOption,
+} from '../domain/placement';
 import type { InstanceFacts } from '../domain/run';
 import { pollWithBackoff, type HostRef } from '../executors/types';
 import { describeInstance, findLegMachines } from '../machines/find';
@@ -63,14 +68,19 @@ export interface TerminateLegRequest {
  * token launches had before placement existed.
  */
 export function clientToken(legWorkflowId: string, instanceType: string, subnetId?: string): string {
-  return createHash('sha256').update(`${legWorkflowId}\n${instanceType}${subnetId ? `\n${subnetId}` : ''}`).digest('hex');
+  return createHash('sha256')
+    .update(`${legWorkflowId}\n${instanceType}${subnetId ? `\n${subnetId}` : ''}`)
+    .digest('hex');
 }
 
 /** Backoff of a throttled RunInstances when the request does not say (a leg started by an older worker). */
 const DEFAULT_THROTTLE_BACKOFF = { initialMs: 1_000, maxMs: 30_000 };
 
 /** The network part of RunInstances for one pair: one interface in the pair's subnet, with the security groups. */
-function networkInterfaces(option: PlacementOption, placement: LegPlacement | undefined): Partial<RunInstancesCommandInput> {
+function networkInterfaces(
+  option: PlacementOption,
+  placement: LegPlacement | undefined,
+): Partial<RunInstancesCommandInput> {
   if (!option.subnetId || !placement) return {};
   return {
     NetworkInterfaces: [
@@ -94,7 +104,10 @@ function placementFacts(option: PlacementOption): Pick<InstanceFacts, 'subnetId'
 
 export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' | 'executors'>) {
   /** The leg's machines, terminated by the machines module; its errors as catalogue failures. */
-  async function terminateLeg(region: string, machines: Parameters<typeof terminateLegMachines>[1]): Promise<string[]> {
+  async function terminateLeg(
+    region: string,
+    machines: Parameters<typeof terminateLegMachines>[1],
+  ): Promise<string[]> {
     try {
       return await terminateLegMachines(aws.ec2(region), machines, waitContext());
     } catch (err) {
@@ -110,7 +123,9 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       region,
       ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.toISOString() } : {}),
       ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
-      ...(instance.Placement?.AvailabilityZone ? { availabilityZone: instance.Placement.AvailabilityZone } : {}),
+      ...(instance.Placement?.AvailabilityZone
+        ? { availabilityZone: instance.Placement.AvailabilityZone }
+        : {}),
     };
   }
 
@@ -123,13 +138,18 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
      * deduplicates. The capacity sweep (./capacity-sweep.ts) tries the
      * (instance type, subnet) pairs in order while EC2 reports no capacity.
      */
-    async provisionInstance(req: ProvisionRequest): Promise<InstanceFacts & { provisionAttempts?: PlacementAttempt[] }> {
+    async provisionInstance(
+      req: ProvisionRequest,
+    ): Promise<InstanceFacts & { provisionAttempts?: PlacementAttempt[] }> {
       const existing = await findLegMachines(aws.ec2(req.region), req.legWorkflowId);
-      if (existing[0]) return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
+      if (existing[0])
+        return { ...facts(existing[0], req.region), provisionAttempts: attemptsEndingInFound(existing[0]) };
 
       // Fixed when the leg starts (workflow time), else from the activity's first scheduling, so every attempt
       // sends the same launch parameters: EC2 refuses a repeated ClientToken with other parameters (IdempotentParameterMismatch).
-      const expiresAt = req.expiresAt ?? new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
+      const expiresAt =
+        req.expiresAt ??
+        new Date(Context.current().info.scheduledTimestampMs + req.cleanupTtlMs).toISOString();
       const tags = legMachineTags({
         environment: req.environment,
         runWorkflowId: req.runWorkflowId,
@@ -166,12 +186,21 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
         });
       } catch (err) {
         if (!(err instanceof SweepStopped)) throw err;
-        const code = err.error instanceof Error && err.error.name === 'NoInstanceReturned' ? 'PROVISION_FAILED' : provisionFailureCode(err.error);
+        const code =
+          err.error instanceof Error && err.error.name === 'NoInstanceReturned'
+            ? 'PROVISION_FAILED'
+            : provisionFailureCode(err.error);
         const where = `RunInstances ${req.target.ami} ${describeOption(err.option)} in ${req.region}`;
-        throw activityFailure(code, `${where}: ${awsErrorMessage(err.error)}`, err.error, { provisionAttempts: err.attempts });
+        throw activityFailure(code, `${where}: ${awsErrorMessage(err.error)}`, err.error, {
+          provisionAttempts: err.attempts,
+        });
       }
       if ('launched' in outcome) {
-        return { ...facts(outcome.launched, req.region), ...placementFacts(outcome.option), provisionAttempts: outcome.attempts };
+        return {
+          ...facts(outcome.launched, req.region),
+          ...placementFacts(outcome.option),
+          provisionAttempts: outcome.attempts,
+        };
       }
       throw activityFailure(
         'INSTANCE_CAPACITY_UNAVAILABLE',
@@ -186,7 +215,8 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
       const executor = executors.for(req.executor);
       const wait = waitContext();
       return pollWithBackoff(wait, req.polling, async (attempt) => {
-        const state = (await describeInstance(aws.ec2(req.host.region), req.host.instanceId))?.State?.Name ?? 'unknown';
+        const state =
+          (await describeInstance(aws.ec2(req.host.region), req.host.instanceId))?.State?.Name ?? 'unknown';
         if (['shutting-down', 'terminated', 'stopping', 'stopped'].includes(state)) {
           throw activityFailure('INSTANCE_NOT_RUNNING', `instance ${req.host.instanceId} is ${state}`);
         }
@@ -202,7 +232,10 @@ export function instanceActivities({ aws, executors }: Pick<ActivityDeps, 'aws' 
 
     /** Terminates the leg's machine and frees what the executor holds for it. Idempotent. */
     async terminateInstance(req: TerminateRequest): Promise<{ terminated: string[] }> {
-      await terminateLeg(req.host.region, { knownInstanceIds: [req.host.instanceId], launchUncertain: false });
+      await terminateLeg(req.host.region, {
+        knownInstanceIds: [req.host.instanceId],
+        launchUncertain: false,
+      });
       await executors.for(req.executor).release(req.host);
       return { terminated: [req.host.instanceId] };
     },

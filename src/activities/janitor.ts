@@ -9,7 +9,13 @@ import type { ExecutorConfig } from '../config/schema';
 import { ControlPlaneAuthError } from '../auth/cognito-token';
 import { ControlPlaneRequestError, ControlPlaneUnavailableError } from '../control-plane/client';
 import type { ControlPlaneRef } from '../control-plane/clients';
-import { clusterRunId, janitorPlanOf, type JanitorCluster, type JanitorInstance, type JanitorPlan } from '../domain/janitor';
+import {
+  clusterRunId,
+  janitorPlanOf,
+  type JanitorCluster,
+  type JanitorInstance,
+  type JanitorPlan,
+} from '../domain/janitor';
 import { findEnvironmentMachines } from '../machines/find';
 import { terminateInstances } from '../machines/terminate';
 import type { ActivityDeps } from './deps';
@@ -35,23 +41,36 @@ export interface TerminateOrphansRequest {
 /** A control-plane error as a catalogue failure of the cluster sweep. */
 function clusterSweepFailure(err: unknown, what: string): Error {
   if (err instanceof ControlPlaneAuthError) return activityFailure('CONTROL_PLANE_AUTH_FAILED', err.message);
-  if (err instanceof ControlPlaneUnavailableError || err instanceof ControlPlaneRequestError) return activityFailure('CONTROL_PLANE_UNAVAILABLE', `${what}: ${err.message}`);
+  if (err instanceof ControlPlaneUnavailableError || err instanceof ControlPlaneRequestError)
+    return activityFailure('CONTROL_PLANE_UNAVAILABLE', `${what}: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
 }
 
-export function janitorActivities({ aws, executors, temporal, invariants, controlPlanes }: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants' | 'controlPlanes'>) {
+export function janitorActivities({
+  aws,
+  executors,
+  temporal,
+  invariants,
+  controlPlanes,
+}: Pick<ActivityDeps, 'aws' | 'executors' | 'temporal' | 'invariants' | 'controlPlanes'>) {
   return {
     /** The environment's settings the janitor needs, from the worker's configuration (a janitor not started by a run). */
     async janitorPlan(req: { environment: string }): Promise<JanitorPlan> {
       const env = invariants.environments[req.environment];
       if (!env) {
-        throw activityFailure('CONFIG_INVALID', `unknown environment ${JSON.stringify(req.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`);
+        throw activityFailure(
+          'CONFIG_INVALID',
+          `unknown environment ${JSON.stringify(req.environment)}; ${invariants.file} defines ${Object.keys(invariants.environments).join(', ')}`,
+        );
       }
       return janitorPlanOf(req.environment, env);
     },
 
     /** The control plane's test clusters named after a leg of this environment's runs. */
-    async listTestClusters(req: { controlPlane: ControlPlaneRef; environment: string }): Promise<JanitorCluster[]> {
+    async listTestClusters(req: {
+      controlPlane: ControlPlaneRef;
+      environment: string;
+    }): Promise<JanitorCluster[]> {
       let clusters;
       try {
         clusters = await controlPlanes.for(req.controlPlane).listClusters();
@@ -65,7 +84,10 @@ export function janitorActivities({ aws, executors, temporal, invariants, contro
     },
 
     /** Deletes test clusters (idempotent: one already gone counts as deleted). */
-    async deleteTestClusters(req: { controlPlane: ControlPlaneRef; clusterIds: string[] }): Promise<{ deleted: string[] }> {
+    async deleteTestClusters(req: {
+      controlPlane: ControlPlaneRef;
+      clusterIds: string[];
+    }): Promise<{ deleted: string[] }> {
       const api = controlPlanes.for(req.controlPlane);
       const deleted: string[] = [];
       for (const id of req.clusterIds) {
@@ -128,7 +150,12 @@ export function janitorActivities({ aws, executors, temporal, invariants, contro
       }
       const executor = executors.for(req.executor);
       for (const instance of req.instances) {
-        if (instance.target) await executor.release({ instanceId: instance.instanceId, target: instance.target, region: req.region });
+        if (instance.target)
+          await executor.release({
+            instanceId: instance.instanceId,
+            target: instance.target,
+            region: req.region,
+          });
       }
       return { terminated };
     },

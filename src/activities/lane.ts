@@ -11,7 +11,10 @@ export interface LaneEntry {
 }
 
 /** True while the workflow (this run of it, when `runId` is given) is still running. */
-export async function isWorkflowOpen(temporal: Client, ref: { workflowId: string; runId?: string }): Promise<boolean> {
+export async function isWorkflowOpen(
+  temporal: Client,
+  ref: { workflowId: string; runId?: string },
+): Promise<boolean> {
   try {
     const description = await temporal.workflow.getHandle(ref.workflowId, ref.runId).describe();
     return description.status.name === 'RUNNING';
@@ -28,7 +31,14 @@ export function laneActivities({ temporal, invariants }: Pick<ActivityDeps, 'tem
       await temporal.workflow.signalWithStart('sentinelLaneWorkflow', {
         workflowId: laneWorkflowId(entry.environment),
         taskQueue: entry.taskQueue ?? invariants.temporal.taskQueue,
-        args: [{ environment: entry.environment, holderCheckIntervalMs: entry.holderCheckIntervalMs, holder: null, queue: [] }],
+        args: [
+          {
+            environment: entry.environment,
+            holderCheckIntervalMs: entry.holderCheckIntervalMs,
+            holder: null,
+            queue: [],
+          },
+        ],
         signal: laneRequestSignal,
         signalArgs: [entry.request],
       });

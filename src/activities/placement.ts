@@ -23,11 +23,19 @@ export function placementActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
       const ec2 = aws.ec2(req.region);
       try {
         const network = await resolveNetwork(ec2, req.network);
-        if (network.problems.length > 0) throw activityFailure('NETWORK_NOT_FOUND', `${req.region}: ${network.problems.join('; ')}`);
+        if (network.problems.length > 0)
+          throw activityFailure('NETWORK_NOT_FOUND', `${req.region}: ${network.problems.join('; ')}`);
         const zones = [...new Set(network.subnets.map((s) => s.availabilityZone))];
         const types = [...new Set(req.targets.flatMap((t) => t.instanceTypes))];
         const offered = await offeredZones(ec2, types, zones);
-        const targets = req.targets.map((t) => sweepOrder(t.name, t.instanceTypes, network.subnets, (type, zone) => offered.get(type)?.has(zone) ?? false));
+        const targets = req.targets.map((t) =>
+          sweepOrder(
+            t.name,
+            t.instanceTypes,
+            network.subnets,
+            (type, zone) => offered.get(type)?.has(zone) ?? false,
+          ),
+        );
         const unplaceable = targets.filter((t) => t.options.length === 0);
         if (unplaceable.length > 0) {
           throw activityFailure(
@@ -48,7 +56,8 @@ export function placementActivities({ aws }: Pick<ActivityDeps, 'aws'>) {
           targets,
         };
       } catch (err) {
-        if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
+        if (isCredentialError(err))
+          throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
         throw err; // coded failures stand; anything else is retried and says what
       }
     },

@@ -9,7 +9,13 @@ import { awsErrorMessage, isCredentialError } from '../aws/errors';
 import type { TargetConfig } from '../config/schema';
 import type { CandidateSource } from '../domain/run';
 import type { PinnedImage } from '../domain/image-ref';
-import { RegistryClient, RegistryConfigError, RegistryError, registryEndpoint, type RegistryEndpoint } from '../registry/client';
+import {
+  RegistryClient,
+  RegistryConfigError,
+  RegistryError,
+  registryEndpoint,
+  type RegistryEndpoint,
+} from '../registry/client';
 import type { ActivityDeps } from './deps';
 import { environmentForActivity } from './environment';
 import { activityFailure } from './failure';
@@ -69,15 +75,25 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
       const endpoint = endpointOf(req.candidate.repository);
       let head;
       try {
-        head = await registry.headManifest(endpoint, req.candidate.digest, Context.current().cancellationSignal);
+        head = await registry.headManifest(
+          endpoint,
+          req.candidate.digest,
+          Context.current().cancellationSignal,
+        );
       } catch (err) {
         throw registryFailure(err);
       }
       if (!head) {
-        throw activityFailure('MANIFEST_NOT_FOUND', `${endpoint.baseUrl}/v2/${endpoint.name}/manifests/${req.candidate.digest}: 404, no such manifest`);
+        throw activityFailure(
+          'MANIFEST_NOT_FOUND',
+          `${endpoint.baseUrl}/v2/${endpoint.name}/manifests/${req.candidate.digest}: 404, no such manifest`,
+        );
       }
       if (head.digest !== req.candidate.digest) {
-        throw activityFailure('MANIFEST_NOT_FOUND', `${endpoint.baseUrl} answered for ${req.candidate.digest} with a different digest ${head.digest}`);
+        throw activityFailure(
+          'MANIFEST_NOT_FOUND',
+          `${endpoint.baseUrl} answered for ${req.candidate.digest} with a different digest ${head.digest}`,
+        );
       }
       return { registry: endpoint.baseUrl, digest: head.digest, mediaType: head.mediaType };
     },
@@ -87,10 +103,13 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
       const wanted = [...new Set(req.targets.map((t) => t.ami))];
       let images;
       try {
-        const out = await aws.ec2(req.region).send(new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: wanted }] }));
+        const out = await aws
+          .ec2(req.region)
+          .send(new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: wanted }] }));
         images = out.Images ?? [];
       } catch (err) {
-        if (isCredentialError(err)) throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
+        if (isCredentialError(err))
+          throw activityFailure('AWS_CREDENTIALS_REFUSED', awsErrorMessage(err), err);
         throw err; // retried; the AWS error says what
       }
       const found = new Map(images.map((i) => [i.ImageId, i]));
@@ -98,7 +117,8 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
       const facts = req.targets.map((t): AmiFacts => {
         const image = found.get(t.ami);
         if (!image) problems.push(`${t.name}: ${t.ami} is not visible in ${req.region}`);
-        else if (image.State !== 'available') problems.push(`${t.name}: ${t.ami} is ${image.State ?? 'in an unknown state'}, not available`);
+        else if (image.State !== 'available')
+          problems.push(`${t.name}: ${t.ami} is ${image.State ?? 'in an unknown state'}, not available`);
         return { target: t.name, ami: t.ami, name: image?.Name ?? '', state: image?.State ?? 'missing' };
       });
       if (problems.length > 0) throw activityFailure('AMI_NOT_FOUND', problems.join('; '));
@@ -109,11 +129,17 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
      * The nightly run's candidate: the digest `schedules.nightly.candidate.tag`
      * of the environment points to now, read from the worker's configuration.
      */
-    async resolveNightlyCandidate(req: { environment: string; scheduleId?: string }): Promise<NightlyCandidate> {
+    async resolveNightlyCandidate(req: {
+      environment: string;
+      scheduleId?: string;
+    }): Promise<NightlyCandidate> {
       const env = environmentForActivity(invariants, req.environment);
       const tag = env.schedules?.nightly?.candidate.tag;
       if (!tag) {
-        throw activityFailure('CONFIG_INVALID', `environment ${req.environment} has no schedules.nightly.candidate.tag in ${invariants.file}`);
+        throw activityFailure(
+          'CONFIG_INVALID',
+          `environment ${req.environment} has no schedules.nightly.candidate.tag in ${invariants.file}`,
+        );
       }
       const repository = env.image.repository;
       const endpoint = endpointOf(repository);
@@ -125,12 +151,19 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
         throw registryFailure(err);
       }
       if (!manifest) {
-        throw activityFailure('CANDIDATE_TAG_NOT_FOUND', `${repository}:${tag} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}/manifests/${tag}`);
+        throw activityFailure(
+          'CANDIDATE_TAG_NOT_FOUND',
+          `${repository}:${tag} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}/manifests/${tag}`,
+        );
       }
       const gitSha = await revisionLabel(manifest.body, endpoint, signal).catch(() => undefined);
       return {
         candidate: `${repository}@${manifest.digest}`,
-        candidateImage: { repository, digest: manifest.digest, reference: `${repository}@${manifest.digest}` },
+        candidateImage: {
+          repository,
+          digest: manifest.digest,
+          reference: `${repository}@${manifest.digest}`,
+        },
         source: {
           kind: 'tag',
           tag,
@@ -145,7 +178,11 @@ export function preflightActivities({ aws, invariants }: Pick<ActivityDeps, 'aws
   };
 
   /** The commit an image says it was built from (OCI label), for the evidence; best effort. */
-  async function revisionLabel(body: Buffer, endpoint: RegistryEndpoint, signal: AbortSignal): Promise<string | undefined> {
+  async function revisionLabel(
+    body: Buffer,
+    endpoint: RegistryEndpoint,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
     const manifest = JSON.parse(body.toString('utf8')) as { config?: { digest?: string } };
     const configDigest = manifest.config?.digest;
     if (!configDigest) return undefined; // an index: one config per platform, none is "the" revision

@@ -6,7 +6,10 @@ import { ImageRefError, pinnedImageFrom } from '../domain/image-ref';
 import type { MatrixRunInput, RunPlan } from '../domain/run';
 
 /** `processEnv`: the worker's environment, where its AWS endpoints are set. */
-export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants'>, processEnv: NodeJS.ProcessEnv = process.env) {
+export function runPlanActivities(
+  { invariants }: Pick<ActivityDeps, 'invariants'>,
+  processEnv: NodeJS.ProcessEnv = process.env,
+) {
   return {
     /**
      * Captures the configuration snapshot the whole run uses (recorded in
@@ -23,7 +26,10 @@ export function runPlanActivities({ invariants }: Pick<ActivityDeps, 'invariants
         throw err;
       }
       if (candidate.reference !== input.candidate) {
-        throw activityFailure('INPUT_REFUSED', 'the input names two different candidates (candidate and candidateImage); start the run with one');
+        throw activityFailure(
+          'INPUT_REFUSED',
+          'the input names two different candidates (candidate and candidateImage); start the run with one',
+        );
       }
       // A simulated run with any real AWS service would launch real machines or move a real pointer for a run that proves nothing.
       const unemulated = sandboxEmulationProblems(env, processEnv);

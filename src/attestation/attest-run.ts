@@ -14,7 +14,13 @@ import { RegistryWriter } from '../registry/push';
 import type { PinnedImage } from '../domain/image-ref';
 import { signStatement, kmsSigner, type AttestationSigner } from './kms-signer';
 import { attachAttestation } from './oci';
-import { legTestResult, runVerificationSummary, TEST_RESULT_PREDICATE, VERIFICATION_SUMMARY_PREDICATE, type ResourceDescriptor } from './statements';
+import {
+  legTestResult,
+  runVerificationSummary,
+  TEST_RESULT_PREDICATE,
+  VERIFICATION_SUMMARY_PREDICATE,
+  type ResourceDescriptor,
+} from './statements';
 import { storeAttestationFiles, type StoredFile } from './store';
 
 export interface LegToAttest {
@@ -58,14 +64,22 @@ export interface AttestRunResult {
 export const sha256Hex = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The hint a Sigstore bundle carries for a plain key, as cosign writes it: base64 of the sha256 of the key's DER. */
-export const keyHint = (pem: string): string => createHash('sha256').update(createPublicKey(pem).export({ type: 'spki', format: 'der' })).digest('base64');
+export const keyHint = (pem: string): string =>
+  createHash('sha256')
+    .update(createPublicKey(pem).export({ type: 'spki', format: 'der' }))
+    .digest('base64');
 
-export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: AttestationSigner = kmsSigner(aws.kms(req.region), req.kmsKeyId)): Promise<AttestRunResult> {
+export async function attestRun(
+  aws: AwsClients,
+  req: AttestRunRequest,
+  signer: AttestationSigner = kmsSigner(aws.kms(req.region), req.kmsKeyId),
+): Promise<AttestRunResult> {
   const pem = await signer.publicKeyPem();
   const hint = keyHint(pem);
   const endpoint = registryEndpoint(req.candidate.repository);
   const head = await new RegistryClient().headManifest(endpoint, req.candidate.digest);
-  if (!head) throw new Error(`${req.candidate.reference} is not in its registry: nothing to attach attestations to`);
+  if (!head)
+    throw new Error(`${req.candidate.reference} is not in its registry: nothing to attach attestations to`);
   const subject = { mediaType: head.mediaType, digest: req.candidate.digest, size: head.size ?? 0 };
   const writer = new RegistryWriter(endpoint);
 
@@ -77,7 +91,12 @@ export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: 
       environment: req.environment,
       runWorkflowId: req.runWorkflowId,
       simulated: req.simulated,
-      target: { name: leg.target, ami: leg.ami, instanceType: leg.instanceType, configSha256: leg.configSha256 },
+      target: {
+        name: leg.target,
+        ami: leg.ami,
+        instanceType: leg.instanceType,
+        configSha256: leg.configSha256,
+      },
       scripts: req.scripts,
       url: leg.url,
       passed: leg.passed,
@@ -85,9 +104,16 @@ export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: 
       failedPhases: leg.failedPhases,
     });
     const envelope = await signStatement(signer, statement);
-    legs.push({ target: leg.target, envelope, statementSha256: sha256Hex(Buffer.from(envelope.payload, 'base64')) });
+    legs.push({
+      target: leg.target,
+      envelope,
+      statementSha256: sha256Hex(Buffer.from(envelope.payload, 'base64')),
+    });
   }
-  const inputAttestations: ResourceDescriptor[] = legs.map((l) => ({ name: `leg:${l.target}`, digest: { sha256: l.statementSha256 } }));
+  const inputAttestations: ResourceDescriptor[] = legs.map((l) => ({
+    name: `leg:${l.target}`,
+    digest: { sha256: l.statementSha256 },
+  }));
   const summaryStatement = runVerificationSummary({
     repository: req.candidate.repository,
     digest: req.candidate.digest,
@@ -106,22 +132,54 @@ export async function attestRun(aws: AwsClients, req: AttestRunRequest, signer: 
   const summary = await signStatement(signer, summaryStatement);
 
   // Beside the evidence first (same location, same retention), then on the image.
-  const files: StoredFile[] = await storeAttestationFiles(aws, req.region, req.evidenceLocation, req.runWorkflowId, [
-    ...legs.map((l) => ({ name: `leg-${l.target}.intoto.dsse.json`, body: `${JSON.stringify(l.envelope, null, 2)}\n` })),
-    { name: 'summary.intoto.dsse.json', body: `${JSON.stringify(summary, null, 2)}\n` },
-    { name: 'public-key.pem', body: pem },
-  ]);
+  const files: StoredFile[] = await storeAttestationFiles(
+    aws,
+    req.region,
+    req.evidenceLocation,
+    req.runWorkflowId,
+    [
+      ...legs.map((l) => ({
+        name: `leg-${l.target}.intoto.dsse.json`,
+        body: `${JSON.stringify(l.envelope, null, 2)}\n`,
+      })),
+      { name: 'summary.intoto.dsse.json', body: `${JSON.stringify(summary, null, 2)}\n` },
+      { name: 'public-key.pem', body: pem },
+    ],
+  );
   const fileOf = (name: string) => files.find((f) => f.name === name)!.location;
 
   const attachedLegs = [];
   for (const leg of legs) {
-    const manifest = await attachAttestation(writer, subject, leg.envelope, TEST_RESULT_PREDICATE, hint, req.timeVerified);
-    attachedLegs.push({ target: leg.target, file: fileOf(`leg-${leg.target}.intoto.dsse.json`), registryManifest: manifest, statementSha256: leg.statementSha256 });
+    const manifest = await attachAttestation(
+      writer,
+      subject,
+      leg.envelope,
+      TEST_RESULT_PREDICATE,
+      hint,
+      req.timeVerified,
+    );
+    attachedLegs.push({
+      target: leg.target,
+      file: fileOf(`leg-${leg.target}.intoto.dsse.json`),
+      registryManifest: manifest,
+      statementSha256: leg.statementSha256,
+    });
   }
-  const summaryManifest = await attachAttestation(writer, subject, summary, VERIFICATION_SUMMARY_PREDICATE, hint, req.timeVerified);
+  const summaryManifest = await attachAttestation(
+    writer,
+    subject,
+    summary,
+    VERIFICATION_SUMMARY_PREDICATE,
+    hint,
+    req.timeVerified,
+  );
   return {
     result: req.passed ? 'PASSED' : 'FAILED',
-    summary: { file: fileOf('summary.intoto.dsse.json'), registryManifest: summaryManifest, statementSha256: sha256Hex(Buffer.from(summary.payload, 'base64')) },
+    summary: {
+      file: fileOf('summary.intoto.dsse.json'),
+      registryManifest: summaryManifest,
+      statementSha256: sha256Hex(Buffer.from(summary.payload, 'base64')),
+    },
     legs: attachedLegs,
     publicKey: fileOf('public-key.pem'),
   };

@@ -29,22 +29,54 @@ export interface DigestCheck extends VerifyResult {
 }
 
 /** The check of one image for an environment: its kind decides whether simulated proof counts, its KMS key signs. */
-export function digestCheckRequest(environment: string, env: Pick<EnvironmentConfig, 'kind' | 'attestation'>, image: PinnedImage): DigestCheckRequest {
-  return { environment, live: env.kind === 'live', repository: image.repository, digest: image.digest, kmsKeyId: env.attestation.kmsKeyId };
+export function digestCheckRequest(
+  environment: string,
+  env: Pick<EnvironmentConfig, 'kind' | 'attestation'>,
+  image: PinnedImage,
+): DigestCheckRequest {
+  return {
+    environment,
+    live: env.kind === 'live',
+    repository: image.repository,
+    digest: image.digest,
+    kmsKeyId: env.attestation.kmsKeyId,
+  };
 }
 
-const KEY_UNAVAILABLE = new Set(['DisabledException', 'NotFoundException', 'KMSInvalidStateException', 'AccessDeniedException']);
+const KEY_UNAVAILABLE = new Set([
+  'DisabledException',
+  'NotFoundException',
+  'KMSInvalidStateException',
+  'AccessDeniedException',
+]);
 
-export async function checkDigest(kms: KMSClient, req: DigestCheckRequest, registry = new RegistryWriter(registryEndpoint(req.repository))): Promise<DigestCheck> {
+export async function checkDigest(
+  kms: KMSClient,
+  req: DigestCheckRequest,
+  registry = new RegistryWriter(registryEndpoint(req.repository)),
+): Promise<DigestCheck> {
   let pem: string;
   try {
     // A disabled key vouches for nothing, whatever it signed before.
     const state = (await kms.send(new DescribeKeyCommand({ KeyId: req.kmsKeyId }))).KeyMetadata?.KeyState;
-    if (state !== 'Enabled') return { ok: false, reason: 'KEY_UNAVAILABLE', detail: `${req.kmsKeyId} is ${state ?? 'in an unknown state'}`, legs: [], attestations: [] };
+    if (state !== 'Enabled')
+      return {
+        ok: false,
+        reason: 'KEY_UNAVAILABLE',
+        detail: `${req.kmsKeyId} is ${state ?? 'in an unknown state'}`,
+        legs: [],
+        attestations: [],
+      };
     pem = await exportPublicKeyPem(kms, req.kmsKeyId);
   } catch (err) {
     if (KEY_UNAVAILABLE.has(awsErrorName(err))) {
-      return { ok: false, reason: 'KEY_UNAVAILABLE', detail: `${req.kmsKeyId}: ${awsErrorMessage(err)}`, legs: [], attestations: [] };
+      return {
+        ok: false,
+        reason: 'KEY_UNAVAILABLE',
+        detail: `${req.kmsKeyId}: ${awsErrorMessage(err)}`,
+        legs: [],
+        attestations: [],
+      };
     }
     throw err;
   }
@@ -52,7 +84,14 @@ export async function checkDigest(kms: KMSClient, req: DigestCheckRequest, regis
   try {
     attestations = await listAttestations(registry, req.digest);
   } catch (err) {
-    return { ok: false, reason: 'ATTESTATIONS_UNREADABLE', detail: (err as Error).message, legs: [], attestations: [], publicKeyPem: pem };
+    return {
+      ok: false,
+      reason: 'ATTESTATIONS_UNREADABLE',
+      detail: (err as Error).message,
+      legs: [],
+      attestations: [],
+      publicKeyPem: pem,
+    };
   }
   const result = verifyDigest({
     environment: req.environment,

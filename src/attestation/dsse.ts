@@ -26,7 +26,12 @@ export interface DsseEnvelope {
 /** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
 export function pae(payloadType: string, payload: Buffer): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `),
+    type,
+    Buffer.from(` ${payload.length} `),
+    payload,
+  ]);
 }
 
 export type EnvelopeProblem = 'not_json' | 'not_envelope' | 'bad_base64' | 'no_signature';
@@ -58,13 +63,17 @@ export function parseEnvelope(text: string): DsseEnvelope {
   } catch {
     throw new EnvelopeError('not_json', 'the envelope is not JSON (truncated or altered?)');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EnvelopeError('not_envelope', 'the envelope is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new EnvelopeError('not_envelope', 'the envelope is not a JSON object');
   const { payloadType, payload, signatures } = raw as Record<string, unknown>;
-  if (typeof payloadType !== 'string' || payloadType.length === 0) throw new EnvelopeError('not_envelope', 'the envelope has no payloadType');
+  if (typeof payloadType !== 'string' || payloadType.length === 0)
+    throw new EnvelopeError('not_envelope', 'the envelope has no payloadType');
   base64Bytes(payload, 'the payload');
-  if (!Array.isArray(signatures) || signatures.length === 0) throw new EnvelopeError('no_signature', 'the envelope carries no signature');
+  if (!Array.isArray(signatures) || signatures.length === 0)
+    throw new EnvelopeError('no_signature', 'the envelope carries no signature');
   const sigs = signatures.map((s, i): DsseSignature => {
-    if (typeof s !== 'object' || s === null) throw new EnvelopeError('not_envelope', `signature ${i} is not an object`);
+    if (typeof s !== 'object' || s === null)
+      throw new EnvelopeError('not_envelope', `signature ${i} is not an object`);
     const { sig, keyid } = s as Record<string, unknown>;
     base64Bytes(sig, `signature ${i}`);
     return { sig: sig as string, ...(typeof keyid === 'string' && keyid !== '' ? { keyid } : {}) };

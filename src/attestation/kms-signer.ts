@@ -48,8 +48,15 @@ export function kmsSigner(kms: KMSClient, keyId: string): AttestationSigner {
 export { exportPublicKeyPem };
 
 /** The statement as a signed DSSE envelope. */
-export async function signStatement(signer: AttestationSigner, statement: Statement<unknown>): Promise<DsseEnvelope> {
+export async function signStatement(
+  signer: AttestationSigner,
+  statement: Statement<unknown>,
+): Promise<DsseEnvelope> {
   const payload = Buffer.from(JSON.stringify(statement), 'utf8');
   const signature = await signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload));
-  return { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: signature.toString('base64') }] };
+  return {
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: '', sig: signature.toString('base64') }],
+  };
 }

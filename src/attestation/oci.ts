@@ -16,7 +16,11 @@ export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const EMPTY_JSON = Buffer.from('{}');
-const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest(EMPTY_JSON), size: EMPTY_JSON.length };
+const EMPTY_CONFIG = {
+  mediaType: 'application/vnd.oci.empty.v1+json',
+  digest: sha256Digest(EMPTY_JSON),
+  size: EMPTY_JSON.length,
+};
 const ANNOTATION_CONTENT = 'dev.sigstore.bundle.content';
 const ANNOTATION_PREDICATE = 'dev.sigstore.bundle.predicateType';
 
@@ -52,7 +56,11 @@ export function sigstoreBundle(envelope: DsseEnvelope, keyHint: string): Buffer 
     JSON.stringify({
       mediaType: BUNDLE_MEDIA_TYPE,
       verificationMaterial: { publicKey: { hint: keyHint } },
-      dsseEnvelope: { payload: envelope.payload, payloadType: envelope.payloadType, signatures: envelope.signatures.map((s) => ({ sig: s.sig })) },
+      dsseEnvelope: {
+        payload: envelope.payload,
+        payloadType: envelope.payloadType,
+        signatures: envelope.signatures.map((s) => ({ sig: s.sig })),
+      },
     }),
   );
 }
@@ -69,7 +77,11 @@ export async function attachAttestation(
   const bundle = sigstoreBundle(envelope, keyHint);
   await registry.putBlob(EMPTY_JSON);
   const bundleDigest = await registry.putBlob(bundle);
-  const annotations = { [ANNOTATION_CONTENT]: 'dsse-envelope', [ANNOTATION_PREDICATE]: predicateType, 'org.opencontainers.image.created': createdAt };
+  const annotations = {
+    [ANNOTATION_CONTENT]: 'dsse-envelope',
+    [ANNOTATION_PREDICATE]: predicateType,
+    'org.opencontainers.image.created': createdAt,
+  };
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -89,7 +101,13 @@ export async function attachAttestation(
   const tag = referrersTag(subject.digest);
   const index = await readIndex(registry, tag);
   if (!index.manifests.some((m) => m.digest === manifestDigest)) {
-    index.manifests.push({ mediaType: OCI_MANIFEST, digest: manifestDigest, size: manifest.length, artifactType: BUNDLE_MEDIA_TYPE, annotations });
+    index.manifests.push({
+      mediaType: OCI_MANIFEST,
+      digest: manifestDigest,
+      size: manifest.length,
+      artifactType: BUNDLE_MEDIA_TYPE,
+      annotations,
+    });
     await registry.putManifest(tag, OCI_INDEX, Buffer.from(JSON.stringify(index)));
   }
   return manifestDigest;
@@ -99,7 +117,11 @@ async function readIndex(registry: RegistryWriter, tag: string): Promise<ImageIn
   const bytes = await registry.getManifest(tag, OCI_INDEX);
   if (!bytes) return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
   const parsed = JSON.parse(bytes.toString('utf8')) as Partial<ImageIndex>;
-  return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: Array.isArray(parsed.manifests) ? parsed.manifests : [] };
+  return {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: Array.isArray(parsed.manifests) ? parsed.manifests : [],
+  };
 }
 
 export interface AttachedAttestation {
@@ -110,18 +132,29 @@ export interface AttachedAttestation {
 }
 
 /** Every attestation attached to `digest` (any predicate type), in the order they were attached. */
-export async function listAttestations(registry: RegistryWriter, digest: string): Promise<AttachedAttestation[]> {
+export async function listAttestations(
+  registry: RegistryWriter,
+  digest: string,
+): Promise<AttachedAttestation[]> {
   const index = await readIndex(registry, referrersTag(digest));
   const found: AttachedAttestation[] = [];
   for (const entry of index.manifests) {
-    if (entry.artifactType !== BUNDLE_MEDIA_TYPE && entry.annotations?.[ANNOTATION_CONTENT] !== 'dsse-envelope') continue;
+    if (
+      entry.artifactType !== BUNDLE_MEDIA_TYPE &&
+      entry.annotations?.[ANNOTATION_CONTENT] !== 'dsse-envelope'
+    )
+      continue;
     const manifestBytes = await registry.getManifest(entry.digest, OCI_MANIFEST);
     if (!manifestBytes) continue;
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as { layers?: Descriptor[] };
     const layer = manifest.layers?.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
     const bundle = layer ? await registry.getBlob(layer.digest) : undefined;
     if (!bundle) continue;
-    found.push({ manifestDigest: entry.digest, predicateType: entry.annotations?.[ANNOTATION_PREDICATE], envelopeText: envelopeTextOf(bundle) });
+    found.push({
+      manifestDigest: entry.digest,
+      predicateType: entry.annotations?.[ANNOTATION_PREDICATE],
+      envelopeText: envelopeTextOf(bundle),
+    });
   }
   return found;
 }

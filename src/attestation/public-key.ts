@@ -9,5 +9,7 @@ import { createPublicKey } from 'node:crypto';
 export async function exportPublicKeyPem(kms: KMSClient, keyId: string): Promise<string> {
   const out = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
   if (!out.PublicKey) throw new Error(`KMS returned no public key for ${keyId}`);
-  return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
+  return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
 }

@@ -25,6 +25,16 @@ export function hostScriptDigests(): Record<string, string> {
 /** A target's configuration as the run captured it, hashed in a stable key order. */
 export function configDigest(value: unknown): string {
   const stable = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(stable) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, stable(x)])) : v;
-  return createHash('sha256').update(JSON.stringify(stable(value))).digest('hex');
+    Array.isArray(v)
+      ? v.map(stable)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, x]) => [k, stable(x)]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(stable(value)))
+    .digest('hex');
 }

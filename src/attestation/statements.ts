@@ -58,7 +58,13 @@ export interface VerificationSummaryPredicate {
   verificationResult: AttestedResult;
   verifiedLevels: string[];
   slsaVersion: '1.0';
-  sentinel: { environment: string; simulated: boolean; runWorkflowId: string; runId: string; targets: string[] };
+  sentinel: {
+    environment: string;
+    simulated: boolean;
+    runWorkflowId: string;
+    runId: string;
+    targets: string[];
+  };
 }
 
 /** The subject of every Sentinel attestation: the candidate image, by its sha256 digest (hex only, lower case). */
@@ -106,7 +112,12 @@ export function legTestResult(input: LegAttestationInput): Statement<TestResultP
       passedTests: input.passedPhases,
       warnedTests: [],
       failedTests: input.failedPhases,
-      sentinel: { environment: input.environment, target: target.name, simulated: input.simulated, runWorkflowId: input.runWorkflowId },
+      sentinel: {
+        environment: input.environment,
+        target: target.name,
+        simulated: input.simulated,
+        runWorkflowId: input.runWorkflowId,
+      },
     },
   };
 }

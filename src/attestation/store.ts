@@ -29,7 +29,11 @@ export async function storeAttestationFiles(
     for (const file of files) {
       const key = `${s3.prefix}attestations/${safe(runWorkflowId)}/${safe(file.name)}`;
       const contentType = file.name.endsWith('.pem') ? 'application/x-pem-file' : 'application/json';
-      await aws.s3(region).send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: file.body, ContentType: contentType }));
+      await aws
+        .s3(region)
+        .send(
+          new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: file.body, ContentType: contentType }),
+        );
       stored.push({ name: file.name, location: `s3://${s3.bucket}/${key}` });
     }
     return stored;

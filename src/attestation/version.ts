@@ -6,6 +6,8 @@ import { PROJECT_ROOT } from '../config/load';
 let version: string | undefined;
 
 export function sentinelVersion(): string {
-  version ??= (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  version ??= (
+    JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }
+  ).version;
   return version;
 }

@@ -52,7 +52,8 @@ export class CognitoTokenProvider {
   async idToken(): Promise<string> {
     const fixed = this.env.RADIX_JWT_TOKEN;
     if (fixed) return fixed;
-    if (this.cached && this.now() < this.cached.expiresAtMs - this.settings.refreshBefore) return this.cached.token;
+    if (this.cached && this.now() < this.cached.expiresAtMs - this.settings.refreshBefore)
+      return this.cached.token;
     this.inflight ??= this.signIn().finally(() => {
       this.inflight = undefined;
     });
@@ -86,18 +87,26 @@ export class CognitoTokenProvider {
     } catch (err) {
       const name = awsErrorName(err);
       if (name === 'NotAuthorizedException') {
-        throw new ControlPlaneAuthError(`Cognito refused the password of RADIX_TEST_USERNAME=${username}: fix RADIX_TEST_PASSWORD (or the user is disabled)`);
+        throw new ControlPlaneAuthError(
+          `Cognito refused the password of RADIX_TEST_USERNAME=${username}: fix RADIX_TEST_PASSWORD (or the user is disabled)`,
+        );
       }
       if (name === 'UserNotFoundException') {
-        throw new ControlPlaneAuthError(`Cognito pool ${this.settings.userPoolId} has no user RADIX_TEST_USERNAME=${username}: fix RADIX_TEST_USERNAME`);
+        throw new ControlPlaneAuthError(
+          `Cognito pool ${this.settings.userPoolId} has no user RADIX_TEST_USERNAME=${username}: fix RADIX_TEST_USERNAME`,
+        );
       }
       if (name === 'ResourceNotFoundException' || name === 'InvalidParameterException') {
-        throw new ControlPlaneAuthError(`Cognito rejected the sign-in setup (${name}): check controlPlane.cognito (clientId ${this.settings.clientId}, USER_PASSWORD_AUTH enabled) in ops/invariants.yaml`);
+        throw new ControlPlaneAuthError(
+          `Cognito rejected the sign-in setup (${name}): check controlPlane.cognito (clientId ${this.settings.clientId}, USER_PASSWORD_AUTH enabled) in ops/invariants.yaml`,
+        );
       }
       throw err; // throttling, network: retryable
     }
     if (out.ChallengeName) {
-      throw new ControlPlaneAuthError(`Cognito asks the service user RADIX_TEST_USERNAME=${username} to answer ${out.ChallengeName}; finish that once by hand (e.g. set a permanent password)`);
+      throw new ControlPlaneAuthError(
+        `Cognito asks the service user RADIX_TEST_USERNAME=${username} to answer ${out.ChallengeName}; finish that once by hand (e.g. set a permanent password)`,
+      );
     }
     const token = out.AuthenticationResult?.IdToken;
     if (!token) throw new ControlPlaneAuthError('Cognito returned no IdToken for the service user');

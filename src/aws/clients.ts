@@ -39,7 +39,11 @@ export class AwsClients {
    * (a 5xx) against the same exhausted zone.
    */
   ec2Launch(region: string): EC2Client {
-    return this.get(`ec2-launch:${region}`, () => new EC2Client({ region, maxAttempts: 1, ...this.overrides }), 'EC2');
+    return this.get(
+      `ec2-launch:${region}`,
+      () => new EC2Client({ region, maxAttempts: 1, ...this.overrides }),
+      'EC2',
+    );
   }
 
   ssm(region: string): SSMClient {
@@ -48,7 +52,11 @@ export class AwsClients {
 
   s3(region: string): S3Client {
     // Path-style keeps bucket names out of DNS, which emulators and private endpoints need.
-    const forcePathStyle = !!(this.overrides.endpoint || process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
+    const forcePathStyle = !!(
+      this.overrides.endpoint ||
+      process.env.AWS_ENDPOINT_URL ||
+      process.env.AWS_ENDPOINT_URL_S3
+    );
     return this.get(`s3:${region}`, () => new S3Client({ region, forcePathStyle, ...this.overrides }));
   }
 
@@ -76,7 +84,11 @@ export class AwsClients {
     this.clients.clear();
   }
 
-  private get<C extends AnyClient>(key: string, create: () => C, service = key.split(':')[0]!.toUpperCase()): C {
+  private get<C extends AnyClient>(
+    key: string,
+    create: () => C,
+    service = key.split(':')[0]!.toUpperCase(),
+  ): C {
     let client = this.clients.get(key) as C | undefined;
     if (!client) {
       client = create();

@@ -30,40 +30,66 @@ export async function resolveNetwork(ec2: EC2Client, network: NetworkConfig): Pr
   const subnetNames = network.subnets.filter((r) => r.startsWith(NAME)).map((r) => r.slice(NAME.length));
   const foundSubnets = [
     ...(subnetIds.length > 0 ? await describeSubnets(ec2, [{ Name: 'subnet-id', Values: subnetIds }]) : []),
-    ...(subnetNames.length > 0 ? await describeSubnets(ec2, [{ Name: 'tag:Name', Values: subnetNames }]) : []),
+    ...(subnetNames.length > 0
+      ? await describeSubnets(ec2, [{ Name: 'tag:Name', Values: subnetNames }])
+      : []),
   ];
   const subnets: ResolvedSubnet[] = [];
   network.subnets.forEach((ref, i) => {
     const matches = ref.startsWith(NAME)
-      ? foundSubnets.filter((s) => s.Tags?.some((t) => t.Key === 'Name' && t.Value === ref.slice(NAME.length)))
+      ? foundSubnets.filter((s) =>
+          s.Tags?.some((t) => t.Key === 'Name' && t.Value === ref.slice(NAME.length)),
+        )
       : foundSubnets.filter((s) => s.SubnetId === ref);
     const where = `network.subnets[${i}]`;
     if (matches.length === 0) problems.push(`${where}: ${ref} does not exist in the account and region`);
-    else if (matches.length > 1) problems.push(`${where}: ${ref} names ${matches.length} subnets (${matches.map((s) => s.SubnetId).join(', ')}); use the id`);
+    else if (matches.length > 1)
+      problems.push(
+        `${where}: ${ref} names ${matches.length} subnets (${matches.map((s) => s.SubnetId).join(', ')}); use the id`,
+      );
     else {
       const s = matches[0]!;
-      subnets.push({ ref, subnetId: s.SubnetId!, vpcId: s.VpcId ?? '', availabilityZone: s.AvailabilityZone ?? '' });
+      subnets.push({
+        ref,
+        subnetId: s.SubnetId!,
+        vpcId: s.VpcId ?? '',
+        availabilityZone: s.AvailabilityZone ?? '',
+      });
     }
   });
   const vpcs = [...new Set(subnets.map((s) => s.vpcId))];
-  if (vpcs.length > 1) problems.push(`network.subnets: the subnets are in ${vpcs.length} VPCs (${vpcs.join(', ')}); a security group belongs to one VPC, so they must share it`);
+  if (vpcs.length > 1)
+    problems.push(
+      `network.subnets: the subnets are in ${vpcs.length} VPCs (${vpcs.join(', ')}); a security group belongs to one VPC, so they must share it`,
+    );
 
   const groupIds = network.securityGroupIds.filter((r) => !r.startsWith(NAME));
-  const groupNames = network.securityGroupIds.filter((r) => r.startsWith(NAME)).map((r) => r.slice(NAME.length));
+  const groupNames = network.securityGroupIds
+    .filter((r) => r.startsWith(NAME))
+    .map((r) => r.slice(NAME.length));
   const vpcFilter: Filter[] = vpcs.length === 1 ? [{ Name: 'vpc-id', Values: vpcs }] : [];
   const foundGroups = [
     ...(groupIds.length > 0 ? await describeGroups(ec2, [{ Name: 'group-id', Values: groupIds }]) : []),
-    ...(groupNames.length > 0 ? await describeGroups(ec2, [{ Name: 'group-name', Values: groupNames }, ...vpcFilter]) : []),
+    ...(groupNames.length > 0
+      ? await describeGroups(ec2, [{ Name: 'group-name', Values: groupNames }, ...vpcFilter])
+      : []),
   ];
   const securityGroups: ResolvedNetwork['securityGroups'] = [];
   network.securityGroupIds.forEach((ref, i) => {
-    const matches = ref.startsWith(NAME) ? foundGroups.filter((g) => g.GroupName === ref.slice(NAME.length)) : foundGroups.filter((g) => g.GroupId === ref);
+    const matches = ref.startsWith(NAME)
+      ? foundGroups.filter((g) => g.GroupName === ref.slice(NAME.length))
+      : foundGroups.filter((g) => g.GroupId === ref);
     const where = `network.securityGroupIds[${i}]`;
-    if (matches.length === 0) problems.push(`${where}: ${ref} does not exist${vpcs.length === 1 ? ` in ${vpcs[0]}, the subnets' VPC` : ' in the account and region'}`);
-    else if (matches.length > 1) problems.push(`${where}: ${ref} names ${matches.length} security groups; use the id`);
+    if (matches.length === 0)
+      problems.push(
+        `${where}: ${ref} does not exist${vpcs.length === 1 ? ` in ${vpcs[0]}, the subnets' VPC` : ' in the account and region'}`,
+      );
+    else if (matches.length > 1)
+      problems.push(`${where}: ${ref} names ${matches.length} security groups; use the id`);
     else {
       const g = matches[0]!;
-      if (vpcs.length === 1 && g.VpcId !== vpcs[0]) problems.push(`${where}: ${ref} is in ${g.VpcId}, not in ${vpcs[0]}, the subnets' VPC`);
+      if (vpcs.length === 1 && g.VpcId !== vpcs[0])
+        problems.push(`${where}: ${ref} is in ${g.VpcId}, not in ${vpcs[0]}, the subnets' VPC`);
       else securityGroups.push({ ref, groupId: g.GroupId!, vpcId: g.VpcId ?? '' });
     }
   });
@@ -71,7 +97,11 @@ export async function resolveNetwork(ec2: EC2Client, network: NetworkConfig): Pr
 }
 
 /** `instanceType -> zones offering it`, for the given zones (DescribeInstanceTypeOfferings, LocationType availability-zone). */
-export async function offeredZones(ec2: EC2Client, instanceTypes: string[], zones: string[]): Promise<Map<string, Set<string>>> {
+export async function offeredZones(
+  ec2: EC2Client,
+  instanceTypes: string[],
+  zones: string[],
+): Promise<Map<string, Set<string>>> {
   const offered = new Map<string, Set<string>>(instanceTypes.map((t) => [t, new Set<string>()]));
   if (instanceTypes.length === 0 || zones.length === 0) return offered;
   let nextToken: string | undefined;

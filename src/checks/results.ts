@@ -47,9 +47,13 @@ const CODES_BY_CHECK: Record<string, readonly FailureCode[]> = {
 
 /** The last non-empty stdout line, parsed as JSON. */
 export function lastJsonLine(stdout: string): unknown {
-  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const last = lines[lines.length - 1];
-  if (last === undefined) throw new CheckFailure('CHECK_OUTPUT_INVALID', 'the check printed nothing on stdout');
+  if (last === undefined)
+    throw new CheckFailure('CHECK_OUTPUT_INVALID', 'the check printed nothing on stdout');
   try {
     return JSON.parse(last);
   } catch {
@@ -66,12 +70,20 @@ function parseResult<S extends z.ZodType>(stdout: string, check: string, schema:
     if (failure.data.check === check && isFailureCode(code) && allowed.includes(code)) {
       throw new CheckFailure(code, failure.data.detail);
     }
-    throw new CheckFailure('CHECK_OUTPUT_INVALID', `${check} reported an unknown failure ${code}: ${failure.data.detail}`);
+    throw new CheckFailure(
+      'CHECK_OUTPUT_INVALID',
+      `${check} reported an unknown failure ${code}: ${failure.data.detail}`,
+    );
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'result'}: ${i.message}`).join('; ');
-    throw new CheckFailure('CHECK_OUTPUT_INVALID', `${check} result does not match its contract: ${problems}`);
+    const problems = parsed.error.issues
+      .map((i) => `${i.path.join('.') || 'result'}: ${i.message}`)
+      .join('; ');
+    throw new CheckFailure(
+      'CHECK_OUTPUT_INVALID',
+      `${check} result does not match its contract: ${problems}`,
+    );
   }
   return parsed.data;
 }
@@ -96,13 +108,22 @@ export function parseRuntimeFacts(stdout: string): RuntimeFacts {
 export function judgeGpu(facts: GpuFacts, target: Pick<TargetConfig, 'name' | 'gpu'>): void {
   const want = target.gpu;
   if (facts.vendor !== want.vendor) {
-    throw new CheckFailure('GPU_VENDOR_MISMATCH', `target ${target.name} expects ${want.vendor}, host has ${facts.vendor} (${facts.model})`);
+    throw new CheckFailure(
+      'GPU_VENDOR_MISMATCH',
+      `target ${target.name} expects ${want.vendor}, host has ${facts.vendor} (${facts.model})`,
+    );
   }
   if (facts.count < want.minCount) {
-    throw new CheckFailure('GPU_COUNT_TOO_LOW', `target ${target.name} expects at least ${want.minCount} GPU(s), host has ${facts.count}`);
+    throw new CheckFailure(
+      'GPU_COUNT_TOO_LOW',
+      `target ${target.name} expects at least ${want.minCount} GPU(s), host has ${facts.count}`,
+    );
   }
   if (want.modelPattern !== undefined && !new RegExp(want.modelPattern).test(facts.model)) {
-    throw new CheckFailure('GPU_MODEL_MISMATCH', `target ${target.name} expects a model matching /${want.modelPattern}/, host has ${facts.model}`);
+    throw new CheckFailure(
+      'GPU_MODEL_MISMATCH',
+      `target ${target.name} expects a model matching /${want.modelPattern}/, host has ${facts.model}`,
+    );
   }
 }
 
@@ -132,14 +153,27 @@ CODES_BY_CHECK.installer = ['INSTALLER_DOWNLOAD_FAILED'];
 
 export function parseInstallerRun(stdout: string): InstallerRun {
   const r = parseResult(stdout, 'installer', installerResult);
-  return { exitCode: r.exitCode, httpStatus: r.httpStatus, startedAtMs: r.startedAtMs, durationMs: r.durationMs, stderr: r.stderr, result: r.result };
+  return {
+    exitCode: r.exitCode,
+    httpStatus: r.httpStatus,
+    startedAtMs: r.startedAtMs,
+    durationMs: r.durationMs,
+    stderr: r.stderr,
+    result: r.result,
+  };
 }
 
 const setupResult = z.object({
   check: z.literal('host_setup'),
   ok: z.literal(true),
   script: z.string().min(1),
-  components: z.array(z.object({ name: z.string().min(1), version: z.string(), action: z.enum(['installed', 'present', 'loaded']) })),
+  components: z.array(
+    z.object({
+      name: z.string().min(1),
+      version: z.string(),
+      action: z.enum(['installed', 'present', 'loaded']),
+    }),
+  ),
 });
 
 CODES_BY_CHECK.host_setup = ['HOST_SETUP_FAILED', 'HOST_SETUP_MIRROR_UNREACHABLE'];
@@ -147,6 +181,7 @@ CODES_BY_CHECK.host_setup = ['HOST_SETUP_FAILED', 'HOST_SETUP_MIRROR_UNREACHABLE
 /** A setup script's result: what it installed or found, with versions. */
 export function parseSetupResult(stdout: string, script: string): SetupComponent[] {
   const r = parseResult(stdout, 'host_setup', setupResult);
-  if (r.script !== script) throw new CheckFailure('CHECK_OUTPUT_INVALID', `setup script ${script} reported itself as ${r.script}`);
+  if (r.script !== script)
+    throw new CheckFailure('CHECK_OUTPUT_INVALID', `setup script ${script} reported itself as ${r.script}`);
   return r.components.map((c) => ({ name: c.name, version: c.version, action: c.action }));
 }

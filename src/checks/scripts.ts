@@ -33,7 +33,8 @@ export function shellQuote(value: string): string {
 
 export function buildCheckScript(check: CheckName, inputs: Record<string, string> = {}): string {
   const exports = Object.entries(inputs).map(([name, value]) => {
-    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`check input name ${name} is not an upper-case shell variable name`);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name))
+      throw new Error(`check input name ${name} is not an upper-case shell variable name`);
     return `export ${name}=${shellQuote(value)}`;
   });
   return [
@@ -56,7 +57,8 @@ export function setupScriptNames(): string[] {
 
 /** A setup script as it runs on the host: the check helpers, the setup helpers, then the script. */
 export function buildSetupScript(name: string): string {
-  if (!setupScriptNames().includes(name)) throw new Error(`unknown setup script ${name} (no ops/setup/${name}.sh)`);
+  if (!setupScriptNames().includes(name))
+    throw new Error(`unknown setup script ${name} (no ops/setup/${name}.sh)`);
   return [
     '#!/bin/sh',
     `# Sentinel host setup: ${name}`,

@@ -19,8 +19,13 @@ import { createPrinter } from './output';
 export function buildProgram(jsonMode: boolean): Command {
   const printer = createPrinter(jsonMode);
   const program = new Command('sentinel')
-    .description('GPU-matrix release gate: proves a cluster-agent image on every GPU vendor before promoting its digest')
-    .option('--invariants <path>', 'configuration file (default: $SENTINEL_INVARIANTS, then ops/invariants.yaml)')
+    .description(
+      'GPU-matrix release gate: proves a cluster-agent image on every GPU vendor before promoting its digest',
+    )
+    .option(
+      '--invariants <path>',
+      'configuration file (default: $SENTINEL_INVARIANTS, then ops/invariants.yaml)',
+    )
     .option('--json', 'print one machine-readable JSON result on stdout (progress goes to stderr)')
     .exitOverride()
     .showHelpAfterError('(run sentinel --help for usage)');

@@ -6,7 +6,12 @@ import { Client, Connection } from '@temporalio/client';
 import { environmentOf, UnknownEnvironmentError } from '../config/environment';
 import { InvariantsError, loadInvariants, type LoadedInvariants } from '../config/load';
 import type { EnvironmentConfig } from '../config/schema';
-import { loadTemporalConfig, taskQueueOf, TemporalConfigError, type TemporalConfig } from '../temporal/connection';
+import {
+  loadTemporalConfig,
+  taskQueueOf,
+  TemporalConfigError,
+  type TemporalConfig,
+} from '../temporal/connection';
 import { CliError, EXIT } from './exit-codes';
 
 export interface GlobalOptions {
@@ -47,7 +52,8 @@ export async function connectTemporal(invariants: LoadedInvariants): Promise<Tem
   try {
     settings = loadTemporalConfig();
   } catch (err) {
-    if (err instanceof TemporalConfigError) throw new CliError(EXIT.CONFIG_INVALID, `invalid Temporal connection settings: ${err.message}`);
+    if (err instanceof TemporalConfigError)
+      throw new CliError(EXIT.CONFIG_INVALID, `invalid Temporal connection settings: ${err.message}`);
     throw err;
   }
   let connection: Connection;

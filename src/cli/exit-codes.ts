@@ -80,7 +80,9 @@ export function exitCodeForVerdict(verdict: Verdict): ExitCode {
 
 /** A run's exit code: a machine or cluster that may be left running outranks every verdict. */
 export function exitCodeForRun(result: Pick<MatrixRunResult, 'verdict' | 'cleanupIncomplete'>): ExitCode {
-  return (result.cleanupIncomplete?.length ?? 0) > 0 ? EXIT.CLEANUP_INCOMPLETE : exitCodeForVerdict(result.verdict);
+  return (result.cleanupIncomplete?.length ?? 0) > 0
+    ? EXIT.CLEANUP_INCOMPLETE
+    : exitCodeForVerdict(result.verdict);
 }
 
 /** A failure the CLI reports with its own exit code and a message that says how to fix it. */

@@ -14,7 +14,8 @@ export interface CodedCause {
 
 export function codedCauseOf(err: unknown): CodedCause | undefined {
   for (let cause: unknown = err; cause; cause = (cause as Error).cause) {
-    if (cause instanceof ApplicationFailure && isFailureCode(cause.type)) return { code: cause.type, message: cause.message };
+    if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+      return { code: cause.type, message: cause.message };
   }
   return undefined;
 }

@@ -28,7 +28,9 @@ interface Case {
 }
 
 function failureNode(f: FailureRecord): Node {
-  const text = [f.summary, f.detail ? `detail: ${f.detail}` : undefined, `remediation: ${f.remediation}`].filter(Boolean).join('\n');
+  const text = [f.summary, f.detail ? `detail: ${f.detail}` : undefined, `remediation: ${f.remediation}`]
+    .filter(Boolean)
+    .join('\n');
   return { '@_type': f.code, '@_message': `${f.code}: ${f.summary}`, '#text': text };
 }
 
@@ -59,9 +61,19 @@ function phaseCase(classname: string, phase: PhaseRecord): Case {
   const base = { name: phase.name, classname, seconds: phase.durationSeconds ?? 0 };
   switch (phase.outcome) {
     case 'failed':
-      return { ...base, failure: phase.failure ?? { code: 'INTERNAL_ERROR', summary: 'failed without a failure record', remediation: 'Read the evidence pack.' } };
+      return {
+        ...base,
+        failure: phase.failure ?? {
+          code: 'INTERNAL_ERROR',
+          summary: 'failed without a failure record',
+          remediation: 'Read the evidence pack.',
+        },
+      };
     case 'cancelled':
-      return { ...base, skipped: `cancelled${phase.failure ? `: ${phase.failure.detail ?? phase.failure.summary}` : ''}` };
+      return {
+        ...base,
+        skipped: `cancelled${phase.failure ? `: ${phase.failure.detail ?? phase.failure.summary}` : ''}`,
+      };
     case 'skipped':
       return { ...base, skipped: 'not reached: an earlier phase failed' };
     default:
@@ -70,7 +82,12 @@ function phaseCase(classname: string, phase: PhaseRecord): Case {
 }
 
 /** The cases of one target: its phases from the evidence, or one `leg` case from the result's summary. */
-function legCases(environment: string, target: string, leg: LegResult | undefined, summary: MatrixRunResult['legs'][number]): Case[] {
+function legCases(
+  environment: string,
+  target: string,
+  leg: LegResult | undefined,
+  summary: MatrixRunResult['legs'][number],
+): Case[] {
   const classname = `sentinel.${environment}.${target}`;
   // Inconclusive is not failed: the leg's cases are skipped, with the infrastructure reason as the message.
   if (summary.outcome === 'inconclusive') return inconclusiveCases(classname, leg, summary);
@@ -81,12 +98,26 @@ function legCases(environment: string, target: string, leg: LegResult | undefine
       name: 'leg',
       classname,
       seconds: 0,
-      ...(summary.outcome === 'passed' ? {} : summary.outcome === 'cancelled' ? { skipped: 'cancelled' } : { failure: failure ?? { code: 'LEG_CRASHED', summary: 'the leg ended without a result', remediation: 'Inspect the leg workflow in Temporal.' } }),
+      ...(summary.outcome === 'passed'
+        ? {}
+        : summary.outcome === 'cancelled'
+          ? { skipped: 'cancelled' }
+          : {
+              failure: failure ?? {
+                code: 'LEG_CRASHED',
+                summary: 'the leg ended without a result',
+                remediation: 'Inspect the leg workflow in Temporal.',
+              },
+            }),
     },
   ];
 }
 
-function inconclusiveCases(classname: string, leg: LegResult | undefined, summary: MatrixRunResult['legs'][number]): Case[] {
+function inconclusiveCases(
+  classname: string,
+  leg: LegResult | undefined,
+  summary: MatrixRunResult['legs'][number],
+): Case[] {
   const failure = leg?.failure ?? summary.failure;
   const attempts = leg?.attempt ?? summary.attempts ?? 1;
   const skipped = `inconclusive after ${attempts} attempt(s): ${failure ? `${failure.code}: ${failure.detail ?? failure.summary}` : 'infrastructure'}; the candidate was not blamed, nothing was promoted`;
@@ -107,28 +138,45 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
     simulated: String(result.simulated),
     dryRun: String(result.dryRun),
     evidence: result.evidence?.json ?? '(none)',
-    ...(result.cost ? { instanceSeconds: String(result.cost.instanceSeconds), leakedInstanceSeconds: String(result.cost.leakedInstanceSeconds), costUsd: result.cost.usd === null ? 'unpriced' : String(result.cost.usd) } : {}),
+    ...(result.cost
+      ? {
+          instanceSeconds: String(result.cost.instanceSeconds),
+          leakedInstanceSeconds: String(result.cost.leakedInstanceSeconds),
+          costUsd: result.cost.usd === null ? 'unpriced' : String(result.cost.usd),
+        }
+      : {}),
     phases: evidence ? 'from the evidence pack' : 'unavailable (evidence pack not read): one case per target',
   };
   const runCase: Case = {
     name: 'verdict',
     classname: `sentinel.${result.environment}.run`,
     seconds: Math.max(0, (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000),
-    ...(result.failure && !result.legs.some((l) => l.failure?.code === result.failure?.code) ? { failure: result.failure } : {}),
-    ...(result.verdict === 'inconclusive' ? { skipped: 'inconclusive: no leg failed on the candidate, but not every target got a fair trial; nothing was promoted' } : {}),
+    ...(result.failure && !result.legs.some((l) => l.failure?.code === result.failure?.code)
+      ? { failure: result.failure }
+      : {}),
+    ...(result.verdict === 'inconclusive'
+      ? {
+          skipped:
+            'inconclusive: no leg failed on the candidate, but not every target got a fair trial; nothing was promoted',
+        }
+      : {}),
   };
   const suites = [
     suiteNode(`${result.environment}/run`, [runCase], properties),
     ...result.legs.map((summary) => {
       const leg = evidence?.legs.find((l) => l.target === summary.target);
-      return suiteNode(`${result.environment}/${summary.target}`, legCases(result.environment, summary.target, leg, summary), {
-        vendor: summary.vendor,
-        workflowId: summary.workflowId,
-        ...(summary.instanceId ? { instanceId: summary.instanceId } : {}),
-        ...(summary.attempts ? { attempts: String(summary.attempts) } : {}),
-        ...(summary.costUsd !== undefined ? { costUsd: String(summary.costUsd) } : {}),
-        ...(leg?.instance ? { instanceType: leg.instance.instanceType, ami: leg.instance.ami } : {}),
-      });
+      return suiteNode(
+        `${result.environment}/${summary.target}`,
+        legCases(result.environment, summary.target, leg, summary),
+        {
+          vendor: summary.vendor,
+          workflowId: summary.workflowId,
+          ...(summary.instanceId ? { instanceId: summary.instanceId } : {}),
+          ...(summary.attempts ? { attempts: String(summary.attempts) } : {}),
+          ...(summary.costUsd !== undefined ? { costUsd: String(summary.costUsd) } : {}),
+          ...(leg?.instance ? { instanceType: leg.instance.instanceType, ami: leg.instance.ami } : {}),
+        },
+      );
     }),
   ];
   const all = suites.flatMap((s) => s.testcase as Node[]);
@@ -144,11 +192,20 @@ export function buildJunitReport(result: MatrixRunResult, evidence?: EvidenceRec
       testsuite: suites,
     },
   };
-  return new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true }).build(doc);
+  return new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    format: true,
+    suppressEmptyNode: true,
+  }).build(doc);
 }
 
 /** Reads the evidence pack a run points to: a local file, or an S3 object in the environment's region. */
-export async function readEvidenceRecord(location: string, region: string, aws: AwsClients): Promise<EvidenceRecord> {
+export async function readEvidenceRecord(
+  location: string,
+  region: string,
+  aws: AwsClients,
+): Promise<EvidenceRecord> {
   const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!s3) return JSON.parse(readFileSync(location, 'utf8')) as EvidenceRecord;
   const out = await aws.s3(region).send(new GetObjectCommand({ Bucket: s3[1], Key: s3[2] }));
@@ -160,7 +217,11 @@ export async function readEvidenceRecord(location: string, region: string, aws: 
  * be; when it cannot, the report still has one case per target and says why.
  * Returns a warning for the operator, if any.
  */
-export async function writeJunitReport(file: string, result: MatrixRunResult, region: string): Promise<string | undefined> {
+export async function writeJunitReport(
+  file: string,
+  result: MatrixRunResult,
+  region: string,
+): Promise<string | undefined> {
   let evidence: EvidenceRecord | undefined;
   let warning: string | undefined;
   if (result.evidence) {

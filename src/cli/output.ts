@@ -5,7 +5,12 @@
 import { formatDuration } from '../domain/duration';
 import type { LegOutcome, MatrixRunResult, RunCost } from '../domain/run';
 
-const OUTCOME_LABEL: Record<LegOutcome, string> = { passed: 'PASS', failed: 'FAIL', cancelled: 'CANC', inconclusive: 'INCO' };
+const OUTCOME_LABEL: Record<LegOutcome, string> = {
+  passed: 'PASS',
+  failed: 'FAIL',
+  cancelled: 'CANC',
+  inconclusive: 'INCO',
+};
 
 export interface Printer {
   readonly jsonMode: boolean;
@@ -28,16 +33,28 @@ export function createPrinter(jsonMode: boolean): Printer {
 export function printResult(printer: Printer, result: MatrixRunResult, url?: string): void {
   const seconds = (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000;
   printer.info('');
-  printer.info(`verdict: ${result.verdict.toUpperCase()}${result.dryRun ? ' (dry run)' : ''}${result.simulated ? ' [SIMULATED]' : ''} in ${formatDuration(seconds * 1000)}`);
+  printer.info(
+    `verdict: ${result.verdict.toUpperCase()}${result.dryRun ? ' (dry run)' : ''}${result.simulated ? ' [SIMULATED]' : ''} in ${formatDuration(seconds * 1000)}`,
+  );
   for (const leg of result.legs) {
     const failure = leg.failure ? `  ${leg.failure.code}: ${leg.failure.detail ?? leg.failure.summary}` : '';
-    printer.info(`  ${OUTCOME_LABEL[leg.outcome] ?? leg.outcome}  ${leg.target.padEnd(16)} ${leg.instanceId ?? ''}${failure}`);
-    if (leg.attempts) printer.info(`        ${leg.attempts} attempts: the earlier ones ended for an infrastructure reason, each on its own machine`);
-    if (leg.outcome === 'inconclusive') printer.info('        inconclusive: the infrastructure never gave the candidate a fair trial here; the candidate is not blamed');
+    printer.info(
+      `  ${OUTCOME_LABEL[leg.outcome] ?? leg.outcome}  ${leg.target.padEnd(16)} ${leg.instanceId ?? ''}${failure}`,
+    );
+    if (leg.attempts)
+      printer.info(
+        `        ${leg.attempts} attempts: the earlier ones ended for an infrastructure reason, each on its own machine`,
+      );
+    if (leg.outcome === 'inconclusive')
+      printer.info(
+        '        inconclusive: the infrastructure never gave the candidate a fair trial here; the candidate is not blamed',
+      );
     if (leg.failure) printer.info(`        remediation: ${leg.failure.remediation}`);
   }
   for (const check of result.preflight ?? []) {
-    printer.info(`  ${check.outcome === 'passed' ? 'ok  ' : 'FAIL'}  preflight ${check.name.replace('_', ' ')}: ${check.detail}`);
+    printer.info(
+      `  ${check.outcome === 'passed' ? 'ok  ' : 'FAIL'}  preflight ${check.name.replace('_', ' ')}: ${check.detail}`,
+    );
   }
   if (result.janitor) {
     const j = result.janitor;
@@ -53,20 +70,29 @@ export function printResult(printer: Printer, result: MatrixRunResult, url?: str
   }
   if (result.cost) printer.info(costLine(result.cost));
   if (result.cleanupIncomplete?.length) {
-    printer.info(`CLEANUP INCOMPLETE: ${result.cleanupIncomplete.length} resource(s) may be left running; terminate or delete them (or run \`sentinel janitor\`):`);
-    for (const left of result.cleanupIncomplete) printer.info(`  LEFT  ${left.target.padEnd(16)} ${left.kind} ${left.id}: ${left.detail}`);
+    printer.info(
+      `CLEANUP INCOMPLETE: ${result.cleanupIncomplete.length} resource(s) may be left running; terminate or delete them (or run \`sentinel janitor\`):`,
+    );
+    for (const left of result.cleanupIncomplete)
+      printer.info(`  LEFT  ${left.target.padEnd(16)} ${left.kind} ${left.id}: ${left.detail}`);
   }
-  printer.info(`promotion: ${result.promotion.status}${result.promotion.detail ? ` (${result.promotion.detail})` : ''}`);
+  printer.info(
+    `promotion: ${result.promotion.status}${result.promotion.detail ? ` (${result.promotion.detail})` : ''}`,
+  );
   printer.info(`approved before: ${result.approvedBefore?.reference ?? '(none)'}`);
   printer.info(`approved after:  ${result.approvedAfter?.reference ?? '(none)'}`);
-  if (result.evidence) printer.info(`evidence: ${result.evidence.json}\n          ${result.evidence.markdown}`);
+  if (result.evidence)
+    printer.info(`evidence: ${result.evidence.json}\n          ${result.evidence.markdown}`);
   printer.json({ ...result, ...(url ? { url } : {}) });
 }
 
 /** `cost: $0.0123 for 95.2 instance-seconds (2.1 leaked), on-demand prices read 2026-07-20` */
 export function costLine(cost: RunCost): string {
   const usd = cost.usd === null ? 'unpriced' : `$${cost.usd.toFixed(4)}`;
-  const unpriced = cost.usd !== null && cost.unpricedInstances > 0 ? `, ${cost.unpricedInstances} machine(s) without a price` : '';
+  const unpriced =
+    cost.usd !== null && cost.unpricedInstances > 0
+      ? `, ${cost.unpricedInstances} machine(s) without a price`
+      : '';
   const read = cost.pricesReadAt ? `, on-demand prices read ${cost.pricesReadAt}` : '';
   return `cost: ${usd} for ${cost.instanceSeconds.toFixed(1)} instance-seconds (${cost.leakedInstanceSeconds.toFixed(1)} leaked after the legs ended)${unpriced}${read}`;
 }

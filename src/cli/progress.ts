@@ -17,12 +17,18 @@ const POLL_MS = 1_000;
 /** A progress query that has not answered by then is skipped for this round. */
 const QUERY_TIMEOUT_MS = 3_000;
 
-export async function followRun(client: Client, workflowId: string, printer: Printer, signal: AbortSignal): Promise<void> {
+export async function followRun(
+  client: Client,
+  workflowId: string,
+  printer: Printer,
+  signal: AbortSignal,
+): Promise<void> {
   const started = Date.now();
   const seen = new Map<string, string>();
   const printedByLeg = new Map<string, Set<string>>();
   const finished = new Set<string>();
-  const stamp = (line: string) => printer.info(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const stamp = (line: string) =>
+    printer.info(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const say = (key: string, value: string, line: string) => {
     // Answers that arrive after the follower was stopped (the verdict is being printed) are not news.
     if (signal.aborted || seen.get(key) === value) return;
@@ -32,15 +38,25 @@ export async function followRun(client: Client, workflowId: string, printer: Pri
   while (!signal.aborted) {
     const run = await quietly(client, () => client.workflow.getHandle(workflowId).query(runProgressQuery));
     if (run) {
-      say('run', run.stage, `run: ${run.stage.replace(/_/g, ' ')}${run.lane?.holder ? ` (lane held by ${run.lane.holder})` : ''}`);
+      say(
+        'run',
+        run.stage,
+        `run: ${run.stage.replace(/_/g, ' ')}${run.lane?.holder ? ` (lane held by ${run.lane.holder})` : ''}`,
+      );
       await Promise.all(
         run.legs.map(async (leg) => {
           // A leg the run reports finished is asked once more, for the phases it ran since the last poll; then never again:
           // a closed workflow answers a query only by replaying its whole history.
           if (finished.has(leg.target)) return;
-          const progress = await quietly<LegProgress>(client, () => client.workflow.getHandle(leg.workflowId).query(legProgressQuery));
+          const progress = await quietly<LegProgress>(client, () =>
+            client.workflow.getHandle(leg.workflowId).query(legProgressQuery),
+          );
           if (leg.outcome) finished.add(leg.target);
-          const view: LegView | undefined = progress ?? (leg.outcome ? { target: leg.target, phase: 'done', phases: [], outcome: leg.outcome } : undefined);
+          const view: LegView | undefined =
+            progress ??
+            (leg.outcome
+              ? { target: leg.target, phase: 'done', phases: [], outcome: leg.outcome }
+              : undefined);
           if (!view || signal.aborted) return;
           const printed = printedByLeg.get(leg.target) ?? new Set<string>();
           printedByLeg.set(leg.target, printed);

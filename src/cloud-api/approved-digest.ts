@@ -21,10 +21,21 @@ import { readApprovedDigest, type ApprovedDigestRef, type SsmClients } from '../
 import type { UnavailableReason, UnavailableSource } from './installer-script';
 
 export type ApprovedDigestOutcome =
-  | { kind: 'approved'; image: PinnedImage; version: number | null; /** The run whose signed PASSED summary vouches for it, when one was required. */ attestedBy?: string }
+  | {
+      kind: 'approved';
+      image: PinnedImage;
+      version: number | null;
+      /** The run whose signed PASSED summary vouches for it, when one was required. */ attestedBy?: string;
+    }
   | { kind: 'missing' }
   | { kind: 'invalid'; problem: ImageRefProblem; version: number | null }
-  | { kind: 'unattested'; image: PinnedImage; version: number | null; reason: VerificationReason; /** For the service's log only, never for scripts. */ detail?: string }
+  | {
+      kind: 'unattested';
+      image: PinnedImage;
+      version: number | null;
+      reason: VerificationReason;
+      /** For the service's log only, never for scripts. */ detail?: string;
+    }
   | {
       kind: 'unavailable';
       /** What could not be read: SSM (the pointer), or the registry or KMS (the pointer's proof). */
@@ -34,7 +45,16 @@ export type ApprovedDigestOutcome =
       detail: string;
     };
 
-const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
 
 /**
  * Why a read failed. `timedOut` says whether the read's own deadline fired:
@@ -46,7 +66,8 @@ export function unavailableReason(err: unknown, timedOut = false): UnavailableRe
   if (timedOut) return 'timeout';
   if (isCredentialError(err)) return 'access-denied';
   if (/throttl|toomanyrequests|rateexceeded|requestlimitexceeded/i.test(name)) return 'throttled';
-  if (NETWORK_ERRORS.has(name) || (typeof code === 'string' && NETWORK_ERRORS.has(code))) return 'unreachable';
+  if (NETWORK_ERRORS.has(name) || (typeof code === 'string' && NETWORK_ERRORS.has(code)))
+    return 'unreachable';
   if (name === 'AbortError' || name === 'TimeoutError' || name === 'RequestTimeout') return 'timeout';
   return 'error';
 }
@@ -55,7 +76,12 @@ export function unavailableReason(err: unknown, timedOut = false): UnavailableRe
  * One read of the pointer (../promotion/pointer.ts), classified; the value
  * must be a pinned reference of `repository`. Never throws for SSM's sake.
  */
-export async function approvedDigestOutcome(aws: SsmClients, ref: ApprovedDigestRef, repository: string, timeoutMs: number): Promise<ApprovedDigestOutcome> {
+export async function approvedDigestOutcome(
+  aws: SsmClients,
+  ref: ApprovedDigestRef,
+  repository: string,
+  timeoutMs: number,
+): Promise<ApprovedDigestOutcome> {
   const deadline = AbortSignal.timeout(timeoutMs);
   let read;
   try {
@@ -63,7 +89,10 @@ export async function approvedDigestOutcome(aws: SsmClients, ref: ApprovedDigest
   } catch (err) {
     if (!(err instanceof PointerAccessError)) throw err;
     const reason = unavailableReason(err.cause, deadline.aborted);
-    const detail = reason === 'timeout' ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err.cause)})` : awsErrorMessage(err.cause);
+    const detail =
+      reason === 'timeout'
+        ? `no answer within ${timeoutMs} ms (${awsErrorMessage(err.cause)})`
+        : awsErrorMessage(err.cause);
     return { kind: 'unavailable', source: 'ssm', reason, detail };
   }
   if (read.version === null && read.reference === null) return { kind: 'missing' };
@@ -164,6 +193,11 @@ async function safely(read: () => Promise<ApprovedDigestOutcome>): Promise<Appro
   try {
     return await read();
   } catch (err) {
-    return { kind: 'unavailable', source: 'ssm', reason: 'error', detail: err instanceof Error ? err.message : String(err) };
+    return {
+      kind: 'unavailable',
+      source: 'ssm',
+      reason: 'error',
+      detail: err instanceof Error ? err.message : String(err),
+    };
   }
 }

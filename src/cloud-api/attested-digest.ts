@@ -48,7 +48,9 @@ export class AttestedDigestReader {
     const outcome = await this.read();
     if (outcome.kind !== 'approved') return outcome;
     const checked = await this.check(outcome.image, outcome.version);
-    this.counters[checked.kind === 'approved' ? 'passed' : checked.kind === 'unattested' ? 'refused' : 'unavailable'] += 1;
+    this.counters[
+      checked.kind === 'approved' ? 'passed' : checked.kind === 'unattested' ? 'refused' : 'unavailable'
+    ] += 1;
     return checked;
   };
 
@@ -71,14 +73,25 @@ export class AttestedDigestReader {
       result = await Promise.race([this.verify(image, deadline.signal), timedOut]);
     } catch (err) {
       // checkDigest answers for the key's state itself; what it throws is KMS not answering.
-      return { kind: 'unavailable', source: 'kms', reason: unavailableReason(err, deadline.signal.aborted), detail: awsErrorMessage(err) };
+      return {
+        kind: 'unavailable',
+        source: 'kms',
+        reason: unavailableReason(err, deadline.signal.aborted),
+        detail: awsErrorMessage(err),
+      };
     } finally {
       clearTimeout(timer);
     }
     if (result === 'timeout') {
-      return { kind: 'unavailable', source: 'attestation', reason: 'timeout', detail: `the attestation check took longer than ${this.timeoutMs} ms` };
+      return {
+        kind: 'unavailable',
+        source: 'attestation',
+        reason: 'timeout',
+        detail: `the attestation check took longer than ${this.timeoutMs} ms`,
+      };
     }
-    if (result.ok) return { kind: 'approved', image, version, attestedBy: result.summary?.sentinel.runWorkflowId ?? '?' };
+    if (result.ok)
+      return { kind: 'approved', image, version, attestedBy: result.summary?.sentinel.runWorkflowId ?? '?' };
     if (result.reason === 'ATTESTATIONS_UNREADABLE') {
       return {
         kind: 'unavailable',
@@ -87,6 +100,12 @@ export class AttestedDigestReader {
         detail: `${REASON_TEXT.ATTESTATIONS_UNREADABLE.summary}: ${result.detail ?? ''}`,
       };
     }
-    return { kind: 'unattested', image, version, reason: result.reason ?? 'ATTESTATION_MISSING', ...(result.detail ? { detail: result.detail } : {}) };
+    return {
+      kind: 'unattested',
+      image,
+      version,
+      reason: result.reason ?? 'ATTESTATION_MISSING',
+      ...(result.detail ? { detail: result.detail } : {}),
+    };
   }
 }

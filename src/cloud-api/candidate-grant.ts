@@ -38,7 +38,9 @@ export function grantKeyFromEnv(env: NodeJS.ProcessEnv = process.env): Uint8Arra
   if (value === undefined || value === '') return undefined;
   const key = new TextEncoder().encode(value);
   if (key.length < MIN_KEY_BYTES) {
-    throw new GrantKeyError(`${GRANT_KEY_VARIABLE} must hold at least ${MIN_KEY_BYTES} bytes (e.g. \`openssl rand -hex 32\`)`);
+    throw new GrantKeyError(
+      `${GRANT_KEY_VARIABLE} must hold at least ${MIN_KEY_BYTES} bytes (e.g. \`openssl rand -hex 32\`)`,
+    );
   }
   return key;
 }
@@ -48,12 +50,23 @@ function tokenHash(onboardingToken: string): string {
 }
 
 /** Issues a grant for one candidate, cluster and environment, valid for `lifetimeSeconds`. */
-export async function mintCandidateGrant(key: Uint8Array, subject: GrantSubject, lifetimeSeconds: number, now = Date.now()): Promise<string> {
+export async function mintCandidateGrant(
+  key: Uint8Array,
+  subject: GrantSubject,
+  lifetimeSeconds: number,
+  now = Date.now(),
+): Promise<string> {
   if (!(lifetimeSeconds > 0 && lifetimeSeconds <= GRANT_MAX_LIFETIME_SECONDS)) {
-    throw new RangeError(`a grant lives between 1 s and ${GRANT_MAX_LIFETIME_SECONDS} s, not ${lifetimeSeconds}`);
+    throw new RangeError(
+      `a grant lives between 1 s and ${GRANT_MAX_LIFETIME_SECONDS} s, not ${lifetimeSeconds}`,
+    );
   }
   const iat = Math.floor(now / 1000);
-  return new SignJWT({ img: subject.candidate, env: subject.environment, tkh: tokenHash(subject.onboardingToken) })
+  return new SignJWT({
+    img: subject.candidate,
+    env: subject.environment,
+    tkh: tokenHash(subject.onboardingToken),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setAudience(GRANT_AUDIENCE)
     .setIssuedAt(iat)
@@ -82,7 +95,9 @@ export class CandidateGrants {
       return { ok: false, refusal: 'invalid' };
     }
     const matches =
-      payload.img === subject.candidate && payload.env === subject.environment && payload.tkh === tokenHash(subject.onboardingToken);
+      payload.img === subject.candidate &&
+      payload.env === subject.environment &&
+      payload.tkh === tokenHash(subject.onboardingToken);
     return matches ? { ok: true } : { ok: false, refusal: 'mismatch' };
   }
 }

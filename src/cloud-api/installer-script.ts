@@ -56,7 +56,7 @@ const PROBLEM_TEXT: Record<ImageRefProblem, string> = {
 
 const UNAVAILABLE_TEXT: Record<UnavailableReason, string> = {
   throttled: 'SSM throttled the request',
-  'access-denied': 'SSM refused the control plane\'s credentials or permissions',
+  'access-denied': "SSM refused the control plane's credentials or permissions",
   timeout: 'SSM did not answer in time',
   unreachable: 'SSM could not be reached',
   error: 'SSM answered with an error',
@@ -75,9 +75,15 @@ const PICKED_UP = (s: ScriptSettings) =>
   `The control plane picks a new value up within ${formatDuration(s.cacheTtlMs)}; then run this installer again.`;
 
 /** The script that installs the agent at `image`, pulled by digest only, with the cluster's onboarding token. */
-export function renderInstallScript(s: ScriptSettings, image: PinnedImage, source: DigestSource, onboardingToken: string): string {
+export function renderInstallScript(
+  s: ScriptSettings,
+  image: PinnedImage,
+  source: DigestSource,
+  onboardingToken: string,
+): string {
   const q = shellQuote;
-  const fail = (name: InstallerErrorName, ...lines: string[]) => `radix_fail ${name} ${INSTALLER_ERRORS[name].exit} ${lines.map(q).join(' ')}`;
+  const fail = (name: InstallerErrorName, ...lines: string[]) =>
+    `radix_fail ${name} ${INSTALLER_ERRORS[name].exit} ${lines.map(q).join(' ')}`;
   return [
     '#!/bin/sh',
     '# Radix cluster agent installer, served by the control plane.',
@@ -120,7 +126,7 @@ export function renderInstallScript(s: ScriptSettings, image: PinnedImage, sourc
     'docker pull "$RADIX_AGENT_IMAGE" >&2 ||',
     `  ${fail('IMAGE_PULL_FAILED', `docker could not pull ${image.reference}.`, 'Check that this host reaches the registry, and is logged in to it (docker login) when the repository is private.')}`,
     '',
-    '# GPU access for the agent\'s jobs: NVIDIA through the container toolkit, AMD through the ROCm device nodes.',
+    "# GPU access for the agent's jobs: NVIDIA through the container toolkit, AMD through the ROCm device nodes.",
     'if command -v nvidia-smi >/dev/null 2>&1; then',
     '  set -- --gpus all',
     // RADIX_HOST_ROOT is unset on real hosts; Sentinel's simulated hosts set it to their own root.
@@ -163,7 +169,7 @@ export function approvedDigestMissingScript(s: ScriptSettings): string {
   return renderErrorScript('APPROVED_DIGEST_MISSING', [
     `No agent image is approved for environment ${s.environment}: SSM parameter ${s.parameter} (region ${s.region}) does not exist.`,
     'Nothing was installed: the control plane has no other source for the agent image.',
-    'Bootstrap the parameter with a digest that passed Sentinel\'s GPU matrix:',
+    "Bootstrap the parameter with a digest that passed Sentinel's GPU matrix:",
     `  sentinel bootstrap --env ${s.environment} --apply --initial-digest ${VALID_FORM(s)}`,
     `  (or: aws ssm put-parameter --region ${s.region} --name ${s.parameter} --type String --value ${VALID_FORM(s)})`,
     `or let a passing Sentinel run create it: sentinel run --env ${s.environment} --digest ${VALID_FORM(s)}`,
@@ -191,13 +197,22 @@ export function approvedDigestUnavailableScript(s: ScriptSettings, reason: Unava
   ]);
 }
 
-const PROOF_UNAVAILABLE_TEXT: Record<Exclude<UnavailableSource, 'ssm'>, (s: ScriptSettings, reason: UnavailableReason) => string> = {
-  registry: (_s, reason) => `the image registry holding its attestations ${reason === 'timeout' ? 'did not answer in time' : 'could not be read'}`,
-  kms: (s, reason) => `KMS ${reason === 'timeout' ? 'did not answer in time' : reason === 'throttled' ? 'throttled the request' : 'could not be reached'} for the environment's key ${s.kmsKeyId}`,
+const PROOF_UNAVAILABLE_TEXT: Record<
+  Exclude<UnavailableSource, 'ssm'>,
+  (s: ScriptSettings, reason: UnavailableReason) => string
+> = {
+  registry: (_s, reason) =>
+    `the image registry holding its attestations ${reason === 'timeout' ? 'did not answer in time' : 'could not be read'}`,
+  kms: (s, reason) =>
+    `KMS ${reason === 'timeout' ? 'did not answer in time' : reason === 'throttled' ? 'throttled the request' : 'could not be reached'} for the environment's key ${s.kmsKeyId}`,
   attestation: () => 'the registry and KMS did not answer in time',
 };
 
-export function approvedDigestProofUnavailableScript(s: ScriptSettings, source: Exclude<UnavailableSource, 'ssm'>, reason: UnavailableReason): string {
+export function approvedDigestProofUnavailableScript(
+  s: ScriptSettings,
+  source: Exclude<UnavailableSource, 'ssm'>,
+  reason: UnavailableReason,
+): string {
   return renderErrorScript('APPROVED_DIGEST_UNAVAILABLE', [
     `The control plane could not check the signed proof of the approved digest (SSM parameter ${s.parameter}): ${PROOF_UNAVAILABLE_TEXT[source](s, reason)}.`,
     `Nothing was installed: environment ${s.environment} installs only a digest whose proof was checked, never an unverified one.`,
@@ -224,11 +239,14 @@ export function onboardingTokenInvalidScript(missing: boolean): string {
     missing
       ? 'The installer URL carried no onboarding token (token query parameter or X-Radix-Onboarding-Token header).'
       : 'The onboarding token is not well formed (16 to 4096 of A-Z a-z 0-9 . _ ~ + / = -, percent-encoded in a URL).',
-    'Copy the installer command again from the cluster you created: it carries that cluster\'s token.',
+    "Copy the installer command again from the cluster you created: it carries that cluster's token.",
   ]);
 }
 
-export function candidateInvalidScript(s: ScriptSettings, problem: ImageRefProblem | 'grant-without-candidate'): string {
+export function candidateInvalidScript(
+  s: ScriptSettings,
+  problem: ImageRefProblem | 'grant-without-candidate',
+): string {
   return renderErrorScript('CANDIDATE_INVALID', [
     problem === 'grant-without-candidate'
       ? 'The request carried a candidate grant but no candidate.'
@@ -240,7 +258,7 @@ export function candidateInvalidScript(s: ScriptSettings, problem: ImageRefProbl
 export function candidateNotAuthorisedScript(refusal: GrantRefusal): string {
   return renderErrorScript('CANDIDATE_NOT_AUTHORISED', [
     `This installer URL asks for a candidate image, and ${GRANT_TEXT[refusal]}.`,
-    'Only Sentinel\'s test legs may install a candidate, with a grant issued for that image, this cluster\'s token and this environment.',
+    "Only Sentinel's test legs may install a candidate, with a grant issued for that image, this cluster's token and this environment.",
     'Drop the candidate and grant parameters to install the approved image.',
   ]);
 }

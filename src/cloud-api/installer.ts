@@ -67,11 +67,24 @@ export interface InstallerResponse {
   outcome: InstallerOutcome;
 }
 
-export async function handleInstallerRequest(req: InstallerRequest, deps: InstallerDeps): Promise<InstallerResponse> {
+export async function handleInstallerRequest(
+  req: InstallerRequest,
+  deps: InstallerDeps,
+): Promise<InstallerResponse> {
   const { settings } = deps;
-  const fail = (name: EndpointErrorName, body: string, detail?: string, extra: Record<string, string> = {}): InstallerResponse => ({
+  const fail = (
+    name: EndpointErrorName,
+    body: string,
+    detail?: string,
+    extra: Record<string, string> = {},
+  ): InstallerResponse => ({
     status: INSTALLER_ERRORS[name].httpStatus,
-    headers: { ...baseHeaders(), 'x-radix-installer-error': name, 'x-radix-installer-exit': String(INSTALLER_ERRORS[name].exit), ...extra },
+    headers: {
+      ...baseHeaders(),
+      'x-radix-installer-error': name,
+      'x-radix-installer-exit': String(INSTALLER_ERRORS[name].exit),
+      ...extra,
+    },
     body,
     outcome: { result: name, ...(detail ? { detail } : {}) },
   });
@@ -79,7 +92,11 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
   // 1. The cluster's onboarding token: the script carries it to the agent.
   const token = onboardingToken(req);
   if (token.kind !== 'ok') {
-    return fail('ONBOARDING_TOKEN_INVALID', onboardingTokenInvalidScript(token.kind === 'missing'), token.kind);
+    return fail(
+      'ONBOARDING_TOKEN_INVALID',
+      onboardingTokenInvalidScript(token.kind === 'missing'),
+      token.kind,
+    );
   }
   if (deps.isKnownOnboardingToken && !deps.isKnownOnboardingToken(token.value)) {
     return fail('ONBOARDING_TOKEN_INVALID', onboardingTokenInvalidScript(false), 'unknown');
@@ -89,7 +106,11 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
   const candidateParam = single(req.query.candidate);
   const grantParam = single(req.query.grant);
   if (candidateParam === null || grantParam === null) {
-    return fail('CANDIDATE_INVALID', candidateInvalidScript(settings, 'unsafe-characters'), 'repeated candidate or grant parameter');
+    return fail(
+      'CANDIDATE_INVALID',
+      candidateInvalidScript(settings, 'unsafe-characters'),
+      'repeated candidate or grant parameter',
+    );
   }
   if (candidateParam !== undefined) {
     let candidate: PinnedImage;
@@ -99,14 +120,25 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
       if (!(err instanceof ImageRefError)) throw err;
       return fail('CANDIDATE_INVALID', candidateInvalidScript(settings, err.problem), err.problem);
     }
-    if (!deps.grants) return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript('disabled'), 'disabled');
-    if (!grantParam) return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript('missing'), 'missing');
-    const verdict = await deps.grants.verify(grantParam, { candidate: candidate.reference, onboardingToken: token.value, environment: settings.environment });
-    if (!verdict.ok) return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript(verdict.refusal), verdict.refusal);
+    if (!deps.grants)
+      return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript('disabled'), 'disabled');
+    if (!grantParam)
+      return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript('missing'), 'missing');
+    const verdict = await deps.grants.verify(grantParam, {
+      candidate: candidate.reference,
+      onboardingToken: token.value,
+      environment: settings.environment,
+    });
+    if (!verdict.ok)
+      return fail('CANDIDATE_NOT_AUTHORISED', candidateNotAuthorisedScript(verdict.refusal), verdict.refusal);
     return installed(settings, candidate, 'candidate', token.value);
   }
   if (grantParam !== undefined) {
-    return fail('CANDIDATE_INVALID', candidateInvalidScript(settings, 'grant-without-candidate'), 'grant-without-candidate');
+    return fail(
+      'CANDIDATE_INVALID',
+      candidateInvalidScript(settings, 'grant-without-candidate'),
+      'grant-without-candidate',
+    );
   }
 
   // 3. The approved digest, from SSM through the cache, and nothing else; where the environment
@@ -118,23 +150,42 @@ export async function handleInstallerRequest(req: InstallerRequest, deps: Instal
     case 'missing':
       return fail('APPROVED_DIGEST_MISSING', approvedDigestMissingScript(settings));
     case 'invalid':
-      return fail('APPROVED_DIGEST_INVALID', approvedDigestInvalidScript(settings, approved.problem), approved.problem);
+      return fail(
+        'APPROVED_DIGEST_INVALID',
+        approvedDigestInvalidScript(settings, approved.problem),
+        approved.problem,
+      );
     case 'unattested':
-      return fail('APPROVED_DIGEST_UNATTESTED', approvedDigestUnattestedScript(settings, approved.reason), approved.reason);
+      return fail(
+        'APPROVED_DIGEST_UNATTESTED',
+        approvedDigestUnattestedScript(settings, approved.reason),
+        approved.reason,
+      );
     case 'unavailable': {
       const script =
         approved.source === 'ssm'
           ? approvedDigestUnavailableScript(settings, approved.reason)
           : approvedDigestProofUnavailableScript(settings, approved.source, approved.reason);
-      return fail('APPROVED_DIGEST_UNAVAILABLE', script, approved.detail, { 'retry-after': String(deps.retryAfterSeconds) });
+      return fail('APPROVED_DIGEST_UNAVAILABLE', script, approved.detail, {
+        'retry-after': String(deps.retryAfterSeconds),
+      });
     }
   }
 }
 
-function installed(settings: ScriptSettings, image: PinnedImage, source: DigestSource, token: string): InstallerResponse {
+function installed(
+  settings: ScriptSettings,
+  image: PinnedImage,
+  source: DigestSource,
+  token: string,
+): InstallerResponse {
   return {
     status: 200,
-    headers: { ...baseHeaders(), 'x-radix-installer-digest': image.digest, 'x-radix-installer-source': source },
+    headers: {
+      ...baseHeaders(),
+      'x-radix-installer-digest': image.digest,
+      'x-radix-installer-source': source,
+    },
     body: renderInstallScript(settings, image, source, token),
     outcome: { result: 'installed', source, digest: image.digest },
   };
@@ -159,7 +210,8 @@ function onboardingToken(req: InstallerRequest): TokenLookup {
   const fromHeader = Array.isArray(header) ? null : header;
   if (fromQuery === null || fromHeader === null) return { kind: 'malformed' };
   if (fromQuery === undefined && fromHeader === undefined) return { kind: 'missing' };
-  if (fromQuery !== undefined && fromHeader !== undefined && fromQuery !== fromHeader) return { kind: 'malformed' };
+  if (fromQuery !== undefined && fromHeader !== undefined && fromQuery !== fromHeader)
+    return { kind: 'malformed' };
   const value = (fromQuery ?? fromHeader)!;
   if (value === '') return { kind: 'missing' };
   return ONBOARDING_TOKEN.test(value) ? { kind: 'ok', value } : { kind: 'malformed' };

@@ -29,7 +29,8 @@ interface Options {
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0 picks a free one)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port number (0 picks a free one)');
   return n;
 }
 
@@ -37,9 +38,16 @@ async function main(argv: string[]): Promise<void> {
   const options = new Command('cloud-api')
     .description('the control plane installer service (GET /v1/clusters/installer) for one environment')
     .requiredOption('--env <env>', 'environment of ops/invariants.yaml')
-    .option('--invariants <path>', 'configuration file (default: $SENTINEL_INVARIANTS, then ops/invariants.yaml)')
+    .option(
+      '--invariants <path>',
+      'configuration file (default: $SENTINEL_INVARIANTS, then ops/invariants.yaml)',
+    )
     .option('--host <address>', 'address to listen on (default: the host of the public base URL)')
-    .option('--port <port>', 'port to listen on, 0 for a free one (default: the port of the public base URL)', port)
+    .option(
+      '--port <port>',
+      'port to listen on, 0 for a free one (default: the port of the public base URL)',
+      port,
+    )
     .option('--no-cache', 'read SSM on every request (benchmark baseline only; never in production)')
     .parse(argv)
     .opts<Options>();
@@ -50,7 +58,8 @@ async function main(argv: string[]): Promise<void> {
   const grantKey = grantKeyFromEnv();
   const publicUrl = new URL(apiUrl);
   const host = options.host ?? publicUrl.hostname.replace(/^\[|\]$/g, '');
-  const listenPort = options.port ?? (publicUrl.port ? Number(publicUrl.port) : publicUrl.protocol === 'https:' ? 443 : 80);
+  const listenPort =
+    options.port ?? (publicUrl.port ? Number(publicUrl.port) : publicUrl.protocol === 'https:' ? 443 : 80);
 
   const aws = new AwsClients();
   const api = buildCloudApi({
@@ -66,7 +75,9 @@ async function main(argv: string[]): Promise<void> {
   try {
     url = await api.listen(host, listenPort);
   } catch (err) {
-    throw new Error(`cannot listen on ${host}:${listenPort} (${(err as Error).message}); pass --host and --port`);
+    throw new Error(
+      `cannot listen on ${host}:${listenPort} (${(err as Error).message}); pass --host and --port`,
+    );
   }
   api.app.log.info(
     {
@@ -76,12 +87,15 @@ async function main(argv: string[]): Promise<void> {
       parameter: env.approvedDigestParameter,
       cacheTtlMs: options.cache ? env.controlPlane.installer.cacheTtl : 0,
       candidateInstalls: grantKey ? 'enabled' : `disabled (no ${GRANT_KEY_VARIABLE})`,
-      attestation: env.attestation.requireAttestation ? `required, signed by ${env.attestation.kmsKeyId}` : 'not required',
+      attestation: env.attestation.requireAttestation
+        ? `required, signed by ${env.attestation.kmsKeyId}`
+        : 'not required',
       invariants: invariants.file,
     },
     'cloud-api listening',
   );
-  if (!options.cache) api.app.log.warn('the approved-digest cache is off: every request reads SSM (benchmark baseline only)');
+  if (!options.cache)
+    api.app.log.warn('the approved-digest cache is off: every request reads SSM (benchmark baseline only)');
 
   const stop = async (signal: string) => {
     api.app.log.info({ signal }, 'cloud-api stopping');
@@ -97,7 +111,12 @@ main(process.argv).catch((err: unknown) => {
     console.error(err.message);
     process.exit(3);
   }
-  if (err instanceof UnknownEnvironmentError || err instanceof ApiUrlError || err instanceof GrantKeyError || err instanceof RegistryConfigError) {
+  if (
+    err instanceof UnknownEnvironmentError ||
+    err instanceof ApiUrlError ||
+    err instanceof GrantKeyError ||
+    err instanceof RegistryConfigError
+  ) {
     console.error(`cloud-api: ${err.message}`);
     process.exit(2);
   }

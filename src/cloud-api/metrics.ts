@@ -41,7 +41,9 @@ export class InstallerMetrics {
     ];
     for (const [key, value] of [...this.responses.entries()].sort()) {
       const [status, result] = key.split('\u0000') as [string, string];
-      lines.push(`sentinel_installer_responses_total{environment="${escapeLabel(this.environment)}",status="${status}",result="${escapeLabel(result)}"} ${value}`);
+      lines.push(
+        `sentinel_installer_responses_total{environment="${escapeLabel(this.environment)}",status="${status}",result="${escapeLabel(result)}"} ${value}`,
+      );
     }
     return `${lines.join('\n')}\n`;
   }

@@ -17,7 +17,13 @@ import { environmentOf } from '../config/environment';
 import { checkDigest, digestCheckRequest } from '../attestation/check-digest';
 import { registryEndpoint } from '../registry/client';
 import { RegistryWriter } from '../registry/push';
-import { ApprovedDigestCache, approvedDigestOutcome, UncachedApprovedDigest, type ApprovedDigestOutcome, type ApprovedDigestProvider } from './approved-digest';
+import {
+  ApprovedDigestCache,
+  approvedDigestOutcome,
+  UncachedApprovedDigest,
+  type ApprovedDigestOutcome,
+  type ApprovedDigestProvider,
+} from './approved-digest';
 import { AttestedDigestReader, type DigestVerifier } from './attested-digest';
 import { CandidateGrants } from './candidate-grant';
 import { handleInstallerRequest, INSTALLER_PATH, type InstallerDeps } from './installer';
@@ -59,10 +65,20 @@ export function resolveApiUrl(configured: string, env: NodeJS.ProcessEnv = proce
   try {
     url = new URL(chosen);
   } catch {
-    throw new ApiUrlError(`${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} is not a URL: ${JSON.stringify(chosen)}`);
+    throw new ApiUrlError(
+      `${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} is not a URL: ${JSON.stringify(chosen)}`,
+    );
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
-    throw new ApiUrlError(`${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} must be a plain http(s) base URL, got ${JSON.stringify(chosen)}`);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash
+  ) {
+    throw new ApiUrlError(
+      `${env.RADIX_API_URL ? 'RADIX_API_URL' : 'controlPlane.baseUrl'} must be a plain http(s) base URL, got ${JSON.stringify(chosen)}`,
+    );
   }
   return url.href.replace(/\/+$/, '');
 }
@@ -85,12 +101,19 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
   });
 
   const readPointer = () =>
-    approvedDigestOutcome(options.aws, { region: env.awsRegion, parameter: env.approvedDigestParameter }, env.image.repository, env.controlPlane.installer.ssmTimeout);
+    approvedDigestOutcome(
+      options.aws,
+      { region: env.awsRegion, parameter: env.approvedDigestParameter },
+      env.image.repository,
+      env.controlPlane.installer.ssmTimeout,
+    );
 
   // The proof behind the pointer: the environment's key from KMS, the image's attestations from its registry.
   const kms = options.aws.kms(env.awsRegion);
   // Resolved once, so a bad SENTINEL_REGISTRY_URL stops the service at start rather than failing every check.
-  const registryOfImages = env.attestation.requireAttestation ? registryEndpoint(env.image.repository) : undefined;
+  const registryOfImages = env.attestation.requireAttestation
+    ? registryEndpoint(env.image.repository)
+    : undefined;
   let registryRequests = 0;
   const verify: DigestVerifier = async (image, signal) => {
     const countingFetch: typeof fetch = (input, init) => {
@@ -101,12 +124,15 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
     const registry = new RegistryWriter(registryOfImages!, undefined, countingFetch);
     return checkDigest(kms, digestCheckRequest(options.environment, env, image), registry);
   };
-  const attested = env.attestation.requireAttestation ? new AttestedDigestReader(readPointer, verify, env.controlPlane.installer.ssmTimeout) : undefined;
+  const attested = env.attestation.requireAttestation
+    ? new AttestedDigestReader(readPointer, verify, env.controlPlane.installer.ssmTimeout)
+    : undefined;
   const read = attested ? attested.get : readPointer;
   const logRead = (outcome: ApprovedDigestOutcome, ms: number) => {
     const fields = { parameter: env.approvedDigestParameter, ms, ...describe(outcome) };
     if (outcome.kind === 'approved') app.log.info(fields, 'approved digest read');
-    else if (outcome.kind === 'unattested') app.log.error(fields, 'approved digest refused: its attestation does not hold');
+    else if (outcome.kind === 'unattested')
+      app.log.error(fields, 'approved digest refused: its attestation does not hold');
     else app.log.error(fields, 'approved digest not servable');
   };
   const approved: ApprovedDigestProvider = options.cache
@@ -123,19 +149,35 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
 
   const metrics = new InstallerMetrics(options.environment);
   // Counted when the answer is sent, so an answer the handler never shaped (a 500) is counted too.
-  const countAnswer = (_request: unknown, reply: { statusCode: number; getHeader(name: string): unknown }, done: () => void) => {
+  const countAnswer = (
+    _request: unknown,
+    reply: { statusCode: number; getHeader(name: string): unknown },
+    done: () => void,
+  ) => {
     const error = reply.getHeader('x-radix-installer-error');
-    metrics.countResponse(reply.statusCode, typeof error === 'string' ? error : reply.statusCode === 200 ? 'installed' : 'error');
+    metrics.countResponse(
+      reply.statusCode,
+      typeof error === 'string' ? error : reply.statusCode === 200 ? 'installed' : 'error',
+    );
     done();
   };
-  app.get(METRICS_PATH, async (_request, reply) => reply.header('content-type', METRICS_CONTENT_TYPE).send(metrics.render()));
+  app.get(METRICS_PATH, async (_request, reply) =>
+    reply.header('content-type', METRICS_CONTENT_TYPE).send(metrics.render()),
+  );
 
   app.get(INSTALLER_PATH, { onResponse: countAnswer }, async (request, reply) => {
-    const res = await handleInstallerRequest({ query: request.query as Record<string, unknown>, headers: request.headers }, installer);
+    const res = await handleInstallerRequest(
+      { query: request.query as Record<string, unknown>, headers: request.headers },
+      installer,
+    );
     const { outcome } = res;
     if (outcome.result === 'installed' && outcome.source === 'candidate') {
       request.log.info({ installer: outcome }, 'candidate installer served');
-    } else if (outcome.result === 'ONBOARDING_TOKEN_INVALID' || outcome.result === 'CANDIDATE_INVALID' || outcome.result === 'CANDIDATE_NOT_AUTHORISED') {
+    } else if (
+      outcome.result === 'ONBOARDING_TOKEN_INVALID' ||
+      outcome.result === 'CANDIDATE_INVALID' ||
+      outcome.result === 'CANDIDATE_NOT_AUTHORISED'
+    ) {
       request.log.warn({ installer: outcome }, 'installer request refused');
     }
     return reply.code(res.status).headers(res.headers).send(res.body);
@@ -176,17 +218,33 @@ export function buildCloudApi(options: CloudApiOptions): CloudApi {
 function describe(outcome: ApprovedDigestOutcome): Record<string, unknown> {
   switch (outcome.kind) {
     case 'approved':
-      return { outcome: 'approved', reference: outcome.image.reference, version: outcome.version, ...(outcome.attestedBy ? { attestedBy: outcome.attestedBy } : {}) };
+      return {
+        outcome: 'approved',
+        reference: outcome.image.reference,
+        version: outcome.version,
+        ...(outcome.attestedBy ? { attestedBy: outcome.attestedBy } : {}),
+      };
     case 'unattested':
       // The digest is logged (it is a valid pinned reference); the script never names it.
-      return { outcome: 'APPROVED_DIGEST_UNATTESTED', reason: outcome.reason, reference: outcome.image.reference, version: outcome.version, ...(outcome.detail ? { detail: outcome.detail } : {}) };
+      return {
+        outcome: 'APPROVED_DIGEST_UNATTESTED',
+        reason: outcome.reason,
+        reference: outcome.image.reference,
+        version: outcome.version,
+        ...(outcome.detail ? { detail: outcome.detail } : {}),
+      };
     case 'missing':
       return { outcome: 'APPROVED_DIGEST_MISSING' };
     case 'invalid':
       // The value itself is not logged either: it may be anything.
       return { outcome: 'APPROVED_DIGEST_INVALID', problem: outcome.problem, version: outcome.version };
     case 'unavailable':
-      return { outcome: 'APPROVED_DIGEST_UNAVAILABLE', source: outcome.source, reason: outcome.reason, detail: outcome.detail };
+      return {
+        outcome: 'APPROVED_DIGEST_UNAVAILABLE',
+        source: outcome.source,
+        reason: outcome.reason,
+        detail: outcome.detail,
+      };
   }
 }
 
@@ -198,7 +256,11 @@ function withSafeRequestLogging(logger: FastifyServerOptions['logger']): Fastify
     ...base,
     serializers: {
       ...(base.serializers ?? {}),
-      req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, path: (req.url ?? '').split('?')[0], id: req.id }),
+      req: (req: { method?: string; url?: string; id?: string }) => ({
+        method: req.method,
+        path: (req.url ?? '').split('?')[0],
+        id: req.id,
+      }),
     },
   };
 }

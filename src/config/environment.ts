@@ -4,7 +4,10 @@
  */
 import type { EnvironmentConfig, Invariants } from './schema';
 
-export function environmentOf(invariants: Invariants & { file?: string }, envName: string): EnvironmentConfig {
+export function environmentOf(
+  invariants: Invariants & { file?: string },
+  envName: string,
+): EnvironmentConfig {
   const env = Object.hasOwn(invariants.environments, envName) ? invariants.environments[envName] : undefined;
   if (!env) throw new UnknownEnvironmentError(envName, Object.keys(invariants.environments), invariants.file);
   return env;

@@ -50,19 +50,27 @@ export function resolveInvariantsPath(explicit?: string, env: NodeJS.ProcessEnv 
   return path.resolve(chosen);
 }
 
-export function loadInvariants(explicitPath?: string, env: NodeJS.ProcessEnv = process.env): LoadedInvariants {
+export function loadInvariants(
+  explicitPath?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedInvariants {
   const file = resolveInvariantsPath(explicitPath, env);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new InvariantsError(file, [`${reason}; pass --invariants <path> or set SENTINEL_INVARIANTS`]);
   }
   return parseInvariants(text, file, env);
 }
 
-export function parseInvariants(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedInvariants {
+export function parseInvariants(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedInvariants {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new InvariantsError(
@@ -81,7 +89,9 @@ export function parseInvariants(text: string, file: string, env: NodeJS.ProcessE
       file,
       formatIssues(result.error.issues).map((problem, i) => {
         const issuePath = result.error.issues[i]!.path.join('.');
-        const source = ENV_OVERRIDES.find((o) => overrides.includes(o.variable) && issuePath.endsWith(o.path.join('.')));
+        const source = ENV_OVERRIDES.find(
+          (o) => overrides.includes(o.variable) && issuePath.endsWith(o.path.join('.')),
+        );
         return source ? `${problem} (value from ${source.variable})` : problem;
       }),
     );
@@ -107,7 +117,8 @@ function applyOverrides(data: unknown, env: NodeJS.ProcessEnv): string[] {
     applied.push(variable);
     for (const settings of Object.values(environments)) {
       let node = settings as Record<string, unknown> | undefined;
-      for (const key of keys.slice(0, -1)) node = (node?.[key] as Record<string, unknown> | undefined) ?? undefined;
+      for (const key of keys.slice(0, -1))
+        node = (node?.[key] as Record<string, unknown> | undefined) ?? undefined;
       if (node && typeof node === 'object') node[keys[keys.length - 1]!] = value;
     }
   }
@@ -144,12 +155,17 @@ export const SETUP_SCRIPTS_DIR = path.join(PROJECT_ROOT, 'ops', 'setup');
 
 function checkSetupScripts(env: EnvironmentConfig, where: string, problems: string[]): void {
   const known = existsSync(SETUP_SCRIPTS_DIR)
-    ? readdirSync(SETUP_SCRIPTS_DIR).filter((f) => f.endsWith('.sh') && f !== 'lib.sh').map((f) => f.slice(0, -3)).sort()
+    ? readdirSync(SETUP_SCRIPTS_DIR)
+        .filter((f) => f.endsWith('.sh') && f !== 'lib.sh')
+        .map((f) => f.slice(0, -3))
+        .sort()
     : [];
   env.targets.forEach((t, i) => {
     t.setup.forEach((name, j) => {
       if (!known.includes(name)) {
-        problems.push(`${where}.targets[${i}].setup[${j}]: unknown setup script ${JSON.stringify(name)}: expected one of ${known.join(', ')} (ops/setup/<name>.sh)`);
+        problems.push(
+          `${where}.targets[${i}].setup[${j}]: unknown setup script ${JSON.stringify(name)}: expected one of ${known.join(', ')} (ops/setup/<name>.sh)`,
+        );
       }
     });
   });
@@ -159,7 +175,9 @@ function checkSetupScripts(env: EnvironmentConfig, where: string, problems: stri
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
     const where = issue.path
-      .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+      .map((part, i) =>
+        typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`,
+      )
       .join('');
     return `${where || '(top level)'}: ${describeIssue(issue)}`;
   });

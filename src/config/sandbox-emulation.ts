@@ -20,14 +20,26 @@ interface ServiceUse {
 export function awsServicesOfRun(env: EnvironmentConfig, vars: NodeJS.ProcessEnv): ServiceUse[] {
   const uses: ServiceUse[] = [
     { variable: 'AWS_ENDPOINT_URL_EC2', name: 'EC2', why: 'instances and pinned AMIs' },
-    { variable: 'AWS_ENDPOINT_URL_SSM', name: 'SSM', why: `the approved pointer ${env.approvedDigestParameter}` },
+    {
+      variable: 'AWS_ENDPOINT_URL_SSM',
+      name: 'SSM',
+      why: `the approved pointer ${env.approvedDigestParameter}`,
+    },
   ];
   if (env.evidence.location.startsWith('s3://')) {
-    uses.push({ variable: 'AWS_ENDPOINT_URL_S3', name: 'S3', why: `the evidence at ${env.evidence.location}` });
+    uses.push({
+      variable: 'AWS_ENDPOINT_URL_S3',
+      name: 'S3',
+      why: `the evidence at ${env.evidence.location}`,
+    });
   }
   // The control plane's service user signs in through Cognito unless a token is given as is.
   if (!vars.RADIX_JWT_TOKEN) {
-    uses.push({ variable: 'AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER', name: 'Cognito', why: `the control plane's service user (pool ${env.controlPlane.cognito.userPoolId})` });
+    uses.push({
+      variable: 'AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER',
+      name: 'Cognito',
+      why: `the control plane's service user (pool ${env.controlPlane.cognito.userPoolId})`,
+    });
   }
   return uses;
 }
@@ -40,27 +52,41 @@ const AWS_HOSTS = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws|on\.aws)$/i
  * problem per line naming the variable to set; empty when every service it
  * uses is emulated, or when the environment is not a sandbox.
  */
-export function sandboxEmulationProblems(env: EnvironmentConfig, vars: NodeJS.ProcessEnv = process.env): string[] {
+export function sandboxEmulationProblems(
+  env: EnvironmentConfig,
+  vars: NodeJS.ProcessEnv = process.env,
+): string[] {
   if (env.kind !== 'sandbox' && env.executor.kind !== 'local') return [];
   if (/^true$/i.test(vars.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '')) {
-    return ['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true makes the AWS SDK ignore every endpoint variable, so every call would go to AWS: unset it'];
+    return [
+      'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true makes the AWS SDK ignore every endpoint variable, so every call would go to AWS: unset it',
+    ];
   }
   const problems: string[] = [];
   for (const use of awsServicesOfRun(env, vars)) {
     const own = vars[use.variable]?.trim();
-    const [variable, endpoint] = own ? [use.variable, own] : ['AWS_ENDPOINT_URL', vars.AWS_ENDPOINT_URL?.trim()];
+    const [variable, endpoint] = own
+      ? [use.variable, own]
+      : ['AWS_ENDPOINT_URL', vars.AWS_ENDPOINT_URL?.trim()];
     if (!endpoint) {
-      problems.push(`${use.variable} (or AWS_ENDPOINT_URL) is not set: ${use.name} (${use.why}) would be real AWS; point it at the emulator`);
+      problems.push(
+        `${use.variable} (or AWS_ENDPOINT_URL) is not set: ${use.name} (${use.why}) would be real AWS; point it at the emulator`,
+      );
       continue;
     }
     let host: string;
     try {
       host = new URL(endpoint).hostname;
     } catch {
-      problems.push(`${variable}=${endpoint} is not a URL; expected the emulator's, e.g. http://127.0.0.1:5000`);
+      problems.push(
+        `${variable}=${endpoint} is not a URL; expected the emulator's, e.g. http://127.0.0.1:5000`,
+      );
       continue;
     }
-    if (AWS_HOSTS.test(host)) problems.push(`${variable}=${endpoint} is AWS itself, not an emulator: ${use.name} (${use.why}) would be real`);
+    if (AWS_HOSTS.test(host))
+      problems.push(
+        `${variable}=${endpoint} is AWS itself, not an emulator: ${use.name} (${use.why}) would be real`,
+      );
   }
   return problems;
 }

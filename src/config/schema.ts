@@ -10,14 +10,22 @@ import { isValidRepository } from '../domain/image-ref';
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m or 4h, got ${JSON.stringify(text)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration such as 30s, 5m or 4h, got ${JSON.stringify(text)}`,
+    });
     return z.NEVER;
   }
   return ms;
 });
 
 const name = (what: string) =>
-  z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, `expected a ${what} of lower-case letters, digits and dashes (at most 40), starting with a letter`);
+  z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9-]{0,39}$/,
+      `expected a ${what} of lower-case letters, digits and dashes (at most 40), starting with a letter`,
+    );
 
 const vendor = z.enum(['nvidia', 'amd'], { message: 'expected nvidia or amd' });
 
@@ -38,10 +46,17 @@ const target = z
     name: name('target name'),
     vendor,
     provider: z.literal('aws-ec2', { message: 'expected aws-ec2 (the only provider so far)' }),
-    ami: z.string().regex(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'expected ami-<8 or 17 lower-case hex>, the pinned AMI id'),
+    ami: z
+      .string()
+      .regex(
+        /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
+        'expected ami-<8 or 17 lower-case hex>, the pinned AMI id',
+      ),
     amiName: z.string().min(1).optional(),
     instanceTypes: z
-      .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge'))
+      .array(
+        z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge'),
+      )
       .min(1, 'expected at least one instance type'),
     gpu: z.strictObject({
       vendor,
@@ -53,13 +68,22 @@ const target = z
      * the host before GPU detection (phase host_setup). `[]` means a baked AMI.
      */
     setup: z.array(
-      z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'expected a setup script name such as amdgpu-driver (ops/setup/<name>.sh)'),
+      z
+        .string()
+        .regex(
+          /^[a-z0-9][a-z0-9.-]{0,63}$/,
+          'expected a setup script name such as amdgpu-driver (ops/setup/<name>.sh)',
+        ),
       { message: 'expected a list of setup script names (ops/setup/<name>.sh), [] for a baked AMI' },
     ),
   })
   .superRefine((t, ctx) => {
     if (t.gpu.vendor !== t.vendor) {
-      ctx.addIssue({ code: 'custom', path: ['gpu', 'vendor'], message: `expected ${t.vendor}, the target's vendor` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gpu', 'vendor'],
+        message: `expected ${t.vendor}, the target's vendor`,
+      });
     }
   });
 
@@ -85,14 +109,21 @@ const executor = z.discriminatedUnion(
  */
 const subnetRef = z
   .string()
-  .regex(/^(?:subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@-]{1,255})$/, 'expected subnet-<8 or 17 lower-case hex>, or name:<the subnet\'s Name tag>');
+  .regex(
+    /^(?:subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@-]{1,255})$/,
+    "expected subnet-<8 or 17 lower-case hex>, or name:<the subnet's Name tag>",
+  );
 const securityGroupRef = z
   .string()
-  .regex(/^(?:sg-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@#,-]{1,255})$/, 'expected sg-<8 or 17 lower-case hex>, or name:<the security group\'s name>');
+  .regex(
+    /^(?:sg-(?:[0-9a-f]{8}|[0-9a-f]{17})|name:[\w .:/=+@#,-]{1,255})$/,
+    "expected sg-<8 or 17 lower-case hex>, or name:<the security group's name>",
+  );
 const unique = <T extends z.ZodType<string>>(item: T, what: string) =>
   z.array(item).superRefine((list, ctx) => {
     list.forEach((value, i) => {
-      if (list.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate ${what} ${value}` });
+      if (list.indexOf(value) !== i)
+        ctx.addIssue({ code: 'custom', path: [i], message: `duplicate ${what} ${value}` });
     });
   });
 
@@ -100,7 +131,9 @@ const network = z.strictObject({
   /** Subnets in order of preference, normally one per Availability Zone; the capacity sweep tries them in this order. */
   subnets: unique(subnetRef, 'subnet').min(1, 'expected at least one subnet'),
   /** Security groups every leg's machine gets (in the subnets' VPC). */
-  securityGroupIds: unique(securityGroupRef, 'security group').min(1, 'expected at least one security group').max(5, 'expected at most 5 security groups (the EC2 default limit per network interface)'),
+  securityGroupIds: unique(securityGroupRef, 'security group')
+    .min(1, 'expected at least one security group')
+    .max(5, 'expected at most 5 security groups (the EC2 default limit per network interface)'),
   /** Whether the machine gets a public IPv4 address (a subnet without a NAT route to SSM, the registry and the control plane needs one). */
   associatePublicIp: z.boolean(),
 });
@@ -143,8 +176,12 @@ const evidence = z.strictObject({
   retentionDays: z.number().int().min(1),
 });
 
-const awsRegion = z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2');
-const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge');
+const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2');
+const instanceType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as g5.xlarge');
 
 /** On-demand prices the legs' cost is computed from: USD per instance-hour, per region and instance type. */
 const prices = z.strictObject({
@@ -179,7 +216,12 @@ const schedules = z.strictObject({
       timezone: timeZone,
       candidate: z.strictObject({
         /** Image tag of the environment's repository, resolved to its digest when the run starts. */
-        tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'expected an image tag such as latest or main (letters, digits, _ . -; at most 128)'),
+        tag: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/,
+            'expected an image tag such as latest or main (letters, digits, _ . -; at most 128)',
+          ),
       }),
     })
     .optional(),
@@ -198,7 +240,12 @@ const environment = z
     awsRegion: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2'),
     approvedDigestParameter: z.string(),
     image: z.strictObject({
-      repository: z.string().refine(isValidRepository, 'expected an image repository such as ghcr.io/org/name (no tag, no digest)'),
+      repository: z
+        .string()
+        .refine(
+          isValidRepository,
+          'expected an image repository such as ghcr.io/org/name (no tag, no digest)',
+        ),
     }),
     instanceProfile: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'expected an IAM instance profile name'),
     /** Where legs launch (subnets, security groups, public IP); without it, RunInstances uses the account's default VPC. */
@@ -222,7 +269,12 @@ const environment = z
       /** The Cognito user pool Sentinel's service user signs in to (USER_PASSWORD_AUTH). */
       cognito: z.strictObject({
         region: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-west-2'),
-        userPoolId: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d_[0-9A-Za-z]+$/, 'expected a user pool id such as us-west-2_AbC123xyZ'),
+        userPoolId: z
+          .string()
+          .regex(
+            /^[a-z]{2}(?:-gov)?-[a-z]+-\d_[0-9A-Za-z]+$/,
+            'expected a user pool id such as us-west-2_AbC123xyZ',
+          ),
         clientId: z.string().regex(/^[0-9A-Za-z]{1,128}$/, 'expected an app client id (letters and digits)'),
         /** A cached IdToken is replaced this long before it expires. */
         refreshBefore: duration,
@@ -254,21 +306,28 @@ const environment = z
   .superRefine((env, ctx) => {
     const seen = new Set<string>();
     env.targets.forEach((t, i) => {
-      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name ${t.name}` });
+      if (seen.has(t.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'name'],
+          message: `duplicate target name ${t.name}`,
+        });
       seen.add(t.name);
     });
     if (env.kind === 'live' && env.executor.kind === 'local') {
       ctx.addIssue({
         code: 'custom',
         path: ['executor', 'kind'],
-        message: 'a live environment guards a real approved digest and refuses the local (simulated) executor; use ssm',
+        message:
+          'a live environment guards a real approved digest and refuses the local (simulated) executor; use ssm',
       });
     }
     if (env.kind === 'live' && !env.network) {
       ctx.addIssue({
         code: 'custom',
         path: ['network'],
-        message: 'required for a live environment: subnets, securityGroupIds and associatePublicIp (an account without a default VPC cannot launch otherwise)',
+        message:
+          'required for a live environment: subnets, securityGroupIds and associatePublicIp (an account without a default VPC cannot launch otherwise)',
       });
     }
     const usedTypes = new Set(env.targets.flatMap((t) => t.instanceTypes));
@@ -284,7 +343,11 @@ const environment = z
       }
     }
     if (env.polling.initialInterval > env.polling.maximumInterval) {
-      ctx.addIssue({ code: 'custom', path: ['polling', 'initialInterval'], message: 'expected at most polling.maximumInterval' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['polling', 'initialInterval'],
+        message: 'expected at most polling.maximumInterval',
+      });
     }
     if (env.timeouts.heartbeat <= env.polling.maximumInterval) {
       ctx.addIssue({
@@ -307,7 +370,11 @@ export const invariantsSchema = z
   })
   .superRefine((file, ctx) => {
     if (!file.environments.dev) {
-      ctx.addIssue({ code: 'custom', path: ['environments', 'dev'], message: 'the dev environment is required' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['environments', 'dev'],
+        message: 'the dev environment is required',
+      });
     }
     const parameterOwners = new Map<string, string>();
     for (const [envName, env] of Object.entries(file.environments)) {

@@ -78,17 +78,30 @@ export class ControlPlaneClient {
   }
 
   async getJob(clusterId: string, jobId: string): Promise<Job> {
-    return this.call('GET', `/v1/clusters/${encodeURIComponent(clusterId)}/jobs/${encodeURIComponent(jobId)}`, job);
+    return this.call(
+      'GET',
+      `/v1/clusters/${encodeURIComponent(clusterId)}/jobs/${encodeURIComponent(jobId)}`,
+      job,
+    );
   }
 
-  private async call<S extends z.ZodType | null>(method: string, path: string, schema: S, body?: unknown): Promise<S extends z.ZodType ? z.infer<S> : void> {
+  private async call<S extends z.ZodType | null>(
+    method: string,
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<S extends z.ZodType ? z.infer<S> : void> {
     for (let attempt = 1; ; attempt++) {
       const token = await this.tokens.idToken();
       let response: Response;
       try {
         response = await fetch(new URL(path, this.baseUrl), {
           method,
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
@@ -102,16 +115,24 @@ export class ControlPlaneClient {
       }
       const text = await response.text();
       if (response.status === 401 || response.status === 403) {
-        throw new ControlPlaneAuthError(`the control plane refused Sentinel's service user (${response.status} on ${method} ${path}): ${errorMessage(text)}`);
+        throw new ControlPlaneAuthError(
+          `the control plane refused Sentinel's service user (${response.status} on ${method} ${path}): ${errorMessage(text)}`,
+        );
       }
       if (response.status >= 500 || response.status === 429) {
         throw new ControlPlaneUnavailableError(`${method} ${path}: ${response.status} ${errorMessage(text)}`);
       }
-      if (response.status >= 400) throw new ControlPlaneRequestError(response.status, `${method} ${path}: ${response.status} ${errorMessage(text)}`);
+      if (response.status >= 400)
+        throw new ControlPlaneRequestError(
+          response.status,
+          `${method} ${path}: ${response.status} ${errorMessage(text)}`,
+        );
       if (schema === null) return undefined as never;
       const parsed = schema.safeParse(text ? JSON.parse(text) : undefined);
       if (!parsed.success) {
-        throw new ControlPlaneUnavailableError(`${method} ${path}: response breaks the contract: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new ControlPlaneUnavailableError(
+          `${method} ${path}: response breaks the contract: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       return parsed.data as never;
     }

@@ -6,7 +6,11 @@ import type { PricesConfig } from '../config/schema';
 import type { LegCost, LegResult, RunCost } from './run';
 
 /** USD per hour for one instance type in one region, when configured. */
-export function onDemandPrice(prices: PricesConfig | undefined, region: string, instanceType: string): number | undefined {
+export function onDemandPrice(
+  prices: PricesConfig | undefined,
+  region: string,
+  instanceType: string,
+): number | undefined {
   return prices?.onDemandUsdPerHour[region]?.[instanceType];
 }
 

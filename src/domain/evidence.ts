@@ -5,7 +5,17 @@
  */
 import type { FailureRecord } from './failures';
 import type { JanitorOutcome } from './janitor';
-import type { ApprovedDigestState, CandidateSource, CleanupIncomplete, LegResult, PreflightCheck, PromotionRecord, RunCost, Trigger, Verdict } from './run';
+import type {
+  ApprovedDigestState,
+  CandidateSource,
+  CleanupIncomplete,
+  LegResult,
+  PreflightCheck,
+  PromotionRecord,
+  RunCost,
+  Trigger,
+  Verdict,
+} from './run';
 
 export const EVIDENCE_SCHEMA = 'sentinel.evidence/v1';
 

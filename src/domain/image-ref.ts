@@ -59,19 +59,31 @@ export function parsePinnedImage(input: string, expectedRepository?: string): Pi
   if (at < 0) {
     const lastSegment = input.slice(input.lastIndexOf('/') + 1);
     if (lastSegment.includes(':')) {
-      throw new ImageRefError('tagged', `image reference ${shown} is a tag; pin it by digest as <repository>@sha256:<64 hex>`);
+      throw new ImageRefError(
+        'tagged',
+        `image reference ${shown} is a tag; pin it by digest as <repository>@sha256:<64 hex>`,
+      );
     }
-    throw new ImageRefError('not-pinned', `image reference ${shown} has no @sha256:<digest>; pin it by digest`);
+    throw new ImageRefError(
+      'not-pinned',
+      `image reference ${shown} has no @sha256:<digest>; pin it by digest`,
+    );
   }
   const namePart = input.slice(0, at);
   const digest = input.slice(at + 1);
   const lastSegment = namePart.slice(namePart.lastIndexOf('/') + 1);
   if (lastSegment.includes(':')) {
-    throw new ImageRefError('tagged', `image reference ${shown} carries a tag next to its digest; use <repository>@sha256:<64 hex> only`);
+    throw new ImageRefError(
+      'tagged',
+      `image reference ${shown} carries a tag next to its digest; use <repository>@sha256:<64 hex> only`,
+    );
   }
   if (!DIGEST.test(digest)) {
     if (DIGEST.test(digest.toLowerCase())) {
-      throw new ImageRefError('uppercase-digest', `digest in ${shown} has upper-case hex; digests are 64 lower-case hex characters`);
+      throw new ImageRefError(
+        'uppercase-digest',
+        `digest in ${shown} has upper-case hex; digests are 64 lower-case hex characters`,
+      );
     }
     throw new ImageRefError('bad-digest', `digest in ${shown} is not sha256:<64 lower-case hex>`);
   }
@@ -96,11 +108,21 @@ export function parsePinnedImage(input: string, expectedRepository?: string): Pi
  */
 export function pinnedImageFrom(value: PinnedImage | string, expectedRepository?: string): PinnedImage {
   if (typeof value === 'string') return parsePinnedImage(value, expectedRepository);
-  const parsed = parsePinnedImage(typeof value.reference === 'string' ? value.reference : '', expectedRepository);
+  const parsed = parsePinnedImage(
+    typeof value.reference === 'string' ? value.reference : '',
+    expectedRepository,
+  );
   if (value.repository !== parsed.repository) {
-    throw new ImageRefError('bad-repository', `image ${excerpt(parsed.reference)} carries another repository than its reference names`);
+    throw new ImageRefError(
+      'bad-repository',
+      `image ${excerpt(parsed.reference)} carries another repository than its reference names`,
+    );
   }
-  if (value.digest !== parsed.digest) throw new ImageRefError('bad-digest', `image ${excerpt(parsed.reference)} carries another digest than its reference names`);
+  if (value.digest !== parsed.digest)
+    throw new ImageRefError(
+      'bad-digest',
+      `image ${excerpt(parsed.reference)} carries another digest than its reference names`,
+    );
   return parsed;
 }
 

@@ -30,19 +30,22 @@ export const INSTALLER_ERRORS = {
   APPROVED_DIGEST_INVALID: {
     exit: 21,
     httpStatus: 200,
-    summary: 'the approved-digest parameter holds a value that is not a pinned reference of the configured repository',
+    summary:
+      'the approved-digest parameter holds a value that is not a pinned reference of the configured repository',
     failureCode: 'INSTALLER_APPROVED_DIGEST_INVALID',
   },
   APPROVED_DIGEST_UNAVAILABLE: {
     exit: 22,
     httpStatus: 503,
-    summary: 'the control plane could not read the approved digest from SSM (throttled, unreachable or access denied), or could not check its signed proof (registry or KMS unreachable)',
+    summary:
+      'the control plane could not read the approved digest from SSM (throttled, unreachable or access denied), or could not check its signed proof (registry or KMS unreachable)',
     failureCode: 'INSTALLER_SOURCE_UNAVAILABLE',
   },
   APPROVED_DIGEST_UNATTESTED: {
     exit: 26,
     httpStatus: 200,
-    summary: 'the environment requires attestation, and the approved digest has no PASSED verification summary for it signed by its key',
+    summary:
+      'the environment requires attestation, and the approved digest has no PASSED verification summary for it signed by its key',
     // Sentinel's legs install candidates, never the approved digest: a leg cannot meet this one.
     failureCode: 'INSTALLER_FAILED',
   },
@@ -131,14 +134,17 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** Reads the JSON result line a successful installer prints last; throws when it is missing or malformed. */
 export function parseInstallerResult(stdout: string): InstallerResult {
-  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const last = lines[lines.length - 1];
   if (last === undefined) throw new Error('the installer printed no result line');
   let value: unknown;
   try {
     value = JSON.parse(last);
   } catch {
-    throw new Error('the installer\'s last line is not JSON');
+    throw new Error("the installer's last line is not JSON");
   }
   const r = value as Partial<InstallerResult> | null;
   if (
@@ -151,7 +157,13 @@ export function parseInstallerResult(stdout: string): InstallerResult {
     (r.source !== 'approved' && r.source !== 'candidate') ||
     typeof r.container !== 'string'
   ) {
-    throw new Error('the installer\'s result line does not name the installed reference and digest');
+    throw new Error("the installer's result line does not name the installed reference and digest");
   }
-  return { installer: 'ok', reference: r.reference, digest: r.digest, source: r.source, container: r.container };
+  return {
+    installer: 'ok',
+    reference: r.reference,
+    digest: r.digest,
+    source: r.source,
+    container: r.container,
+  };
 }

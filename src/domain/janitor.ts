@@ -163,7 +163,11 @@ export function ageSeconds(instance: JanitorInstance, nowMs: number): number {
 }
 
 /** Splits instances into expired ones (candidates for termination) and young ones (spared). */
-export function classifyInstances(instances: JanitorInstance[], nowMs: number, cleanupTtlMs: number): Classified {
+export function classifyInstances(
+  instances: JanitorInstance[],
+  nowMs: number,
+  cleanupTtlMs: number,
+): Classified {
   const expired: JanitorAction[] = [];
   const young: JanitorSpared[] = [];
   for (const instance of instances) {
@@ -175,15 +179,31 @@ export function classifyInstances(instances: JanitorInstance[], nowMs: number, c
       ...(instance.runId ? { runId: instance.runId } : {}),
     };
     if (instance.launchedAt && age * 1000 >= cleanupTtlMs) {
-      expired.push({ ...base, ...(instance.target ? { target: instance.target } : {}), reason: 'ttl', detail: `launched ${formatDuration(age * 1000)} ago, older than cleanupTtl ${formatDuration(cleanupTtlMs)}` });
+      expired.push({
+        ...base,
+        ...(instance.target ? { target: instance.target } : {}),
+        reason: 'ttl',
+        detail: `launched ${formatDuration(age * 1000)} ago, older than cleanupTtl ${formatDuration(cleanupTtlMs)}`,
+      });
     } else if (Number.isFinite(expiresAt) && expiresAt <= nowMs) {
-      expired.push({ ...base, ...(instance.target ? { target: instance.target } : {}), reason: 'expires_at', detail: `past its radix:expires-at ${instance.expiresAt}` });
+      expired.push({
+        ...base,
+        ...(instance.target ? { target: instance.target } : {}),
+        reason: 'expires_at',
+        detail: `past its radix:expires-at ${instance.expiresAt}`,
+      });
     } else {
       const left = Math.min(
         instance.launchedAt ? cleanupTtlMs - age * 1000 : Infinity,
         Number.isFinite(expiresAt) ? expiresAt - nowMs : Infinity,
       );
-      young.push({ ...base, reason: 'young', detail: Number.isFinite(left) ? `expires in ${formatDuration(left)}` : 'no launch time nor radix:expires-at' });
+      young.push({
+        ...base,
+        reason: 'young',
+        detail: Number.isFinite(left)
+          ? `expires in ${formatDuration(left)}`
+          : 'no launch time nor radix:expires-at',
+      });
     }
   }
   return { expired, young };

@@ -95,7 +95,11 @@ export function sweepOrder(
 export function legPlacement(plan: PlacementPlan | undefined, target: string): LegPlacement | undefined {
   const found = plan?.targets.find((t) => t.target === target);
   if (!plan || !found) return undefined;
-  return { options: found.options, securityGroupIds: plan.securityGroupIds, associatePublicIp: plan.associatePublicIp };
+  return {
+    options: found.options,
+    securityGroupIds: plan.securityGroupIds,
+    associatePublicIp: plan.associatePublicIp,
+  };
 }
 
 /** `g5.xlarge in us-west-2a (subnet-…)` */

@@ -228,7 +228,15 @@ export interface LeftBehind {
 export type CleanupIncomplete = Array<LeftBehind & { target: string }>;
 
 /** `inconclusive`: no leg failed on the candidate, but at least one never got a fair trial (infrastructure): nothing promoted. */
-export type Verdict = 'passed' | 'failed' | 'cancelled' | 'lane_busy' | 'promotion_conflict' | 'promotion_stale' | 'promotion_overwritten' | 'inconclusive';
+export type Verdict =
+  | 'passed'
+  | 'failed'
+  | 'cancelled'
+  | 'lane_busy'
+  | 'promotion_conflict'
+  | 'promotion_stale'
+  | 'promotion_overwritten'
+  | 'inconclusive';
 
 export type PromotionStatus =
   | 'promoted'

@@ -47,7 +47,8 @@ export class LocalExecutor implements HostExecutor {
   }
 
   async probeReady(host: HostRef): Promise<Readiness> {
-    if (!existsSync(this.hostDir(host))) return { ready: false, detail: `no simulated host at ${this.hostDir(host)}` };
+    if (!existsSync(this.hostDir(host)))
+      return { ready: false, detail: `no simulated host at ${this.hostDir(host)}` };
     await this.boot(host);
     return { ready: true, detail: `simulated host ${host.target} ready` };
   }
@@ -81,7 +82,11 @@ export class LocalExecutor implements HostExecutor {
       await rm(secretsFile, { force: true });
       await writeFile(secretsFile, `${secretAssignments(options.secrets!)}\n`, { mode: 0o600, flag: 'wx' });
     }
-    await writeFile(file, secretsFile ? withSecretSource(script, { RADIX_SECRETS_FILE: secretsFile }) : script, { mode: 0o700 });
+    await writeFile(
+      file,
+      secretsFile ? withSecretSource(script, { RADIX_SECRETS_FILE: secretsFile }) : script,
+      { mode: 0o700 },
+    );
     const hostDir = this.hostDir(host);
     const root = this.rootDir(host);
     const env: NodeJS.ProcessEnv = {
@@ -104,7 +109,12 @@ export class LocalExecutor implements HostExecutor {
     };
     options.onStarted?.(commandId);
     const started = Date.now();
-    const child = spawn(path.join(workDir, 'base-bin', 'sh'), [file], { cwd: workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(workDir, 'base-bin', 'sh'), [file], {
+      cwd: workDir,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -125,7 +135,10 @@ export class LocalExecutor implements HostExecutor {
       timedOut = true;
       killGroup();
     }, options.timeoutMs);
-    const heartbeat = setInterval(() => options.wait.heartbeat({ commandId, elapsedMs: Date.now() - started }), 1000);
+    const heartbeat = setInterval(
+      () => options.wait.heartbeat({ commandId, elapsedMs: Date.now() - started }),
+      1000,
+    );
     options.wait.signal.addEventListener('abort', killGroup, { once: true });
     try {
       const exitCode = await new Promise<number | null>((resolve, reject) => {

@@ -19,7 +19,8 @@ export function hostSecretsParameter(instanceId: string, check: string): string 
 export function secretAssignments(secrets: Record<string, string>): string {
   return Object.entries(secrets)
     .map(([name, value]) => {
-      if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`secret name ${name} is not an upper-case shell variable name`);
+      if (!/^[A-Z][A-Z0-9_]*$/.test(name))
+        throw new Error(`secret name ${name} is not an upper-case shell variable name`);
       if (/[\n\r\0]/.test(value)) throw new Error(`secret ${name} holds a line break or NUL`);
       return `${name}=${shellQuote(value)}`;
     })

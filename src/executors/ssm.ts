@@ -22,9 +22,27 @@ import {
 import type { AwsClients } from '../aws/clients';
 import { awsErrorName } from '../aws/errors';
 import { HOST_SECRETS_PATH, hostSecretsParameter, secretAssignments, withSecretSource } from './secrets';
-import { pollWithBackoff, type HostExecutor, type HostRef, type Readiness, type RunScriptOptions, type ScriptResult } from './types';
+import {
+  pollWithBackoff,
+  type HostExecutor,
+  type HostRef,
+  type Readiness,
+  type RunScriptOptions,
+  type ScriptResult,
+} from './types';
 
-const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied', 'DeliveryTimedOut', 'ExecutionTimedOut']);
+const TERMINAL = new Set([
+  'Success',
+  'Failed',
+  'Cancelled',
+  'TimedOut',
+  'Undeliverable',
+  'Terminated',
+  'InvalidPlatform',
+  'AccessDenied',
+  'DeliveryTimedOut',
+  'ExecutionTimedOut',
+]);
 
 export class SsmExecutor implements HostExecutor {
   readonly kind = 'ssm' as const;
@@ -33,11 +51,14 @@ export class SsmExecutor implements HostExecutor {
 
   async probeReady(host: HostRef): Promise<Readiness> {
     const out = await this.aws.ssm(host.region).send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [host.instanceId] }] }),
+      new DescribeInstanceInformationCommand({
+        Filters: [{ Key: 'InstanceIds', Values: [host.instanceId] }],
+      }),
     );
     const info = out.InstanceInformationList?.[0];
     if (!info) return { ready: false, detail: 'instance not yet registered with SSM' };
-    if (info.PingStatus !== 'Online') return { ready: false, detail: `SSM ping status ${info.PingStatus ?? 'unknown'}` };
+    if (info.PingStatus !== 'Online')
+      return { ready: false, detail: `SSM ping status ${info.PingStatus ?? 'unknown'}` };
     return { ready: true, detail: `SSM agent ${info.AgentVersion ?? ''} online`.trim() };
   }
 
@@ -48,7 +69,9 @@ export class SsmExecutor implements HostExecutor {
     // attempt is a retry of its result (a failed check, an unreachable installer) and runs anew.
     let commandId = options.resumeCommandId;
     if (commandId && (await this.hasEnded(host, commandId))) commandId = undefined;
-    const secretsParameter = options.secrets ? hostSecretsParameter(host.instanceId, options.name) : undefined;
+    const secretsParameter = options.secrets
+      ? hostSecretsParameter(host.instanceId, options.name)
+      : undefined;
     if (!commandId) {
       const executionSeconds = Math.max(30, Math.ceil(options.timeoutMs / 1000));
       let command = script;
@@ -62,7 +85,10 @@ export class SsmExecutor implements HostExecutor {
             Description: `sentinel ${options.name} secrets for ${host.instanceId}; deleted once its command has ended`,
           }),
         );
-        command = withSecretSource(script, { RADIX_SECRETS_PARAMETER: secretsParameter, RADIX_SECRETS_REGION: host.region });
+        command = withSecretSource(script, {
+          RADIX_SECRETS_PARAMETER: secretsParameter,
+          RADIX_SECRETS_REGION: host.region,
+        });
       }
       const sent = await ssm.send(
         new SendCommandCommand({
@@ -79,7 +105,9 @@ export class SsmExecutor implements HostExecutor {
     }
     const id = commandId;
     const onAbort = () => {
-      void ssm.send(new CancelCommandCommand({ CommandId: id, InstanceIds: [host.instanceId] })).catch(() => undefined);
+      void ssm
+        .send(new CancelCommandCommand({ CommandId: id, InstanceIds: [host.instanceId] }))
+        .catch(() => undefined);
       if (secretsParameter) void this.deleteSecrets(host, secretsParameter).catch(() => undefined);
     };
     options.wait.signal.addEventListener('abort', onAbort, { once: true });
@@ -88,7 +116,9 @@ export class SsmExecutor implements HostExecutor {
         options.wait.heartbeat({ commandId: id, attempt });
         let out: GetCommandInvocationCommandOutput;
         try {
-          out = await ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: host.instanceId }));
+          out = await ssm.send(
+            new GetCommandInvocationCommand({ CommandId: id, InstanceId: host.instanceId }),
+          );
         } catch (err) {
           // Right after SendCommand the invocation may not exist yet.
           if (awsErrorName(err) === 'InvocationDoesNotExist') return undefined;
@@ -98,7 +128,12 @@ export class SsmExecutor implements HostExecutor {
       });
       // The command has ended: its secrets have been read, or never will be.
       if (secretsParameter) await this.deleteSecrets(host, secretsParameter);
-      const status = invocation.Status === 'Success' ? 'success' : /TimedOut/.test(invocation.Status ?? '') ? 'timed_out' : 'failed';
+      const status =
+        invocation.Status === 'Success'
+          ? 'success'
+          : /TimedOut/.test(invocation.Status ?? '')
+            ? 'timed_out'
+            : 'failed';
       return {
         status,
         exitCode: invocation.ResponseCode ?? null,
@@ -115,7 +150,9 @@ export class SsmExecutor implements HostExecutor {
   /** Has the command reached a terminal status on the host? (Not yet visible counts as still running.) */
   private async hasEnded(host: HostRef, commandId: string): Promise<boolean> {
     try {
-      const out = await this.aws.ssm(host.region).send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: host.instanceId }));
+      const out = await this.aws
+        .ssm(host.region)
+        .send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: host.instanceId }));
       return out.Status !== undefined && TERMINAL.has(out.Status);
     } catch (err) {
       if (awsErrorName(err) === 'InvocationDoesNotExist') return false;
@@ -136,8 +173,15 @@ export class SsmExecutor implements HostExecutor {
     const ssm = this.aws.ssm(host.region);
     let next: string | undefined;
     do {
-      const page = await ssm.send(new GetParametersByPathCommand({ Path: `${HOST_SECRETS_PATH}/${host.instanceId}`, Recursive: true, NextToken: next }));
-      for (const parameter of page.Parameters ?? []) if (parameter.Name) await this.deleteSecrets(host, parameter.Name);
+      const page = await ssm.send(
+        new GetParametersByPathCommand({
+          Path: `${HOST_SECRETS_PATH}/${host.instanceId}`,
+          Recursive: true,
+          NextToken: next,
+        }),
+      );
+      for (const parameter of page.Parameters ?? [])
+        if (parameter.Name) await this.deleteSecrets(host, parameter.Name);
       next = page.NextToken;
     } while (next);
   }

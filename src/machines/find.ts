@@ -3,7 +3,13 @@
  * id. EC2 errors are thrown as the SDK raised them; the caller decides what
  * they mean.
  */
-import { DescribeInstancesCommand, paginateDescribeInstances, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  paginateDescribeInstances,
+  type EC2Client,
+  type Filter,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import type { JanitorInstance } from '../domain/janitor';
 import { LIVE_STATES, PURPOSE, TAG, tagOf } from './tags';
 
@@ -16,7 +22,11 @@ export interface FindOptions {
 }
 
 /** Every instance matching the filters, over all pages; an instance repeated across a page boundary is counted once. */
-export async function findInstances(ec2: EC2Client, filters: Filter[], options: FindOptions = {}): Promise<Instance[]> {
+export async function findInstances(
+  ec2: EC2Client,
+  filters: Filter[],
+  options: FindOptions = {},
+): Promise<Instance[]> {
   const found = new Map<string, Instance>();
   const pages = paginateDescribeInstances(
     { client: ec2, ...(options.pageSize ? { pageSize: options.pageSize } : {}) },
@@ -27,7 +37,8 @@ export async function findInstances(ec2: EC2Client, filters: Filter[], options: 
   for await (const out of pages) {
     for (const reservation of out.Reservations ?? []) {
       // A page boundary may repeat an instance that changed state meanwhile: the later sighting wins.
-      for (const instance of reservation.Instances ?? []) if (instance.InstanceId) found.set(instance.InstanceId, instance);
+      for (const instance of reservation.Instances ?? [])
+        if (instance.InstanceId) found.set(instance.InstanceId, instance);
     }
     page += 1;
     options.onPage?.(page, found.size);
@@ -36,7 +47,11 @@ export async function findInstances(ec2: EC2Client, filters: Filter[], options: 
 }
 
 /** Live machines tagged with the leg. */
-export function findLegMachines(ec2: EC2Client, legWorkflowId: string, options: FindOptions = {}): Promise<Instance[]> {
+export function findLegMachines(
+  ec2: EC2Client,
+  legWorkflowId: string,
+  options: FindOptions = {},
+): Promise<Instance[]> {
   return findInstances(
     ec2,
     [
@@ -48,7 +63,11 @@ export function findLegMachines(ec2: EC2Client, legWorkflowId: string, options: 
 }
 
 /** Live GPU-matrix machines of the environment (radix:purpose and radix:environment), as the janitor sees them. */
-export async function findEnvironmentMachines(ec2: EC2Client, environment: string, options: FindOptions = {}): Promise<JanitorInstance[]> {
+export async function findEnvironmentMachines(
+  ec2: EC2Client,
+  environment: string,
+  options: FindOptions = {},
+): Promise<JanitorInstance[]> {
   const instances = await findInstances(
     ec2,
     [
@@ -77,7 +96,14 @@ function janitorInstance(i: Instance): JanitorInstance {
 }
 
 /** One instance by id; undefined when EC2 lists nothing for it. */
-export async function describeInstance(ec2: EC2Client, instanceId: string, signal?: AbortSignal): Promise<Instance | undefined> {
-  const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), signal ? { abortSignal: signal } : {});
+export async function describeInstance(
+  ec2: EC2Client,
+  instanceId: string,
+  signal?: AbortSignal,
+): Promise<Instance | undefined> {
+  const out = await ec2.send(
+    new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+    signal ? { abortSignal: signal } : {},
+  );
   return out.Reservations?.[0]?.Instances?.[0];
 }

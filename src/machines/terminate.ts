@@ -33,13 +33,17 @@ const TERMINATE_BATCH = 50;
  */
 async function terminate(ec2: EC2Client, ids: string[], signal?: AbortSignal): Promise<'done' | 'not_found'> {
   try {
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }), signal ? { abortSignal: signal } : {});
+    await ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: ids }),
+      signal ? { abortSignal: signal } : {},
+    );
     return 'done';
   } catch (err) {
     if (awsErrorName(err) === 'InvalidInstanceID.NotFound') return 'not_found';
     // An instance that is already gone (terminated behind our back) is done, whatever the call said about it
     // (moto, for one, fails on the network interface of an instance terminated before).
-    if (!isCredentialError(err) && ids.length === 1 && (await alreadyGone(ec2, ids[0]!, signal))) return 'done';
+    if (!isCredentialError(err) && ids.length === 1 && (await alreadyGone(ec2, ids[0]!, signal)))
+      return 'done';
     throw new TerminationFailed(ids, err);
   }
 }
@@ -56,7 +60,11 @@ async function alreadyGone(ec2: EC2Client, instanceId: string, signal?: AbortSig
  * Terminates the instances in batches; one EC2 no longer knows is skipped (not
  * listed as terminated). Returns the ids terminated.
  */
-export async function terminateInstances(ec2: EC2Client, ids: string[], onProgress?: (terminated: number) => void): Promise<string[]> {
+export async function terminateInstances(
+  ec2: EC2Client,
+  ids: string[],
+  onProgress?: (terminated: number) => void,
+): Promise<string[]> {
   const terminated: string[] = [];
   for (let start = 0; start < ids.length; start += TERMINATE_BATCH) {
     const batch = ids.slice(start, start + TERMINATE_BATCH);
@@ -82,7 +90,11 @@ export interface LegMachines {
 }
 
 /** Terminates every machine of the leg; returns the ids terminated (those already shutting down included). */
-export async function terminateLegMachines(ec2: EC2Client, req: LegMachines, wait: WaitContext): Promise<string[]> {
+export async function terminateLegMachines(
+  ec2: EC2Client,
+  req: LegMachines,
+  wait: WaitContext,
+): Promise<string[]> {
   const signal = wait.signal;
   const grace = req.graceMs ?? EVENTUAL_CONSISTENCY_GRACE_MS;
   const deadline = Date.now() + grace;
@@ -113,8 +125,13 @@ export async function terminateLegMachines(ec2: EC2Client, req: LegMachines, wai
   // A last look by tag: a launch that became visible meanwhile is not left behind.
   if (req.legWorkflowId && terminated.size > 0) {
     for (const instance of await findLegMachines(ec2, req.legWorkflowId, { signal })) {
-      if (instance.InstanceId && !terminated.has(instance.InstanceId) && !GONE_STATES.has(instance.State?.Name ?? '')) {
-        if ((await terminate(ec2, [instance.InstanceId], signal)) === 'done') terminated.add(instance.InstanceId);
+      if (
+        instance.InstanceId &&
+        !terminated.has(instance.InstanceId) &&
+        !GONE_STATES.has(instance.State?.Name ?? '')
+      ) {
+        if ((await terminate(ec2, [instance.InstanceId], signal)) === 'done')
+          terminated.add(instance.InstanceId);
       }
     }
   }

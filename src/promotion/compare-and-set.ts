@@ -65,13 +65,18 @@ export async function compareAndSetApprovedDigest<T>(
         Value: req.candidate,
         Type: 'String',
         Overwrite: current.reference !== null,
-        Description: (req.description ?? `Approved cluster-agent image, promoted by Sentinel run ${req.workflowId}`).slice(0, 1024),
+        Description: (
+          req.description ?? `Approved cluster-agent image, promoted by Sentinel run ${req.workflowId}`
+        ).slice(0, 1024),
       }),
     );
     version = out.Version;
   } catch (err) {
     if (awsErrorName(err) === 'ParameterAlreadyExists') {
-      throw new PromotionConflictError(`${req.parameter} was created by someone else during the run; not overwritten`, err);
+      throw new PromotionConflictError(
+        `${req.parameter} was created by someone else during the run; not overwritten`,
+        err,
+      );
     }
     throw new PointerAccessError('write', req.parameter, `${req.parameter}: ${awsErrorMessage(err)}`, err);
   }
@@ -99,13 +104,21 @@ function expectUnmoved(req: CompareAndSetRequest, current: ApprovedDigestState):
 }
 
 /** The values other writers put between version `read` and our `written` one, from the parameter's history. */
-async function writesBetween(aws: SsmClients, req: CompareAndSetRequest, read: number, written: number): Promise<OverwrittenValue[]> {
+async function writesBetween(
+  aws: SsmClients,
+  req: CompareAndSetRequest,
+  read: number,
+  written: number,
+): Promise<OverwrittenValue[]> {
   let history: ParameterHistory[];
   try {
     history = await approvedDigestHistory(aws, req);
   } catch (err) {
     // The history could not be read: the versions alone still prove an overwrite happened.
-    return Array.from({ length: written - read - 1 }, (_, i) => ({ reference: `(unknown: ${awsErrorMessage(err)})`, version: read + 1 + i }));
+    return Array.from({ length: written - read - 1 }, (_, i) => ({
+      reference: `(unknown: ${awsErrorMessage(err)})`,
+      version: read + 1 + i,
+    }));
   }
   const found: OverwrittenValue[] = [];
   for (const h of history) {

@@ -41,11 +41,14 @@ export async function checkPromotionOrder(
     try {
       created = await registry.imageCreated(endpoint, digest, signal);
     } catch (err) {
-      if (!(err instanceof RegistryError) || err.kind === 'auth_refused' || err.kind === 'unreachable') throw err;
+      if (!(err instanceof RegistryError) || err.kind === 'auth_refused' || err.kind === 'unreachable')
+        throw err;
       throw new PromotionOrderUnknownError(`${role} ${wanted.repository}@${digest}: ${err.message}`, err);
     }
     if (!created) {
-      throw new PromotionOrderUnknownError(`${role} ${wanted.repository}@${digest} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}`);
+      throw new PromotionOrderUnknownError(
+        `${role} ${wanted.repository}@${digest} has no manifest at ${endpoint.baseUrl}/v2/${endpoint.name}`,
+      );
     }
     return created;
   };

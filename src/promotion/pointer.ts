@@ -27,9 +27,18 @@ export interface ApprovedDigestRef {
 export type SsmClients = Pick<AwsClients, 'ssm'>;
 
 /** The pointer's value and version; both null when the parameter does not exist. PointerAccessError when SSM cannot be read. */
-export async function readApprovedDigest(aws: SsmClients, ref: ApprovedDigestRef, options: { signal?: AbortSignal } = {}): Promise<ApprovedDigestState> {
+export async function readApprovedDigest(
+  aws: SsmClients,
+  ref: ApprovedDigestRef,
+  options: { signal?: AbortSignal } = {},
+): Promise<ApprovedDigestState> {
   try {
-    const out = await aws.ssm(ref.region).send(new GetParameterCommand({ Name: ref.parameter }), options.signal ? { abortSignal: options.signal } : {});
+    const out = await aws
+      .ssm(ref.region)
+      .send(
+        new GetParameterCommand({ Name: ref.parameter }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
     return { reference: out.Parameter?.Value ?? null, version: out.Parameter?.Version ?? null };
   } catch (err) {
     if (awsErrorName(err) === 'ParameterNotFound') return { reference: null, version: null };

@@ -65,15 +65,28 @@ export interface RollbackRecord {
 }
 
 /** What a rollback would restore, read-only. */
-export async function planRollback(aws: AwsClients, environment: string, env: EnvironmentConfig): Promise<RollbackPlan> {
+export async function planRollback(
+  aws: AwsClients,
+  environment: string,
+  env: EnvironmentConfig,
+): Promise<RollbackPlan> {
   const ref = { region: env.awsRegion, parameter: env.approvedDigestParameter };
   const current = await readApprovedDigest(aws, ref);
   if (current.reference === null || current.version === null) {
-    throw new RollbackError('parameter_absent', `${ref.parameter} does not exist: there is nothing to roll back (bootstrap it with sentinel bootstrap --apply --initial-digest)`);
+    throw new RollbackError(
+      'parameter_absent',
+      `${ref.parameter} does not exist: there is nothing to roll back (bootstrap it with sentinel bootstrap --apply --initial-digest)`,
+    );
   }
   const history = await approvedDigestHistory(aws, ref);
   const earlier = history
-    .filter((h) => h.Version !== undefined && h.Version < current.version! && h.Value !== undefined && h.Value !== current.reference)
+    .filter(
+      (h) =>
+        h.Version !== undefined &&
+        h.Version < current.version! &&
+        h.Value !== undefined &&
+        h.Value !== current.reference,
+    )
     .sort((a, b) => b.Version! - a.Version!);
   for (const entry of earlier) {
     try {
@@ -109,7 +122,14 @@ export async function planRollback(aws: AwsClients, environment: string, env: En
 export async function applyRollback(
   aws: AwsClients,
   plan: RollbackPlan,
-  context: { actor: string; reason?: string; evidenceLocation: string; configFile: string; configSha256: string; now?: Date },
+  context: {
+    actor: string;
+    reason?: string;
+    evidenceLocation: string;
+    configFile: string;
+    configSha256: string;
+    now?: Date;
+  },
 ): Promise<{ record: RollbackRecord; evidence: EvidenceLocation }> {
   const at = (context.now ?? new Date()).toISOString();
   let outcome: { version: number | null };
@@ -155,7 +175,10 @@ export async function applyRollback(
 export function renderRollbackMarkdown(r: RollbackRecord): string {
   const text = (value: string) => value.replace(/[\r\n]+/g, ' ').replace(/([\\`*_{}[\]<>|#!])/g, '\\$1');
   const code = (value: string) => `\`${value.replace(/[`\r\n|]/g, '')}\``;
-  const state = (s: ApprovedDigestState) => (s.reference === null ? '(absent)' : `${code(s.reference)}${s.version === null ? '' : ` (version ${s.version})`}`);
+  const state = (s: ApprovedDigestState) =>
+    s.reference === null
+      ? '(absent)'
+      : `${code(s.reference)}${s.version === null ? '' : ` (version ${s.version})`}`;
   return [
     `# Sentinel rollback: ${text(r.environment)}`,
     '',
@@ -165,7 +188,11 @@ export function renderRollbackMarkdown(r: RollbackRecord): string {
     `| Before | ${state(r.before)} |`,
     `| After | ${state(r.after)} |`,
     `| Restored from | version ${r.restoredFrom.version}${r.restoredFrom.lastModified ? `, written ${text(r.restoredFrom.lastModified)}` : ''}${r.restoredFrom.description ? `: ${text(r.restoredFrom.description)}` : ''} |`,
-    ...(r.overwritten && r.overwritten.length > 0 ? [`| **Overwritten** | ${r.overwritten.map((o) => `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`).join('; ')} |`] : []),
+    ...(r.overwritten && r.overwritten.length > 0
+      ? [
+          `| **Overwritten** | ${r.overwritten.map((o) => `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`).join('; ')} |`,
+        ]
+      : []),
     `| By | ${text(r.actor)} |`,
     `| Reason | ${r.reason ? text(r.reason) : '–'} |`,
     `| At | ${text(r.at)} |`,

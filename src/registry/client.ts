@@ -44,7 +44,9 @@ export function registryEndpoint(repository: string, env: NodeJS.ProcessEnv = pr
     try {
       url = new URL(override);
     } catch {
-      throw new RegistryConfigError(`SENTINEL_REGISTRY_URL=${override} is not a URL; expected e.g. http://127.0.0.1:5000`);
+      throw new RegistryConfigError(
+        `SENTINEL_REGISTRY_URL=${override} is not a URL; expected e.g. http://127.0.0.1:5000`,
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new RegistryConfigError(`SENTINEL_REGISTRY_URL=${override} must be an http(s) URL`);
@@ -94,7 +96,11 @@ export function parseBearerChallenge(header: string | null): Challenge | undefin
     params[match[1]!.toLowerCase()] = match[2] ?? match[3] ?? '';
   }
   if (!params.realm) return undefined;
-  return { realm: params.realm, ...(params.service ? { service: params.service } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+  return {
+    realm: params.realm,
+    ...(params.service ? { service: params.service } : {}),
+    ...(params.scope ? { scope: params.scope } : {}),
+  };
 }
 
 export class RegistryClient {
@@ -105,8 +111,18 @@ export class RegistryClient {
   }
 
   /** The manifest's head, or undefined when the registry has no such manifest (404). */
-  async headManifest(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
-    const res = await this.request(endpoint, 'HEAD', `manifests/${reference}`, { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, signal);
+  async headManifest(
+    endpoint: RegistryEndpoint,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<ManifestHead | undefined> {
+    const res = await this.request(
+      endpoint,
+      'HEAD',
+      `manifests/${reference}`,
+      { Accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      signal,
+    );
     if (res.status === 404) return undefined;
     this.expectOk(res, endpoint, `HEAD manifest ${reference}`);
     const length = Number(res.headers.get('content-length'));
@@ -118,21 +134,43 @@ export class RegistryClient {
   }
 
   /** The manifest's bytes and digest (sha256 of the bytes, checked against the registry's header), or undefined on 404. */
-  async getManifest(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<Manifest | undefined> {
-    const res = await this.request(endpoint, 'GET', `manifests/${reference}`, { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, signal);
+  async getManifest(
+    endpoint: RegistryEndpoint,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<Manifest | undefined> {
+    const res = await this.request(
+      endpoint,
+      'GET',
+      `manifests/${reference}`,
+      { Accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      signal,
+    );
     if (res.status === 404) return undefined;
     this.expectOk(res, endpoint, `GET manifest ${reference}`);
     const body = Buffer.from(await res.arrayBuffer());
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     const reported = res.headers.get('docker-content-digest');
     if (reported && reported !== digest) {
-      throw new RegistryError('bad_response', `${endpoint.baseUrl}: manifest ${reference} reported digest ${reported} but its bytes hash to ${digest}`);
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: manifest ${reference} reported digest ${reported} but its bytes hash to ${digest}`,
+      );
     }
-    return { digest, mediaType: (res.headers.get('content-type') ?? 'unknown').split(';')[0]!.trim(), size: body.length, body };
+    return {
+      digest,
+      mediaType: (res.headers.get('content-type') ?? 'unknown').split(';')[0]!.trim(),
+      size: body.length,
+      body,
+    };
   }
 
   /** A blob's bytes (small ones: image configs), or undefined on 404. */
-  async getBlob(endpoint: RegistryEndpoint, digest: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  async getBlob(
+    endpoint: RegistryEndpoint,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<Buffer | undefined> {
     const res = await this.request(endpoint, 'GET', `blobs/${digest}`, {}, signal);
     if (res.status === 404) return undefined;
     this.expectOk(res, endpoint, `GET blob ${digest}`);
@@ -146,31 +184,62 @@ export class RegistryClient {
    * registry has no such manifest; a RegistryError ('bad_response') when the
    * image has no config blob or its config no valid `created`.
    */
-  async imageCreated(endpoint: RegistryEndpoint, reference: string, signal?: AbortSignal): Promise<Date | undefined> {
+  async imageCreated(
+    endpoint: RegistryEndpoint,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<Date | undefined> {
     let manifest = await this.getManifest(endpoint, reference, signal);
     if (!manifest) return undefined;
     let parsed = parseJson(manifest.body, `${endpoint.baseUrl}: manifest ${reference}`) as ImageManifestJson;
     if (Array.isArray(parsed.manifests)) {
-      const images = parsed.manifests.filter((m) => typeof m.digest === 'string' && m.platform?.os !== 'unknown');
-      const chosen = images.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? images[0];
-      if (!chosen) throw new RegistryError('bad_response', `${endpoint.baseUrl}: index ${reference} lists no image`);
+      const images = parsed.manifests.filter(
+        (m) => typeof m.digest === 'string' && m.platform?.os !== 'unknown',
+      );
+      const chosen =
+        images.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? images[0];
+      if (!chosen)
+        throw new RegistryError('bad_response', `${endpoint.baseUrl}: index ${reference} lists no image`);
       manifest = await this.getManifest(endpoint, chosen.digest!, signal);
-      if (!manifest) throw new RegistryError('bad_response', `${endpoint.baseUrl}: index ${reference} lists ${chosen.digest}, which the registry does not have`);
-      parsed = parseJson(manifest.body, `${endpoint.baseUrl}: manifest ${chosen.digest}`) as ImageManifestJson;
+      if (!manifest)
+        throw new RegistryError(
+          'bad_response',
+          `${endpoint.baseUrl}: index ${reference} lists ${chosen.digest}, which the registry does not have`,
+        );
+      parsed = parseJson(
+        manifest.body,
+        `${endpoint.baseUrl}: manifest ${chosen.digest}`,
+      ) as ImageManifestJson;
     }
     const configDigest = parsed.config?.digest;
-    if (typeof configDigest !== 'string') throw new RegistryError('bad_response', `${endpoint.baseUrl}: manifest ${reference} names no image config`);
+    if (typeof configDigest !== 'string')
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: manifest ${reference} names no image config`,
+      );
     const config = await this.getBlob(endpoint, configDigest, signal);
-    if (!config) throw new RegistryError('bad_response', `${endpoint.baseUrl}: the config ${configDigest} of ${reference} is missing`);
+    if (!config)
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: the config ${configDigest} of ${reference} is missing`,
+      );
     const actual = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     if (configDigest.startsWith('sha256:') && actual !== configDigest) {
-      throw new RegistryError('bad_response', `${endpoint.baseUrl}: the config of ${reference} hashes to ${actual}, not ${configDigest}`);
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: the config of ${reference} hashes to ${actual}, not ${configDigest}`,
+      );
     }
-    const created = (parseJson(config, `${endpoint.baseUrl}: config ${configDigest}`) as { created?: unknown }).created;
+    const created = (
+      parseJson(config, `${endpoint.baseUrl}: config ${configDigest}`) as { created?: unknown }
+    ).created;
     // RFC 3339, as the OCI image spec requires; Date.parse also takes other forms, so check the shape first.
     const time = typeof created === 'string' && RFC3339.test(created) ? new Date(created) : undefined;
     if (!time || Number.isNaN(time.getTime())) {
-      throw new RegistryError('bad_response', `${endpoint.baseUrl}: the image config of ${reference} has no valid created time (${JSON.stringify(created ?? null)})`);
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: the image config of ${reference} has no valid created time (${JSON.stringify(created ?? null)})`,
+      );
     }
     return time;
   }
@@ -178,17 +247,38 @@ export class RegistryClient {
   private expectOk(res: Response, endpoint: RegistryEndpoint, what: string): void {
     if (res.ok) return;
     if (res.status === 401 || res.status === 403) {
-      throw new RegistryError('auth_refused', `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} refused (HTTP ${res.status})`, res.status);
+      throw new RegistryError(
+        'auth_refused',
+        `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} refused (HTTP ${res.status})`,
+        res.status,
+      );
     }
     // 429 and 5xx are the registry's trouble, worth retrying; anything else is an answer we cannot use.
     const kind: RegistryErrorKind = res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response';
-    throw new RegistryError(kind, `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} answered HTTP ${res.status}`, res.status);
+    throw new RegistryError(
+      kind,
+      `${endpoint.baseUrl}/v2/${endpoint.name}: ${what} answered HTTP ${res.status}`,
+      res.status,
+    );
   }
 
   /** One API call, answering a Bearer challenge once with an anonymous token. */
-  private request(endpoint: RegistryEndpoint, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  private request(
+    endpoint: RegistryEndpoint,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const url = `${endpoint.baseUrl}/v2/${endpoint.name}/${path}`;
-    return this.tokens.call(endpoint, 'pull', url, (authorization) => this.send(url, { method, headers: { ...headers, ...authorization }, ...(signal ? { signal } : {}) }), signal);
+    return this.tokens.call(
+      endpoint,
+      'pull',
+      url,
+      (authorization) =>
+        this.send(url, { method, headers: { ...headers, ...authorization }, ...(signal ? { signal } : {}) }),
+      signal,
+    );
   }
 
   private send(url: string, init: RequestInit): Promise<Response> {
@@ -203,7 +293,10 @@ async function fetchRegistry(fetchFn: typeof fetch, url: string, init: RequestIn
   } catch (err) {
     if (init.signal?.aborted) throw err;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    throw new RegistryError(
+      'unreachable',
+      `${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -229,10 +322,18 @@ export class RegistryTokens {
   ) {}
 
   /** Makes the call `send` (with the Authorization header it is given), answering a Bearer challenge once. */
-  async call(endpoint: RegistryEndpoint, access: 'pull' | 'push', url: string, send: (authorization: Record<string, string>) => Promise<Response>, signal?: AbortSignal): Promise<Response> {
+  async call(
+    endpoint: RegistryEndpoint,
+    access: 'pull' | 'push',
+    url: string,
+    send: (authorization: Record<string, string>) => Promise<Response>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const key = `${endpoint.baseUrl} repository:${endpoint.name}:${access}`;
     const cached = this.tokens.get(key);
-    const res = await send(cached && cached.expiresAt > Date.now() ? { Authorization: `Bearer ${cached.token}` } : {});
+    const res = await send(
+      cached && cached.expiresAt > Date.now() ? { Authorization: `Bearer ${cached.token}` } : {},
+    );
     if (res.status !== 401) return res;
 
     const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
@@ -246,19 +347,40 @@ export class RegistryTokens {
     return send({ Authorization: `Bearer ${token.token}` });
   }
 
-  private async token(challenge: Challenge, endpoint: RegistryEndpoint, access: 'pull' | 'push', signal?: AbortSignal): Promise<{ token: string; expiresAt: number }> {
+  private async token(
+    challenge: Challenge,
+    endpoint: RegistryEndpoint,
+    access: 'pull' | 'push',
+    signal?: AbortSignal,
+  ): Promise<{ token: string; expiresAt: number }> {
     let tokenUrl: URL;
     try {
       tokenUrl = new URL(challenge.realm);
     } catch {
-      throw new RegistryError('bad_response', `${endpoint.baseUrl}: token realm ${JSON.stringify(challenge.realm)} is not a URL`);
+      throw new RegistryError(
+        'bad_response',
+        `${endpoint.baseUrl}: token realm ${JSON.stringify(challenge.realm)} is not a URL`,
+      );
     }
     if (challenge.service) tokenUrl.searchParams.set('service', challenge.service);
     // A push needs both; the challenge of a read (HEAD of a blob before its upload) names pull only.
-    tokenUrl.searchParams.set('scope', access === 'push' ? `repository:${endpoint.name}:pull,push` : (challenge.scope ?? `repository:${endpoint.name}:pull`));
+    tokenUrl.searchParams.set(
+      'scope',
+      access === 'push'
+        ? `repository:${endpoint.name}:pull,push`
+        : (challenge.scope ?? `repository:${endpoint.name}:pull`),
+    );
     const basic: Record<string, string> =
-      access === 'push' && this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
-    const res = await fetchRegistry(this.fetchFn, tokenUrl.toString(), { method: 'GET', headers: basic, ...(signal ? { signal } : {}) });
+      access === 'push' && this.credentials
+        ? {
+            Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`,
+          }
+        : {};
+    const res = await fetchRegistry(this.fetchFn, tokenUrl.toString(), {
+      method: 'GET',
+      headers: basic,
+      ...(signal ? { signal } : {}),
+    });
     const where = `${tokenUrl.origin}${tokenUrl.pathname}`;
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
@@ -270,10 +392,23 @@ export class RegistryTokens {
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new RegistryError(res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response', `${where}: token request answered HTTP ${res.status}`, res.status);
+      throw new RegistryError(
+        res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response',
+        `${where}: token request answered HTTP ${res.status}`,
+        res.status,
+      );
     }
-    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    const body = (await res.json().catch(() => ({}))) as {
+      token?: unknown;
+      access_token?: unknown;
+      expires_in?: unknown;
+    };
+    const token =
+      typeof body.token === 'string'
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : undefined;
     if (!token) throw new RegistryError('bad_response', `${where}: token response carries no token`);
     // The distribution spec's default lifetime is 60 s; stop using a token a little before it ends.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;

@@ -18,7 +18,8 @@ export function registryCredentials(env: NodeJS.ProcessEnv = process.env): Regis
   return username && password ? { username, password } : undefined;
 }
 
-export const sha256Digest = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+export const sha256Digest = (bytes: Buffer | string): string =>
+  `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export class RegistryWriter {
   private readonly tokens: RegistryTokens;
@@ -39,10 +40,19 @@ export class RegistryWriter {
     const start = await this.call('POST', 'blobs/uploads/');
     if (start.status !== 202) throw this.failure(start, 'start blob upload');
     const location = start.headers.get('location');
-    if (!location) throw new RegistryError('bad_response', `${this.endpoint.baseUrl}: blob upload answered without a Location`);
+    if (!location)
+      throw new RegistryError(
+        'bad_response',
+        `${this.endpoint.baseUrl}: blob upload answered without a Location`,
+      );
     const url = new URL(location, this.endpoint.baseUrl);
     url.searchParams.set('digest', digest);
-    const done = await this.callUrl(url.toString(), 'PUT', { 'Content-Type': 'application/octet-stream' }, bytes);
+    const done = await this.callUrl(
+      url.toString(),
+      'PUT',
+      { 'Content-Type': 'application/octet-stream' },
+      bytes,
+    );
     if (done.status !== 201) throw this.failure(done, `upload blob ${digest}`);
     return digest;
   }
@@ -70,26 +80,58 @@ export class RegistryWriter {
   }
 
   private failure(res: Response, what: string): RegistryError {
-    const kind = res.status === 401 || res.status === 403 ? 'auth_refused' : res.status === 429 || res.status >= 500 ? 'unreachable' : 'bad_response';
-    const hint = kind === 'auth_refused' ? ' (set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD to an account that may push)' : '';
-    return new RegistryError(kind, `${this.endpoint.baseUrl}/v2/${this.endpoint.name}: ${what} answered HTTP ${res.status}${hint}`, res.status);
+    const kind =
+      res.status === 401 || res.status === 403
+        ? 'auth_refused'
+        : res.status === 429 || res.status >= 500
+          ? 'unreachable'
+          : 'bad_response';
+    const hint =
+      kind === 'auth_refused'
+        ? ' (set SENTINEL_REGISTRY_USERNAME and SENTINEL_REGISTRY_PASSWORD to an account that may push)'
+        : '';
+    return new RegistryError(
+      kind,
+      `${this.endpoint.baseUrl}/v2/${this.endpoint.name}: ${what} answered HTTP ${res.status}${hint}`,
+      res.status,
+    );
   }
 
-  private call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+  private call(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<Response> {
     return this.callUrl(`${this.endpoint.baseUrl}/v2/${this.endpoint.name}/${path}`, method, headers, body);
   }
 
   /** One call with the push token (an upload's Location is a URL of its own). */
-  private callUrl(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
-    return this.tokens.call(this.endpoint, 'push', url, (authorization) => this.send(url, method, { ...headers, ...authorization }, body));
+  private callUrl(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<Response> {
+    return this.tokens.call(this.endpoint, 'push', url, (authorization) =>
+      this.send(url, method, { ...headers, ...authorization }, body),
+    );
   }
 
-  private async send(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+  private async send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<Response> {
     try {
       return await this.fetchFn(url, { method, headers, ...(body ? { body } : {}), redirect: 'follow' });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;
-      throw new RegistryError('unreachable', `${new URL(url).origin}: ${cause?.code ?? (err as Error).message}`);
+      throw new RegistryError(
+        'unreachable',
+        `${new URL(url).origin}: ${cause?.code ?? (err as Error).message}`,
+      );
     }
   }
 }

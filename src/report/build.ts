@@ -23,7 +23,13 @@ export interface WrittenReport {
 }
 
 /** The whole site (every run's page and the index), or with `only` just that run's page. */
-export function writeReport(out: string, runs: ReportRun[], ctx: IndexContext, ui: WebUi, only?: ReportRun): WrittenReport {
+export function writeReport(
+  out: string,
+  runs: ReportRun[],
+  ctx: IndexContext,
+  ui: WebUi,
+  only?: ReportRun,
+): WrittenReport {
   const dir = path.resolve(out);
   const pages: string[] = [];
   try {
@@ -39,7 +45,9 @@ export function writeReport(out: string, runs: ReportRun[], ctx: IndexContext, u
     return { index, pages };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new ReportOutputError(`cannot write the report under ${dir} (${code}): choose a directory you can write with --out`);
+    throw new ReportOutputError(
+      `cannot write the report under ${dir} (${code}): choose a directory you can write with --out`,
+    );
   }
 }
 

@@ -5,7 +5,22 @@
  */
 import { esc } from './escape';
 import type { OutcomeClass, ReportLeg, ReportRun } from './model';
-import { axes, MARGIN, niceMax, niceMaxSeconds, OUTCOME_COLOUR, phaseColour, PLOT_H, PLOT_W, seconds, svgOpen, WIDTH, x, y, type TimeDomain } from './svg';
+import {
+  axes,
+  MARGIN,
+  niceMax,
+  niceMaxSeconds,
+  OUTCOME_COLOUR,
+  phaseColour,
+  PLOT_H,
+  PLOT_W,
+  seconds,
+  svgOpen,
+  WIDTH,
+  x,
+  y,
+  type TimeDomain,
+} from './svg';
 
 export interface ChartPoint {
   ms: number;
@@ -16,7 +31,14 @@ export interface ChartPoint {
 }
 
 /** A value over time: a line through one circle per run. */
-export function valueChart(chart: string, target: string, domain: TimeDomain, points: ChartPoint[], format: (v: number) => string, roundUp: (v: number) => number = niceMax): string {
+export function valueChart(
+  chart: string,
+  target: string,
+  domain: TimeDomain,
+  points: ChartPoint[],
+  format: (v: number) => string,
+  roundUp: (v: number) => number = niceMax,
+): string {
   const sorted = [...points].sort((a, b) => a.ms - b.ms);
   const yMax = roundUp(Math.max(0, ...sorted.map((p) => p.value)) * 1.05);
   const line = sorted.map((p) => `${x(domain, p.ms).toFixed(1)},${y(yMax, p.value).toFixed(1)}`).join(' ');
@@ -38,7 +60,9 @@ export interface PhaseBar {
 
 /** Each phase's duration: one stacked bar per run, a segment per phase. */
 export function phaseChart(target: string, domain: TimeDomain, bars: PhaseBar[]): string {
-  const yMax = niceMaxSeconds(Math.max(0, ...bars.map((b) => b.phases.reduce((t, p) => t + p.seconds, 0))) * 1.05);
+  const yMax = niceMaxSeconds(
+    Math.max(0, ...bars.map((b) => b.phases.reduce((t, p) => t + p.seconds, 0))) * 1.05,
+  );
   const width = Math.max(2, Math.min(10, PLOT_W / Math.max(1, bars.length) - 1));
   const drawn = [...bars]
     .sort((a, b) => a.ms - b.ms)
@@ -62,8 +86,16 @@ export function phaseChart(target: string, domain: TimeDomain, bars: PhaseBar[])
 const RATE_ROWS: OutcomeClass[] = ['passed', 'failed', 'inconclusive', 'cancelled'];
 
 /** Pass / fail / inconclusive: one dot per run in its outcome's row, over weekly bars of the rate. */
-export function outcomeChart(target: string, domain: TimeDomain, points: Omit<ChartPoint, 'value'>[]): string {
-  const rowY = (outcome: OutcomeClass) => MARGIN.top + 14 + Math.max(0, RATE_ROWS.indexOf(outcome === 'other' ? 'failed' : outcome)) * ((PLOT_H - 28) / (RATE_ROWS.length - 1));
+export function outcomeChart(
+  target: string,
+  domain: TimeDomain,
+  points: Omit<ChartPoint, 'value'>[],
+): string {
+  const rowY = (outcome: OutcomeClass) =>
+    MARGIN.top +
+    14 +
+    Math.max(0, RATE_ROWS.indexOf(outcome === 'other' ? 'failed' : outcome)) *
+      ((PLOT_H - 28) / (RATE_ROWS.length - 1));
   const week = 7 * 86_400_000;
   const weeks = new Map<number, OutcomeClass[]>();
   for (const p of points) {
@@ -77,18 +109,29 @@ export function outcomeChart(target: string, domain: TimeDomain, points: Omit<Ch
       const right = Math.min(WIDTH - MARGIN.right, x(domain, start + week));
       let top = MARGIN.top;
       return RATE_ROWS.map((outcome) => {
-        const share = outcomes.filter((o) => o === outcome || (outcome === 'failed' && o === 'other')).length / outcomes.length;
+        const share =
+          outcomes.filter((o) => o === outcome || (outcome === 'failed' && o === 'other')).length /
+          outcomes.length;
         const height = share * PLOT_H;
-        const rect = share > 0 ? `<rect class="rate" data-week="${new Date(start).toISOString().slice(0, 10)}" data-outcome="${outcome}" x="${left.toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(0, right - left - 1).toFixed(1)}" height="${height.toFixed(1)}" fill="${OUTCOME_COLOUR[outcome]}" opacity="0.18"><title>week of ${new Date(start).toISOString().slice(0, 10)}: ${Math.round(share * 100)}% ${outcome} (${outcomes.length} runs)</title></rect>` : '';
+        const rect =
+          share > 0
+            ? `<rect class="rate" data-week="${new Date(start).toISOString().slice(0, 10)}" data-outcome="${outcome}" x="${left.toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(0, right - left - 1).toFixed(1)}" height="${height.toFixed(1)}" fill="${OUTCOME_COLOUR[outcome]}" opacity="0.18"><title>week of ${new Date(start).toISOString().slice(0, 10)}: ${Math.round(share * 100)}% ${outcome} (${outcomes.length} runs)</title></rect>`
+            : '';
         top += height;
         return rect;
       }).join('');
     })
     .join('');
-  const labels = RATE_ROWS.map((o) => `<text class="tick" x="${MARGIN.left - 6}" y="${rowY(o).toFixed(1)}" dy="0.32em" text-anchor="end">${o}</text>`).join('');
+  const labels = RATE_ROWS.map(
+    (o) =>
+      `<text class="tick" x="${MARGIN.left - 6}" y="${rowY(o).toFixed(1)}" dy="0.32em" text-anchor="end">${o}</text>`,
+  ).join('');
   const dots = [...points]
     .sort((a, b) => a.ms - b.ms)
-    .map((p) => `<circle class="point" data-run="${esc(p.run)}" data-outcome="${p.outcome}" cx="${x(domain, p.ms).toFixed(1)}" cy="${rowY(p.outcome).toFixed(1)}" r="3.5" fill="${OUTCOME_COLOUR[p.outcome]}"><title>${esc(p.label)}: ${esc(p.outcome)}</title></circle>`)
+    .map(
+      (p) =>
+        `<circle class="point" data-run="${esc(p.run)}" data-outcome="${p.outcome}" cx="${x(domain, p.ms).toFixed(1)}" cy="${rowY(p.outcome).toFixed(1)}" r="3.5" fill="${OUTCOME_COLOUR[p.outcome]}"><title>${esc(p.label)}: ${esc(p.outcome)}</title></circle>`,
+    )
     .join('');
   return `${svgOpen({ chart: 'outcomes', target, points: points.length }, `outcomes of ${target}`)}${bars}${axes(domain, 1)}${labels}${dots}</svg>`;
 }

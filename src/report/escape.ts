@@ -3,11 +3,25 @@
  * evidence is data written by runs (and, in S3, by whoever can write the
  * bucket), never markup.
  */
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
 
 /** Text content and attribute values (always written double-quoted). */
 export function esc(value: unknown): string {
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : value == null ? '' : JSON.stringify(value);
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : value == null
+          ? ''
+          : JSON.stringify(value);
   return text.replace(/[&<>"'`]/g, (c) => ENTITIES[c]!);
 }
 

@@ -15,8 +15,14 @@ const ROW = 26;
 
 export function ganttChart(run: ReportRun, janitorAtMs?: number): string {
   const rows = run.attempts;
-  const ends = rows.flatMap((leg) => leg.phases.filter((p) => p.startMs !== undefined).map((p) => p.startMs! + (p.durationSeconds ?? 0) * 1000));
-  const starts = rows.flatMap((leg) => leg.phases.filter((p) => p.startMs !== undefined).map((p) => p.startMs!));
+  const ends = rows.flatMap((leg) =>
+    leg.phases
+      .filter((p) => p.startMs !== undefined)
+      .map((p) => p.startMs! + (p.durationSeconds ?? 0) * 1000),
+  );
+  const starts = rows.flatMap((leg) =>
+    leg.phases.filter((p) => p.startMs !== undefined).map((p) => p.startMs!),
+  );
   const t0 = Math.min(run.startMs, ...starts, ...(janitorAtMs !== undefined ? [janitorAtMs] : []));
   const t1 = Math.max(run.finishMs, ...ends, t0 + 1000);
   const plot = W - LABEL - RIGHT;
@@ -24,15 +30,20 @@ export function ganttChart(run: ReportRun, janitorAtMs?: number): string {
   const height = TOP + rows.length * ROW + 30;
   const parts: string[] = [];
   const span = (t1 - t0) / 1000;
-  const step = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].find((s) => span / s <= 10) ?? 7200;
+  const step =
+    [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].find((s) => span / s <= 10) ?? 7200;
   for (let s = 0; s <= span; s += step) {
     const tx = px(t0 + s * 1000).toFixed(1);
-    parts.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${TOP - 6}" y2="${height - 24}"/><text class="tick" x="${tx}" y="${height - 10}" text-anchor="middle">+${esc(seconds(s))}</text>`);
+    parts.push(
+      `<line class="grid" x1="${tx}" x2="${tx}" y1="${TOP - 6}" y2="${height - 24}"/><text class="tick" x="${tx}" y="${height - 10}" text-anchor="middle">+${esc(seconds(s))}</text>`,
+    );
   }
   rows.forEach((leg, i) => {
     const top = TOP + i * ROW;
     const name = `${leg.target}${rows.filter((l) => l.target === leg.target).length > 1 ? ` #${leg.attempt}` : ''}`;
-    parts.push(`<text class="row-label" x="${LABEL - 8}" y="${top + ROW / 2}" dy="0.32em" text-anchor="end" fill="${OUTCOME_COLOUR[leg.outcomeClass]}">${esc(name)} (${esc(leg.outcome)})</text>`);
+    parts.push(
+      `<text class="row-label" x="${LABEL - 8}" y="${top + ROW / 2}" dy="0.32em" text-anchor="end" fill="${OUTCOME_COLOUR[leg.outcomeClass]}">${esc(name)} (${esc(leg.outcome)})</text>`,
+    );
     for (const phase of leg.phases) {
       if (phase.startMs === undefined) continue;
       const left = px(phase.startMs);
@@ -46,7 +57,9 @@ export function ganttChart(run: ReportRun, janitorAtMs?: number): string {
   });
   if (janitorAtMs !== undefined) {
     const jx = px(janitorAtMs).toFixed(1);
-    parts.push(`<line class="marker" data-marker="janitor" x1="${jx}" x2="${jx}" y1="${TOP - 10}" y2="${height - 24}"/><text class="tick" x="${jx}" y="${TOP - 12}" text-anchor="middle">janitor</text>`);
+    parts.push(
+      `<line class="marker" data-marker="janitor" x1="${jx}" x2="${jx}" y1="${TOP - 10}" y2="${height - 24}"/><text class="tick" x="${jx}" y="${TOP - 12}" text-anchor="middle">janitor</text>`,
+    );
   }
   const bars = rows.reduce((n, leg) => n + leg.phases.filter((p) => p.startMs !== undefined).length, 0);
   return `<svg class="chart gantt" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="phase timeline of ${esc(run.id)}" data-chart="gantt" data-bars="${bars}">${parts.join('')}</svg>`;

@@ -3,7 +3,15 @@ import { legLabel, outcomeChart, phaseChart, valueChart, type ChartPoint, type P
 import { esc, pageName } from './escape';
 import { page, verdictBadge } from './layout';
 import { NOT_RECORDED, type ReportLeg, type ReportRun } from './model';
-import { niceMaxSeconds, OUTCOME_COLOUR, PHASE_COLOUR, seconds, timeDomain, usd, type TimeDomain } from './svg';
+import {
+  niceMaxSeconds,
+  OUTCOME_COLOUR,
+  PHASE_COLOUR,
+  seconds,
+  timeDomain,
+  usd,
+  type TimeDomain,
+} from './svg';
 
 export interface IndexContext {
   environment: string;
@@ -17,7 +25,9 @@ export function indexPage(runs: ReportRun[], ctx: IndexContext): string {
   const targets = [...new Set(runs.flatMap((r) => r.legs.map((l) => l.target)))].sort();
   const verdicts = [...new Set(runs.map((r) => r.verdict))].sort();
   const domain = timeDomain(runs.map((r) => r.startMs));
-  const span = runs.length ? `${isoMinute(runs[runs.length - 1]!.startMs)} to ${isoMinute(runs[0]!.startMs)}` : 'no runs';
+  const span = runs.length
+    ? `${isoMinute(runs[runs.length - 1]!.startMs)} to ${isoMinute(runs[0]!.startMs)}`
+    : 'no runs';
   const body = `
 <h1>Sentinel report: ${esc(ctx.environment)}</h1>
 <p class="sub">${runs.length} run(s), ${esc(span)}${ctx.since ? `, started within ${esc(ctx.since)}` : ''}; evidence from <code>${esc(ctx.location)}</code>; built ${esc(ctx.generatedAt.toISOString())}</p>
@@ -30,9 +40,15 @@ ${ctx.warnings.length ? `<div class="warn" id="warnings"><strong>${ctx.warnings.
 </div>
 ${runsTable(runs, targets)}
 <h2>Over time</h2>
-${runs.length === 0 ? '<p>No evidence pack of this environment in the store (or within --since) yet.</p>' : `<p class="legend">${Object.entries(OUTCOME_COLOUR).map(([o, c]) => `<span><i style="background:${c}"></i>${esc(o)}</span>`).join('')}</p>
+${
+  runs.length === 0
+    ? '<p>No evidence pack of this environment in the store (or within --since) yet.</p>'
+    : `<p class="legend">${Object.entries(OUTCOME_COLOUR)
+        .map(([o, c]) => `<span><i style="background:${c}"></i>${esc(o)}</span>`)
+        .join('')}</p>
 ${wholeRuns(runs, domain)}
-${targets.map((t) => targetCharts(t, runs, domain)).join('\n')}`}
+${targets.map((t) => targetCharts(t, runs, domain)).join('\n')}`
+}
 `;
   return page(`Sentinel report: ${ctx.environment}`, body, FILTER_SCRIPT);
 }
@@ -43,7 +59,9 @@ function runsTable(runs: ReportRun[], targets: string[]): string {
     const cells = targets
       .map((t) => {
         const leg = byTarget.get(t);
-        return leg ? `<td>${verdictBadge(leg.outcome, leg.outcomeClass)}${leg.attempt > 1 ? ` <small>${leg.attempt} attempts</small>` : ''}</td>` : '<td>-</td>';
+        return leg
+          ? `<td>${verdictBadge(leg.outcome, leg.outcomeClass)}${leg.attempt > 1 ? ` <small>${leg.attempt} attempts</small>` : ''}</td>`
+          : '<td>-</td>';
       })
       .join('');
     const digest = run.candidate.split('@sha256:')[1]?.slice(0, 12) ?? run.candidate;
@@ -71,33 +89,88 @@ function wholeRuns(runs: ReportRun[], domain: TimeDomain): string {
   const priced = runs.filter((r) => r.usd !== undefined);
   return `<section class="target" data-target="">
 <h2>All targets</h2><div class="charts">
-${box('verdicts', outcomeChart('all', domain, runs.map((r) => ({ ms: r.startMs, run: r.id, outcome: r.verdictClass, label: label(r) }))))}
-${box('cost per run (USD)', valueChart('run-cost', 'all', domain, priced.map((r) => ({ ms: r.startMs, run: r.id, value: r.usd!, outcome: r.verdictClass, label: label(r) })), usd), notRecordedNote(runs.length - priced.length, 'cost'))}
+${box(
+  'verdicts',
+  outcomeChart(
+    'all',
+    domain,
+    runs.map((r) => ({ ms: r.startMs, run: r.id, outcome: r.verdictClass, label: label(r) })),
+  ),
+)}
+${box(
+  'cost per run (USD)',
+  valueChart(
+    'run-cost',
+    'all',
+    domain,
+    priced.map((r) => ({
+      ms: r.startMs,
+      run: r.id,
+      value: r.usd!,
+      outcome: r.verdictClass,
+      label: label(r),
+    })),
+    usd,
+  ),
+  notRecordedNote(runs.length - priced.length, 'cost'),
+)}
 </div></section>`;
 }
 
 function targetCharts(target: string, runs: ReportRun[], domain: TimeDomain): string {
-  const legs = runs.flatMap((run) => run.legs.filter((l) => l.target === target).map((leg) => ({ run, leg })));
+  const legs = runs.flatMap((run) =>
+    run.legs.filter((l) => l.target === target).map((leg) => ({ run, leg })),
+  );
   const points = (value: (leg: ReportLeg) => number | undefined): ChartPoint[] =>
     legs.flatMap(({ run, leg }) => {
       const v = value(leg);
-      return v === undefined ? [] : [{ ms: run.startMs, run: run.id, value: v, outcome: leg.outcomeClass, label: legLabel(run, leg) }];
+      return v === undefined
+        ? []
+        : [{ ms: run.startMs, run: run.id, value: v, outcome: leg.outcomeClass, label: legLabel(run, leg) }];
     });
   const tta = points((l) => l.timeToActiveSeconds);
   const duration = points((l) => l.durationSeconds);
   const cost = points((l) => l.usd);
   const bars: PhaseBar[] = legs
     .filter(({ leg }) => leg.phases.some((p) => p.durationSeconds !== undefined))
-    .map(({ run, leg }) => ({ ms: run.startMs, run: run.id, label: legLabel(run, leg), phases: leg.phases.filter((p) => p.durationSeconds !== undefined).map((p) => ({ name: p.name, seconds: p.durationSeconds! })) }));
-  const costMissing = legs.filter(({ run, leg }) => leg.usd === undefined && run.notRecorded.includes('cost')).length;
+    .map(({ run, leg }) => ({
+      ms: run.startMs,
+      run: run.id,
+      label: legLabel(run, leg),
+      phases: leg.phases
+        .filter((p) => p.durationSeconds !== undefined)
+        .map((p) => ({ name: p.name, seconds: p.durationSeconds! })),
+    }));
+  const costMissing = legs.filter(
+    ({ run, leg }) => leg.usd === undefined && run.notRecorded.includes('cost'),
+  ).length;
   const ttaMissing = legs.filter(({ leg }) => leg.timeToActiveSeconds === undefined).length;
   return `<section class="target" data-target="${esc(target)}">
 <h2>${esc(target)}</h2>
 <div class="charts">
 ${box('time to active', valueChart('time-to-active', target, domain, tta, seconds, niceMaxSeconds), ttaMissing ? `${ttaMissing} run(s) without a time to active (the leg ended before onboarding, or ${NOT_RECORDED})` : '')}
 ${box('leg duration', valueChart('leg-duration', target, domain, duration, seconds, niceMaxSeconds))}
-${box('duration of each phase', phaseChart(target, domain, bars), `<span class="legend">${Object.entries(PHASE_COLOUR).map(([p, c]) => `<span><i style="background:${c}"></i>${esc(p)}</span>`).join('')}</span>`)}
-${box('pass / fail / inconclusive', outcomeChart(target, domain, legs.map(({ run, leg }) => ({ ms: run.startMs, run: run.id, outcome: leg.outcomeClass, label: legLabel(run, leg) }))), rateNote(legs.map((l) => l.leg)))}
+${box(
+  'duration of each phase',
+  phaseChart(target, domain, bars),
+  `<span class="legend">${Object.entries(PHASE_COLOUR)
+    .map(([p, c]) => `<span><i style="background:${c}"></i>${esc(p)}</span>`)
+    .join('')}</span>`,
+)}
+${box(
+  'pass / fail / inconclusive',
+  outcomeChart(
+    target,
+    domain,
+    legs.map(({ run, leg }) => ({
+      ms: run.startMs,
+      run: run.id,
+      outcome: leg.outcomeClass,
+      label: legLabel(run, leg),
+    })),
+  ),
+  rateNote(legs.map((l) => l.leg)),
+)}
 ${box('cost per run (USD, every attempt)', valueChart('leg-cost', target, domain, cost, usd), notRecordedNote(costMissing, 'cost'))}
 </div></section>`;
 }

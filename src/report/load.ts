@@ -27,7 +27,11 @@ export class EvidenceUnreadableError extends Error {
   }
 }
 
-export async function loadEvidence(location: string, region: string, aws: AwsClients): Promise<LoadedEvidence> {
+export async function loadEvidence(
+  location: string,
+  region: string,
+  aws: AwsClients,
+): Promise<LoadedEvidence> {
   const documents = parseS3Location(location) ? await readS3(location, region, aws) : readDirectory(location);
   const runs: ReportRun[] = [];
   const warnings: string[] = [];
@@ -61,11 +65,16 @@ interface Document {
 function readDirectory(dir: string): Document[] {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new EvidenceUnreadableError(`the evidence location ${dir} is not a directory: pass --evidence <dir|s3://bucket/prefix/> or fix evidence.location in the configuration`);
+    if (!statSync(dir).isDirectory())
+      throw new EvidenceUnreadableError(
+        `the evidence location ${dir} is not a directory: pass --evidence <dir|s3://bucket/prefix/> or fix evidence.location in the configuration`,
+      );
     names = readdirSync(dir);
   } catch (err) {
     if (err instanceof EvidenceUnreadableError) throw err;
-    throw new EvidenceUnreadableError(`cannot read the evidence directory ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check the path (--evidence, or evidence.location in the configuration) and its permissions`);
+    throw new EvidenceUnreadableError(
+      `cannot read the evidence directory ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check the path (--evidence, or evidence.location in the configuration) and its permissions`,
+    );
   }
   const documents: Document[] = [];
   for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
@@ -90,7 +99,13 @@ async function readS3(location: string, region: string, aws: AwsClients): Promis
   let token: string | undefined;
   try {
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
       for (const object of page.Contents ?? []) {
         const rest = object.Key?.slice(prefix.length) ?? '';
         if (rest.endsWith('.json') && !rest.includes('/')) keys.push(object.Key!);
@@ -98,7 +113,9 @@ async function readS3(location: string, region: string, aws: AwsClients): Promis
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   } catch (err) {
-    throw new EvidenceUnreadableError(`cannot list the evidence at s3://${bucket}/${prefix} (${s3Problem(err)}): ${s3Fix(err)}`);
+    throw new EvidenceUnreadableError(
+      `cannot list the evidence at s3://${bucket}/${prefix} (${s3Problem(err)}): ${s3Fix(err)}`,
+    );
   }
   const read = async (key: string): Promise<Document> => {
     const source = `s3://${bucket}/${key}`;
@@ -112,7 +129,8 @@ async function readS3(location: string, region: string, aws: AwsClients): Promis
   // A few at a time: 90 days of nightly packs are read in seconds, without a burst of hundreds of requests.
   const sorted = keys.sort();
   const documents: Document[] = [];
-  for (let i = 0; i < sorted.length; i += S3_READS_AT_ONCE) documents.push(...(await Promise.all(sorted.slice(i, i + S3_READS_AT_ONCE).map(read))));
+  for (let i = 0; i < sorted.length; i += S3_READS_AT_ONCE)
+    documents.push(...(await Promise.all(sorted.slice(i, i + S3_READS_AT_ONCE).map(read))));
   return documents;
 }
 

@@ -14,18 +14,26 @@ const KNOWN_SCHEMA = /^sentinel\.evidence\/v1$/;
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const time = (v: unknown): number | undefined => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : undefined);
+const time = (v: unknown): number | undefined =>
+  typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : undefined;
 
 export function normaliseEvidence(doc: unknown, source: string): { run: ReportRun } | { problem: string } {
   if (!isObject(doc)) return { problem: 'not a JSON object' };
-  if (typeof doc.schema !== 'string' || !doc.schema.startsWith('sentinel.evidence/')) return { problem: 'not an evidence pack (no "schema": "sentinel.evidence/…")' };
-  if (!KNOWN_SCHEMA.test(doc.schema)) return { problem: `evidence schema ${doc.schema} is newer than this sentinel knows (sentinel.evidence/v1): build the report with a newer sentinel` };
+  if (typeof doc.schema !== 'string' || !doc.schema.startsWith('sentinel.evidence/'))
+    return { problem: 'not an evidence pack (no "schema": "sentinel.evidence/…")' };
+  if (!KNOWN_SCHEMA.test(doc.schema))
+    return {
+      problem: `evidence schema ${doc.schema} is newer than this sentinel knows (sentinel.evidence/v1): build the report with a newer sentinel`,
+    };
   const run = doc.run;
   if (!isObject(run) || typeof run.workflowId !== 'string') return { problem: 'no run.workflowId' };
   const startMs = time(run.startedAt);
   if (startMs === undefined) return { problem: 'run.startedAt is missing or not a date' };
   if (typeof doc.verdict !== 'string') return { problem: 'no verdict' };
-  if (!Array.isArray(doc.legs) || !doc.legs.every((leg) => isObject(leg) && typeof leg.target === 'string' && Array.isArray(leg.phases))) {
+  if (
+    !Array.isArray(doc.legs) ||
+    !doc.legs.every((leg) => isObject(leg) && typeof leg.target === 'string' && Array.isArray(leg.phases))
+  ) {
     return { problem: 'legs is not a list of legs with a target and phases' };
   }
   const evidence = doc as unknown as EvidenceRecord;
@@ -82,7 +90,9 @@ function reportLeg(raw: EvidenceRecord['legs'][number], attempt: number): Report
   const timed = phases.filter((p) => p.startMs !== undefined && p.durationSeconds !== undefined);
   const summed = phases.reduce((total, p) => total + (p.durationSeconds ?? 0), 0);
   const durationSeconds = timed.length
-    ? (Math.max(...timed.map((p) => p.startMs! + p.durationSeconds! * 1000)) - Math.min(...timed.map((p) => p.startMs!))) / 1000
+    ? (Math.max(...timed.map((p) => p.startMs! + p.durationSeconds! * 1000)) -
+        Math.min(...timed.map((p) => p.startMs!))) /
+      1000
     : phases.some((p) => p.durationSeconds !== undefined)
       ? summed
       : undefined;

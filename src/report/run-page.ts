@@ -40,7 +40,9 @@ export function runPage(run: ReportRun, ui: WebUi): string {
 ${e.failure ? `<div class="warn"><strong>${esc(e.failure.code)}</strong>: ${esc(e.failure.detail ?? e.failure.summary)}<br>remediation: ${esc(e.failure.remediation)}</div>` : ''}
 <h2>Timeline</h2>
 ${run.attempts.length ? ganttChart(run, janitorAt) : '<p>no legs (a dry run, or the run ended before any leg)</p>'}
-<p class="legend">${Object.entries(PHASE_COLOUR).map(([p, c]) => `<span><i style="background:${c}"></i>${esc(p)}</span>`).join('')}</p>
+<p class="legend">${Object.entries(PHASE_COLOUR)
+    .map(([p, c]) => `<span><i style="background:${c}"></i>${esc(p)}</span>`)
+    .join('')}</p>
 ${run.attempts.some((l) => l.phases.some((p) => p.startMs === undefined && p.outcome !== 'skipped')) ? `<p class="note">Phases without a recorded start are left off the timeline.</p>` : ''}
 <h2>Legs</h2>
 ${legsTable(run)}
@@ -70,7 +72,9 @@ function legsTable(run: ReportRun): string {
 <td class="num">${raw?.cost ? (raw.cost.usd !== undefined ? esc(usd(raw.cost.usd)) : 'unpriced') : missing}</td>
 <td>${failure ? `<strong>${esc(failure.code)}</strong>: ${esc(failure.detail ?? failure.summary)}<br><small>remediation: ${esc(failure.remediation)}</small>` : ''}${raw?.cleanupFailure ? `<br>cleanup: <strong>${esc(raw.cleanupFailure.code)}</strong> ${esc(raw.cleanupFailure.detail ?? raw.cleanupFailure.summary)}` : ''}</td></tr>`;
   });
-  return rows.length ? `<table><tr><th>target</th><th>outcome</th><th>machine</th><th>time to active</th><th>duration</th><th>cost</th><th>failure</th></tr>${rows.join('')}</table>` : '<p>no legs</p>';
+  return rows.length
+    ? `<table><tr><th>target</th><th>outcome</th><th>machine</th><th>time to active</th><th>duration</th><th>cost</th><th>failure</th></tr>${rows.join('')}</table>`
+    : '<p>no legs</p>';
 }
 
 type RawLeg = EvidenceRecord['legs'][number];
@@ -89,7 +93,8 @@ function preflight(checks: NonNullable<EvidenceRecord['preflight']>): string {
 }
 
 function janitor(j: NonNullable<EvidenceRecord['janitor']>, dryRun: boolean): string {
-  if (j.failure) return `<p>did not complete: <strong>${esc(j.failure.code)}</strong> ${esc(j.failure.detail ?? j.failure.summary)}; the run went on</p>`;
+  if (j.failure)
+    return `<p>did not complete: <strong>${esc(j.failure.code)}</strong> ${esc(j.failure.detail ?? j.failure.summary)}; the run went on</p>`;
   const r = j.report;
   if (!r) return `<p>workflow <code>${esc(j.workflowId)}</code>; ${missing}</p>`;
   const acted = dryRun || r.dryRun ? r.wouldTerminate : r.terminated;
@@ -98,7 +103,10 @@ ${acted.length ? `<table><tr><th>instance</th><th>age</th><th>why</th></tr>${act
 }
 
 function promotion(e: EvidenceRecord): string {
-  const pointer = (state: EvidenceRecord['approvedDigest']['before']) => (state?.reference ? `<code>${esc(state.reference)}</code>${state.version !== null ? ` (version ${esc(state.version)})` : ''}` : '(none)');
+  const pointer = (state: EvidenceRecord['approvedDigest']['before']) =>
+    state?.reference
+      ? `<code>${esc(state.reference)}</code>${state.version !== null ? ` (version ${esc(state.version)})` : ''}`
+      : '(none)';
   const moved = (e.approvedDigest.before?.reference ?? null) !== (e.approvedDigest.after?.reference ?? null);
   return `<table>
 <tr><th>status</th><td><strong>${esc(e.promotion.status)}</strong>${e.promotion.detail ? ` (${esc(e.promotion.detail)})` : ''}</td></tr>

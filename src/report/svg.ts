@@ -80,7 +80,10 @@ function timeTicks(domain: TimeDomain): { ms: number; label: string }[] {
   const ticks: { ms: number; label: string }[] = [];
   for (let ms = first; ms <= domain.endMs; ms += step) {
     const iso = new Date(ms).toISOString();
-    ticks.push({ ms, label: step < 86_400_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10) });
+    ticks.push({
+      ms,
+      label: step < 86_400_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10),
+    });
   }
   return ticks;
 }
@@ -92,15 +95,21 @@ export function axes(domain: TimeDomain, yMax: number, format?: (v: number) => s
   for (const tick of timeTicks(domain)) {
     const tx = x(domain, tick.ms).toFixed(1);
     parts.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${MARGIN.top}" y2="${bottom}"/>`);
-    parts.push(`<text class="tick" x="${tx}" y="${bottom + 16}" text-anchor="middle">${esc(tick.label)}</text>`);
+    parts.push(
+      `<text class="tick" x="${tx}" y="${bottom + 16}" text-anchor="middle">${esc(tick.label)}</text>`,
+    );
   }
   for (let i = 0; format && i <= 4; i++) {
     const value = (yMax * i) / 4;
     const ty = y(yMax, value).toFixed(1);
     parts.push(`<line class="grid" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${ty}" y2="${ty}"/>`);
-    parts.push(`<text class="tick" x="${MARGIN.left - 6}" y="${ty}" dy="0.32em" text-anchor="end">${esc(format(value))}</text>`);
+    parts.push(
+      `<text class="tick" x="${MARGIN.left - 6}" y="${ty}" dy="0.32em" text-anchor="end">${esc(format(value))}</text>`,
+    );
   }
-  parts.push(`<rect class="frame" x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}"/>`);
+  parts.push(
+    `<rect class="frame" x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}"/>`,
+  );
   return parts.join('');
 }
 

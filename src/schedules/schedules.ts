@@ -40,20 +40,33 @@ export interface DesiredSchedule {
 }
 
 /** What the configuration asks for, one entry per configured schedule. */
-export function desiredSchedules(environment: string, env: EnvironmentConfig, taskQueue: string): DesiredSchedule[] {
+export function desiredSchedules(
+  environment: string,
+  env: EnvironmentConfig,
+  taskQueue: string,
+): DesiredSchedule[] {
   const out: DesiredSchedule[] = [];
   const nightly = env.schedules?.nightly;
   if (nightly) {
     const [hour, minute] = nightly.at.split(':').map(Number) as [number, number];
     const args: [NightlyInput] = [{ environment }];
     out.push(
-      desired('nightly', environment, taskQueue, `daily ${nightly.at} ${nightly.timezone}, tag ${nightly.candidate.tag}`, {
-        spec: { calendars: [{ hour, minute, comment: `nightly matrix of ${environment}` }], timezone: nightly.timezone },
-        workflowType: 'nightlyMatrixWorkflow',
-        args,
-        // The tag is read by the worker when the run starts; it is in the fingerprint so a changed tag shows as a change.
-        extra: { tag: nightly.candidate.tag },
-      }),
+      desired(
+        'nightly',
+        environment,
+        taskQueue,
+        `daily ${nightly.at} ${nightly.timezone}, tag ${nightly.candidate.tag}`,
+        {
+          spec: {
+            calendars: [{ hour, minute, comment: `nightly matrix of ${environment}` }],
+            timezone: nightly.timezone,
+          },
+          workflowType: 'nightlyMatrixWorkflow',
+          args,
+          // The tag is read by the worker when the run starts; it is in the fingerprint so a changed tag shows as a change.
+          extra: { tag: nightly.candidate.tag },
+        },
+      ),
     );
   }
   const janitor = env.schedules?.janitor;
@@ -79,7 +92,17 @@ function desired(
 ): DesiredSchedule {
   const id = scheduleId(kind, environment);
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ id, spec: what.spec, workflowType: what.workflowType, args: what.args, taskQueue, overlap: OVERLAP, ...what.extra }))
+    .update(
+      JSON.stringify({
+        id,
+        spec: what.spec,
+        workflowType: what.workflowType,
+        args: what.args,
+        taskQueue,
+        overlap: OVERLAP,
+        ...what.extra,
+      }),
+    )
     .digest('hex')
     .slice(0, 32);
   return {
@@ -120,7 +143,12 @@ export interface ApplyOutcome {
  * note), leaves the rest alone, and deletes a Sentinel schedule of the
  * environment that the configuration no longer declares.
  */
-export async function applySchedules(client: Client, environment: string, env: EnvironmentConfig, taskQueue: string): Promise<ApplyOutcome[]> {
+export async function applySchedules(
+  client: Client,
+  environment: string,
+  env: EnvironmentConfig,
+  taskQueue: string,
+): Promise<ApplyOutcome[]> {
   const wanted = desiredSchedules(environment, env, taskQueue);
   const outcomes: ApplyOutcome[] = [];
   for (const want of wanted) {
@@ -129,7 +157,13 @@ export async function applySchedules(client: Client, environment: string, env: E
     if (!current) {
       try {
         handle = await client.schedule.create(want.options);
-        outcomes.push({ kind: want.kind, scheduleId: want.scheduleId, status: 'created', summary: want.summary, paused: false });
+        outcomes.push({
+          kind: want.kind,
+          scheduleId: want.scheduleId,
+          status: 'created',
+          summary: want.summary,
+          paused: false,
+        });
         continue;
       } catch (err) {
         if (!(err instanceof ScheduleAlreadyRunning)) throw err;
@@ -137,7 +171,13 @@ export async function applySchedules(client: Client, environment: string, env: E
       }
     }
     if (fingerprintOf(current) === want.fingerprint) {
-      outcomes.push({ kind: want.kind, scheduleId: want.scheduleId, status: 'unchanged', summary: want.summary, paused: current.state.paused });
+      outcomes.push({
+        kind: want.kind,
+        scheduleId: want.scheduleId,
+        status: 'unchanged',
+        summary: want.summary,
+        paused: current.state.paused,
+      });
       continue;
     }
     await handle.update((previous) => ({
@@ -146,14 +186,25 @@ export async function applySchedules(client: Client, environment: string, env: E
       policies: want.options.policies ?? {},
       state: { paused: previous.state.paused, ...(previous.state.note ? { note: previous.state.note } : {}) },
     }));
-    outcomes.push({ kind: want.kind, scheduleId: want.scheduleId, status: 'updated', summary: want.summary, paused: current.state.paused });
+    outcomes.push({
+      kind: want.kind,
+      scheduleId: want.scheduleId,
+      status: 'updated',
+      summary: want.summary,
+      paused: current.state.paused,
+    });
   }
   for (const kind of SCHEDULE_KINDS) {
     if (wanted.some((w) => w.kind === kind)) continue;
     const handle = client.schedule.getHandle(scheduleId(kind, environment));
     if (!(await describeOrUndefined(handle))) continue;
     await handle.delete();
-    outcomes.push({ kind, scheduleId: handle.scheduleId, status: 'deleted', summary: `no longer in the configuration` });
+    outcomes.push({
+      kind,
+      scheduleId: handle.scheduleId,
+      status: 'deleted',
+      summary: `no longer in the configuration`,
+    });
   }
   return outcomes;
 }
@@ -184,7 +235,12 @@ export interface ScheduleStatus {
   description?: ScheduleDescription;
 }
 
-export async function scheduleStatuses(client: Client, environment: string, env: EnvironmentConfig, taskQueue: string): Promise<ScheduleStatus[]> {
+export async function scheduleStatuses(
+  client: Client,
+  environment: string,
+  env: EnvironmentConfig,
+  taskQueue: string,
+): Promise<ScheduleStatus[]> {
   const wanted = desiredSchedules(environment, env, taskQueue);
   return Promise.all(
     SCHEDULE_KINDS.map(async (kind): Promise<ScheduleStatus> => {

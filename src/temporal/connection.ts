@@ -16,7 +16,13 @@
  * project used before, before anything connects.
  */
 import { readFileSync } from 'node:fs';
-import { loadClientConfig, loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import {
+  loadClientConfig,
+  loadClientConfigProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 
 export interface TemporalConfig {
@@ -24,7 +30,12 @@ export interface TemporalConfig {
   address: string;
   namespace: string;
   /** For both `Connection.connect` (client) and `NativeConnection.connect` (worker). */
-  connectionOptions: { address: string; tls?: TLSConfig | boolean; apiKey?: string; metadata?: Record<string, string> };
+  connectionOptions: {
+    address: string;
+    tls?: TLSConfig | boolean;
+    apiKey?: string;
+    metadata?: Record<string, string>;
+  };
 }
 
 /** The Temporal connection is misconfigured; the message names the variable or file and the fix. */
@@ -109,7 +120,9 @@ export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Tempor
   try {
     profiles = Object.keys(loadClientConfig({ overrideEnvVars: vars, configFileStrict: true }).profiles);
   } catch (err) {
-    throw new TemporalConfigError(`${fileLabel}: ${(err as Error).message}; it must hold [profile.<name>] tables (address, namespace, api_key, tls, grpc_meta)`);
+    throw new TemporalConfigError(
+      `${fileLabel}: ${(err as Error).message}; it must hold [profile.<name>] tables (address, namespace, api_key, tls, grpc_meta)`,
+    );
   }
   const profileName = vars.TEMPORAL_PROFILE;
   if (profileName !== undefined && !profiles.includes(profileName)) {
@@ -129,9 +142,13 @@ export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Tempor
   const tls = profile.tls;
   if (tls && !tls.disabled) {
     const source = (file: (typeof TLS_FILES)[number]): string =>
-      vars[file.variable] !== undefined ? file.variable : `${file.key} of profile ${profileName ?? DEFAULT_PROFILE} in ${fileLabel}`;
+      vars[file.variable] !== undefined
+        ? file.variable
+        : `${file.key} of profile ${profileName ?? DEFAULT_PROFILE} in ${fileLabel}`;
     if (Boolean(tls.clientCert) !== Boolean(tls.clientKey)) {
-      throw new TemporalConfigError('set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile\'s tls.client_cert_path and tls.client_key_path) for mTLS, or neither');
+      throw new TemporalConfigError(
+        "set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile's tls.client_cert_path and tls.client_key_path) for mTLS, or neither",
+      );
     }
     for (const file of TLS_FILES) {
       const data: ConfigDataSource | undefined = tls[file.field];
@@ -152,7 +169,9 @@ export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Tempor
     namespace: namespace ?? DEFAULT_NAMESPACE,
     connectionOptions: {
       address,
-      ...(connectionOptions.tls !== undefined && connectionOptions.tls !== null ? { tls: connectionOptions.tls } : {}),
+      ...(connectionOptions.tls !== undefined && connectionOptions.tls !== null
+        ? { tls: connectionOptions.tls }
+        : {}),
       ...(connectionOptions.apiKey !== undefined ? { apiKey: connectionOptions.apiKey } : {}),
       ...(profile.grpcMeta ? { metadata: profile.grpcMeta } : {}),
     },

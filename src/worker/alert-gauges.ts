@@ -34,7 +34,10 @@ import { laneStateQuery, laneWorkflowId, runWorkflowId, scheduleId } from '../te
 export const ALERT_GAUGE_INTERVAL_MS = 60_000;
 
 /** Seconds since the epoch of the last passed nightly run; the schedule's creation before any; undefined without a schedule. */
-export async function nightlyLastPassedSeconds(client: Client, environment: string): Promise<number | undefined> {
+export async function nightlyLastPassedSeconds(
+  client: Client,
+  environment: string,
+): Promise<number | undefined> {
   const prefix = `${runWorkflowId(environment, 'nightly-')}`;
   const query =
     `WorkflowType = 'gpuMatrixWorkflow' AND ExecutionStatus = 'Completed' AND SentinelVerdict = 'passed' ` +
@@ -58,7 +61,12 @@ export async function nightlyLastPassedSeconds(client: Client, environment: stri
 }
 
 /** Live GPU-matrix instances of the environment that the janitor's rule calls expired. */
-export async function instancesPastTtl(aws: AwsClients, invariants: LoadedInvariants, environment: string, nowMs: number): Promise<number> {
+export async function instancesPastTtl(
+  aws: AwsClients,
+  invariants: LoadedInvariants,
+  environment: string,
+  nowMs: number,
+): Promise<number> {
   const env = invariants.environments[environment]!;
   const unique = await findEnvironmentMachines(aws.ec2(env.awsRegion), environment, { pageSize: 1000 });
   return classifyInstances(unique, nowMs, env.cleanupTtl).expired.length;
@@ -93,20 +101,47 @@ export interface AlertGaugeDeps {
 }
 
 /** Starts refreshing the alert gauges (first refresh now); stop() ends it. */
-export function startAlertGauges(deps: AlertGaugeDeps, intervalMs = ALERT_GAUGE_INTERVAL_MS): { stop(): void } {
+export function startAlertGauges(
+  deps: AlertGaugeDeps,
+  intervalMs = ALERT_GAUGE_INTERVAL_MS,
+): { stop(): void } {
   const runtime = Runtime.instance();
   const meter = runtime.metricMeter;
-  const nightly = meter.createGauge('sentinel_nightly_last_passed_timestamp_seconds', 'float', '', 'When the last nightly run of the environment passed (before any: when its schedule was created)');
-  const pastTtl = meter.createGauge('sentinel_gpu_instances_past_ttl', 'int', '', 'Live GPU-matrix instances older than cleanupTtl or past radix:expires-at');
-  const laneWait = meter.createGauge('sentinel_lane_wait_seconds', 'float', '', 'How long the longest-waiting run queued at the lane has waited');
+  const nightly = meter.createGauge(
+    'sentinel_nightly_last_passed_timestamp_seconds',
+    'float',
+    '',
+    'When the last nightly run of the environment passed (before any: when its schedule was created)',
+  );
+  const pastTtl = meter.createGauge(
+    'sentinel_gpu_instances_past_ttl',
+    'int',
+    '',
+    'Live GPU-matrix instances older than cleanupTtl or past radix:expires-at',
+  );
+  const laneWait = meter.createGauge(
+    'sentinel_lane_wait_seconds',
+    'float',
+    '',
+    'How long the longest-waiting run queued at the lane has waited',
+  );
   const environments = Object.keys(deps.invariants.environments);
 
-  const refreshOne = async (metric: string, environment: string, read: () => Promise<number | undefined>, gauge: MetricGauge) => {
+  const refreshOne = async (
+    metric: string,
+    environment: string,
+    read: () => Promise<number | undefined>,
+    gauge: MetricGauge,
+  ) => {
     try {
       const value = await read();
       if (value !== undefined) gauge.set(value, { environment });
     } catch (err) {
-      runtime.logger.warn('alert gauge not refreshed', { metric, environment, error: err instanceof Error ? err.message : String(err) });
+      runtime.logger.warn('alert gauge not refreshed', {
+        metric,
+        environment,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   };
   let busy = false;
@@ -117,10 +152,25 @@ export function startAlertGauges(deps: AlertGaugeDeps, intervalMs = ALERT_GAUGE_
       for (const environment of environments) {
         const now = Date.now();
         if (deps.invariants.environments[environment]!.schedules?.nightly) {
-          await refreshOne('sentinel_nightly_last_passed_timestamp_seconds', environment, () => nightlyLastPassedSeconds(deps.client, environment), nightly);
+          await refreshOne(
+            'sentinel_nightly_last_passed_timestamp_seconds',
+            environment,
+            () => nightlyLastPassedSeconds(deps.client, environment),
+            nightly,
+          );
         }
-        await refreshOne('sentinel_gpu_instances_past_ttl', environment, () => instancesPastTtl(deps.aws, deps.invariants, environment, now), pastTtl);
-        await refreshOne('sentinel_lane_wait_seconds', environment, () => laneWaitSeconds(deps.client, environment, now), laneWait);
+        await refreshOne(
+          'sentinel_gpu_instances_past_ttl',
+          environment,
+          () => instancesPastTtl(deps.aws, deps.invariants, environment, now),
+          pastTtl,
+        );
+        await refreshOne(
+          'sentinel_lane_wait_seconds',
+          environment,
+          () => laneWaitSeconds(deps.client, environment, now),
+          laneWait,
+        );
       }
     } finally {
       busy = false;

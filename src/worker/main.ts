@@ -24,10 +24,14 @@ async function main(): Promise<void> {
     invariants,
     temporal: settings,
     ...(process.env.SENTINEL_LOCAL_WORK_ROOT ? { localWorkRoot: process.env.SENTINEL_LOCAL_WORK_ROOT } : {}),
-    ...(process.env.SENTINEL_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.SENTINEL_WORKFLOW_BUNDLE } } : {}),
+    ...(process.env.SENTINEL_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.SENTINEL_WORKFLOW_BUNDLE } }
+      : {}),
   });
   const gauges = telemetry.metricsAddress ? startFleetGauges(sentinel.client, sentinel.taskQueue) : undefined;
-  const alertGauges = telemetry.metricsAddress ? startAlertGauges({ client: sentinel.client, aws: sentinel.aws, invariants }) : undefined;
+  const alertGauges = telemetry.metricsAddress
+    ? startAlertGauges({ client: sentinel.client, aws: sentinel.aws, invariants })
+    : undefined;
   Runtime.instance().logger.info('sentinel worker started', {
     taskQueue: sentinel.taskQueue,
     address: settings.address,
@@ -40,10 +44,14 @@ async function main(): Promise<void> {
     const version = versionId(sentinel.versioning.version);
     sentinel.currentVersion.then(
       (outcome) => {
-        if (outcome !== 'stopped') Runtime.instance().logger.info(`worker version ${outcome}`, { workerVersion: version, outcome });
+        if (outcome !== 'stopped')
+          Runtime.instance().logger.info(`worker version ${outcome}`, { workerVersion: version, outcome });
       },
       (err) => {
-        Runtime.instance().logger.error('could not look up the worker deployment\'s current version', { workerVersion: version, error: err instanceof Error ? err.message : String(err) });
+        Runtime.instance().logger.error("could not look up the worker deployment's current version", {
+          workerVersion: version,
+          error: err instanceof Error ? err.message : String(err),
+        });
       },
     );
   }

@@ -29,13 +29,17 @@ export class TelemetrySettingsError extends Error {}
 export function telemetrySettings(env: NodeJS.ProcessEnv = process.env): TelemetrySettings {
   const level = (env.SENTINEL_LOG_LEVEL || 'INFO').toUpperCase() as LogLevel;
   if (!LEVELS.includes(level)) {
-    throw new TelemetrySettingsError(`SENTINEL_LOG_LEVEL=${env.SENTINEL_LOG_LEVEL}: expected one of ${LEVELS.join(', ')}`);
+    throw new TelemetrySettingsError(
+      `SENTINEL_LOG_LEVEL=${env.SENTINEL_LOG_LEVEL}: expected one of ${LEVELS.join(', ')}`,
+    );
   }
   const address = env.SENTINEL_METRICS_ADDRESS;
   if (address !== undefined && address !== '') {
     const match = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
     if (!match || Number(match[1]) > 65535) {
-      throw new TelemetrySettingsError(`SENTINEL_METRICS_ADDRESS=${address}: expected host:port, e.g. 0.0.0.0:9464`);
+      throw new TelemetrySettingsError(
+        `SENTINEL_METRICS_ADDRESS=${address}: expected host:port, e.g. 0.0.0.0:9464`,
+      );
     }
     return { metricsAddress: address, logLevel: level };
   }
@@ -71,9 +75,14 @@ export function installTelemetry(settings: TelemetrySettings): void {
     telemetryOptions: {
       logging: {
         forward: {},
-        filter: makeTelemetryFilterString({ core: settings.logLevel === 'TRACE' || settings.logLevel === 'DEBUG' ? settings.logLevel : 'WARN', other: 'ERROR' }),
+        filter: makeTelemetryFilterString({
+          core: settings.logLevel === 'TRACE' || settings.logLevel === 'DEBUG' ? settings.logLevel : 'WARN',
+          other: 'ERROR',
+        }),
       },
-      ...(settings.metricsAddress ? { metrics: { prometheus: { bindAddress: settings.metricsAddress } } } : {}),
+      ...(settings.metricsAddress
+        ? { metrics: { prometheus: { bindAddress: settings.metricsAddress } } }
+        : {}),
     },
   });
 }
@@ -87,20 +96,40 @@ export const FLEET_GAUGE_INTERVAL_MS = 5_000;
  * store, so the value holds whichever worker runs them (every replica reports
  * the same number: aggregate with max, not sum).
  */
-export function startFleetGauges(client: Client, taskQueue: string, intervalMs = FLEET_GAUGE_INTERVAL_MS): { stop(): void } {
+export function startFleetGauges(
+  client: Client,
+  taskQueue: string,
+  intervalMs = FLEET_GAUGE_INTERVAL_MS,
+): { stop(): void } {
   const meter = Runtime.instance().metricMeter;
   const gauges: Array<[MetricGauge, string]> = [
-    [meter.createGauge('sentinel_runs_running', 'int', '', 'Matrix runs open on the task queue'), 'gpuMatrixWorkflow'],
-    [meter.createGauge('sentinel_legs_running', 'int', '', 'Hardware legs (one per target and run) open on the task queue'), 'hardwareLegWorkflow'],
+    [
+      meter.createGauge('sentinel_runs_running', 'int', '', 'Matrix runs open on the task queue'),
+      'gpuMatrixWorkflow',
+    ],
+    [
+      meter.createGauge(
+        'sentinel_legs_running',
+        'int',
+        '',
+        'Hardware legs (one per target and run) open on the task queue',
+      ),
+      'hardwareLegWorkflow',
+    ],
   ];
   const queue = taskQueue.replace(/'/g, "\\'");
   const refresh = async () => {
     for (const [gauge, workflowType] of gauges) {
       try {
-        const { count } = await client.workflow.count(`WorkflowType = '${workflowType}' AND ExecutionStatus = 'Running' AND TaskQueue = '${queue}'`);
+        const { count } = await client.workflow.count(
+          `WorkflowType = '${workflowType}' AND ExecutionStatus = 'Running' AND TaskQueue = '${queue}'`,
+        );
         gauge.set(count, { task_queue: taskQueue });
       } catch (err) {
-        Runtime.instance().logger.warn('fleet gauge not refreshed', { metric: workflowType, error: err instanceof Error ? err.message : String(err) });
+        Runtime.instance().logger.warn('fleet gauge not refreshed', {
+          metric: workflowType,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     }
   };
@@ -121,16 +150,44 @@ export function startFleetGauges(client: Client, taskQueue: string, intervalMs =
  */
 export function recordRunMetrics(meter: MetricMeter, record: EvidenceRecord): void {
   const environment = record.run.environment;
-  meter.createCounter('sentinel_runs_completed', '', 'Matrix runs finished, by verdict').add(1, { environment, verdict: record.verdict });
+  meter
+    .createCounter('sentinel_runs_completed', '', 'Matrix runs finished, by verdict')
+    .add(1, { environment, verdict: record.verdict });
   const legs = meter.createCounter('sentinel_legs_completed', '', 'Hardware legs finished, by outcome');
-  const retries = meter.createCounter('sentinel_leg_infra_retries', '', 'Leg attempts made again on a fresh machine after an infrastructure failure');
+  const retries = meter.createCounter(
+    'sentinel_leg_infra_retries',
+    '',
+    'Leg attempts made again on a fresh machine after an infrastructure failure',
+  );
   for (const leg of record.legs) {
     legs.add(1, { environment, target: leg.target, outcome: leg.outcome });
     const again = leg.earlierAttempts?.length ?? 0;
     if (again > 0) retries.add(again, { environment, target: leg.target });
   }
   if (!record.cost) return;
-  meter.createHistogram('sentinel_run_instance_seconds', 'float', 's', 'Instance-seconds of a run\'s machines, launch to terminated').record(record.cost.instanceSeconds, { environment });
-  meter.createHistogram('sentinel_run_leaked_instance_seconds', 'float', 's', 'Instance-seconds after a leg had ended, until its machine was terminated').record(record.cost.leakedInstanceSeconds, { environment });
-  if (record.cost.usd !== null) meter.createHistogram('sentinel_run_cost_usd', 'float', 'USD', 'A run\'s machines at the configured on-demand prices').record(record.cost.usd, { environment });
+  meter
+    .createHistogram(
+      'sentinel_run_instance_seconds',
+      'float',
+      's',
+      "Instance-seconds of a run's machines, launch to terminated",
+    )
+    .record(record.cost.instanceSeconds, { environment });
+  meter
+    .createHistogram(
+      'sentinel_run_leaked_instance_seconds',
+      'float',
+      's',
+      'Instance-seconds after a leg had ended, until its machine was terminated',
+    )
+    .record(record.cost.leakedInstanceSeconds, { environment });
+  if (record.cost.usd !== null)
+    meter
+      .createHistogram(
+        'sentinel_run_cost_usd',
+        'float',
+        'USD',
+        "A run's machines at the configured on-demand prices",
+      )
+      .record(record.cost.usd, { environment });
 }

@@ -28,11 +28,17 @@ export class WorkerVersioningError extends Error {
 /** The server's own rules (a version id is `<deployment>.<build id>`) and a safe length for both. */
 const MAX_PART_LENGTH = 100;
 
-export function workerVersioningSettings(taskQueue: string, env: NodeJS.ProcessEnv = process.env, gitHead: () => string | undefined = projectGitHead): WorkerVersioning {
+export function workerVersioningSettings(
+  taskQueue: string,
+  env: NodeJS.ProcessEnv = process.env,
+  gitHead: () => string | undefined = projectGitHead,
+): WorkerVersioning {
   const switchValue = (env.SENTINEL_WORKER_VERSIONING?.trim() || 'on').toLowerCase();
   if (switchValue === 'off') return { enabled: false };
   if (switchValue !== 'on') {
-    throw new WorkerVersioningError(`SENTINEL_WORKER_VERSIONING=${env.SENTINEL_WORKER_VERSIONING} is not understood: set it to "on" (the default) or "off"`);
+    throw new WorkerVersioningError(
+      `SENTINEL_WORKER_VERSIONING=${env.SENTINEL_WORKER_VERSIONING} is not understood: set it to "on" (the default) or "off"`,
+    );
   }
   const deploymentName = env.SENTINEL_DEPLOYMENT_NAME?.trim() || taskQueue;
   if (/[.:]/.test(deploymentName) || deploymentName.length > MAX_PART_LENGTH) {
@@ -49,7 +55,9 @@ export function workerVersioningSettings(taskQueue: string, env: NodeJS.ProcessE
     );
   }
   if (!/^[\w-]+$/.test(buildId) || buildId.length > MAX_PART_LENGTH) {
-    throw new WorkerVersioningError(`SENTINEL_BUILD_ID="${buildId}" must be letters, digits, "_" or "-" (a git sha), at most ${MAX_PART_LENGTH} characters`);
+    throw new WorkerVersioningError(
+      `SENTINEL_BUILD_ID="${buildId}" must be letters, digits, "_" or "-" (a git sha), at most ${MAX_PART_LENGTH} characters`,
+    );
   }
   return { enabled: true, version: { deploymentName, buildId } };
 }
@@ -57,7 +65,13 @@ export function workerVersioningSettings(taskQueue: string, env: NodeJS.ProcessE
 /** The sha of the project's checked-out commit, or undefined outside a git checkout (the image). */
 export function projectGitHead(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -75,7 +89,9 @@ export function versionId(version: WorkerVersion): string {
 export type CurrentVersionOutcome = 'made-current' | 'already-current' | 'other-version-current' | 'stopped';
 
 /** Errors no retry mends (bad arguments, no permission, a server without Worker Deployments); anything else is tried again. */
-const GRPC_PERMANENT = new Set([3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */]);
+const GRPC_PERMANENT = new Set([
+  3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */,
+]);
 
 /**
  * Waits until the server knows this version (it registers on the worker's
@@ -83,12 +99,21 @@ const GRPC_PERMANENT = new Set([3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED
  * version. The conflict token makes it compare-and-set: two first workers
  * racing leave one of them current.
  */
-export async function makeCurrentIfNone(connection: Connection, namespace: string, version: WorkerVersion, signal: AbortSignal, identity = 'sentinel-worker'): Promise<CurrentVersionOutcome> {
+export async function makeCurrentIfNone(
+  connection: Connection,
+  namespace: string,
+  version: WorkerVersion,
+  signal: AbortSignal,
+  identity = 'sentinel-worker',
+): Promise<CurrentVersionOutcome> {
   const service = connection.workflowService;
   while (!signal.aborted) {
     let described;
     try {
-      described = await service.describeWorkerDeployment({ namespace, deploymentName: version.deploymentName });
+      described = await service.describeWorkerDeployment({
+        namespace,
+        deploymentName: version.deploymentName,
+      });
     } catch (err) {
       // NOT_FOUND until the worker's first poll registers the deployment; or the server is briefly away.
       if (GRPC_PERMANENT.has(grpcCode(err) ?? -1)) throw err;
@@ -97,8 +122,11 @@ export async function makeCurrentIfNone(connection: Connection, namespace: strin
     }
     const info = described.workerDeploymentInfo;
     const current = info?.routingConfig?.currentDeploymentVersion;
-    if (current?.buildId) return current.buildId === version.buildId ? 'already-current' : 'other-version-current';
-    const known = (info?.versionSummaries ?? []).some((s) => s.deploymentVersion?.buildId === version.buildId);
+    if (current?.buildId)
+      return current.buildId === version.buildId ? 'already-current' : 'other-version-current';
+    const known = (info?.versionSummaries ?? []).some(
+      (s) => s.deploymentVersion?.buildId === version.buildId,
+    );
     if (!known) {
       await pause(250, signal);
       continue;
@@ -122,7 +150,9 @@ export async function makeCurrentIfNone(connection: Connection, namespace: strin
 }
 
 function grpcCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number'
+    ? err.code
+    : undefined;
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

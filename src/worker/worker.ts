@@ -11,7 +11,12 @@ import type { LoadedInvariants } from '../config/load';
 import { ControlPlanes } from '../control-plane/clients';
 import { Executors } from '../executors';
 import { taskQueueOf, type TemporalConfig } from '../temporal/connection';
-import { makeCurrentIfNone, workerVersioningSettings, type CurrentVersionOutcome, type WorkerVersioning } from './versioning';
+import {
+  makeCurrentIfNone,
+  workerVersioningSettings,
+  type CurrentVersionOutcome,
+  type WorkerVersioning,
+} from './versioning';
 
 export interface SentinelWorkerOptions {
   invariants: LoadedInvariants;
@@ -63,8 +68,18 @@ export async function createSentinelWorker(options: SentinelWorkerOptions): Prom
     taskQueue,
     activities,
     // The workflows say PINNED or AUTO_UPGRADE each (src/workflows/); a type that does not is pinned.
-    ...(versioning.enabled ? { workerDeploymentOptions: { useWorkerVersioning: true, version: versioning.version, defaultVersioningBehavior: 'PINNED' } } : {}),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(versioning.enabled
+      ? {
+          workerDeploymentOptions: {
+            useWorkerVersioning: true,
+            version: versioning.version,
+            defaultVersioningBehavior: 'PINNED',
+          },
+        }
+      : {}),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
   });
   const stopAdopting = new AbortController();
   const currentVersion = versioning.enabled

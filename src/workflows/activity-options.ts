@@ -29,7 +29,11 @@ export function attemptTimeout(budgetMs: number): number {
   return Math.min(budgetMs, Math.max(1_000, Math.ceil(budgetMs / 3)));
 }
 
-export function activityOptions(timeoutMs: number, retry: RetryConfig, heartbeatMs?: number): ActivityOptions {
+export function activityOptions(
+  timeoutMs: number,
+  retry: RetryConfig,
+  heartbeatMs?: number,
+): ActivityOptions {
   return {
     startToCloseTimeout: heartbeatMs === undefined ? attemptTimeout(timeoutMs) : timeoutMs,
     scheduleToCloseTimeout: timeoutMs,
@@ -39,7 +43,11 @@ export function activityOptions(timeoutMs: number, retry: RetryConfig, heartbeat
 }
 
 /** Short steps that must not be lost with a worker: a per-attempt timeout and a heartbeat timeout. */
-export function boundedAttemptOptions(timeoutMs: number, retry: RetryConfig, heartbeatMs: number): ActivityOptions {
+export function boundedAttemptOptions(
+  timeoutMs: number,
+  retry: RetryConfig,
+  heartbeatMs: number,
+): ActivityOptions {
   return {
     startToCloseTimeout: attemptTimeout(timeoutMs),
     scheduleToCloseTimeout: timeoutMs,

@@ -10,7 +10,13 @@ import {
   TimeoutFailure,
   isCancellation,
 } from '@temporalio/workflow';
-import { failureRecord, isFailureCode, type FailureCode, type FailureRecord, type PhaseName } from '../domain/failures';
+import {
+  failureRecord,
+  isFailureCode,
+  type FailureCode,
+  type FailureRecord,
+  type PhaseName,
+} from '../domain/failures';
 
 /** What a phase's own timeout means to an operator. */
 const TIMEOUT_CODE: Record<PhaseName, FailureCode> = {
@@ -41,7 +47,8 @@ const FALLBACK_CODE: Record<PhaseName, FailureCode> = {
 export function phaseFailure(phase: PhaseName, err: unknown): FailureRecord {
   if (isCancellation(err)) return failureRecord('LEG_CANCELLED', `cancelled during ${phase}`);
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && isFailureCode(cause.type)) return failureRecord(cause.type, cause.message);
+  if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+    return failureRecord(cause.type, cause.message);
   if (cause instanceof TimeoutFailure) {
     return failureRecord(TIMEOUT_CODE[phase], `${phase} exceeded its ${timeoutName(cause)} timeout`);
   }
@@ -51,15 +58,18 @@ export function phaseFailure(phase: PhaseName, err: unknown): FailureRecord {
 /** Facts an activity attached to its failure (see activityFailure). */
 export function failureFacts<T>(err: unknown): T | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.details && cause.details.length > 0) return cause.details[0] as T;
+  if (cause instanceof ApplicationFailure && cause.details && cause.details.length > 0)
+    return cause.details[0] as T;
   return undefined;
 }
 
 /** A failure outside any phase: a code when one was raised, else INTERNAL_ERROR. */
 export function runFailure(err: unknown): FailureRecord {
   const cause = err instanceof ActivityFailure || err instanceof ChildWorkflowFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && isFailureCode(cause.type)) return failureRecord(cause.type, cause.message);
-  if (cause instanceof TimeoutFailure) return failureRecord('INTERNAL_ERROR', `timed out (${timeoutName(cause)})`);
+  if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+    return failureRecord(cause.type, cause.message);
+  if (cause instanceof TimeoutFailure)
+    return failureRecord('INTERNAL_ERROR', `timed out (${timeoutName(cause)})`);
   if (cause instanceof TerminatedFailure) return failureRecord('LEG_CRASHED', 'terminated');
   return failureRecord('INTERNAL_ERROR', messageOf(cause ?? err));
 }

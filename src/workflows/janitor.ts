@@ -47,10 +47,16 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.environment, value: input.environment }]);
   // A run's pre-step sweeps with the run's configuration snapshot; any other janitor with the worker's configuration.
   const plan = input.plan ?? (await janitorPlan({ environment: input.environment }));
-  const { listJanitorInstances, openRuns, terminateOrphans } = proxyActivities<Pick<SentinelActivities, 'listJanitorInstances' | 'openRuns' | 'terminateOrphans'>>(activityOptions(plan.cleanupTimeoutMs, plan.retry, plan.heartbeatMs));
+  const { listJanitorInstances, openRuns, terminateOrphans } = proxyActivities<
+    Pick<SentinelActivities, 'listJanitorInstances' | 'openRuns' | 'terminateOrphans'>
+  >(activityOptions(plan.cleanupTimeoutMs, plan.retry, plan.heartbeatMs));
 
   const now = Date.now(); // workflow time: one instant for the whole sweep
-  const instances = await listJanitorInstances({ region: plan.region, environment: plan.environment, pageSize: JANITOR_PAGE_SIZE });
+  const instances = await listJanitorInstances({
+    region: plan.region,
+    environment: plan.environment,
+    pageSize: JANITOR_PAGE_SIZE,
+  });
   const { expired, young } = classifyInstances(instances, now, plan.cleanupTtlMs);
 
   const runIds = [...new Set(expired.flatMap((e) => (e.runId ? [e.runId] : [])))];
@@ -60,7 +66,13 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
   const spared: JanitorSpared[] = [];
   for (const e of expired) {
     if (e.runId && open.has(e.runId)) {
-      spared.push({ instanceId: e.instanceId, ageSeconds: e.ageSeconds, runId: e.runId, reason: 'run_open', detail: `run ${e.runId} is still open (${e.detail})` });
+      spared.push({
+        instanceId: e.instanceId,
+        ageSeconds: e.ageSeconds,
+        runId: e.runId,
+        reason: 'run_open',
+        detail: `run ${e.runId} is still open (${e.detail})`,
+      });
     } else {
       orphans.push(e);
     }
@@ -72,17 +84,29 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
     const done = await terminateOrphans({
       region: plan.region,
       executor: plan.executor,
-      instances: orphans.map((o) => ({ instanceId: o.instanceId, ...(o.target ? { target: o.target } : {}) })),
+      instances: orphans.map((o) => ({
+        instanceId: o.instanceId,
+        ...(o.target ? { target: o.target } : {}),
+      })),
     });
     const gone = new Set(done.terminated);
     terminated = orphans.filter((o) => gone.has(o.instanceId));
   }
 
   // Few retries: a control plane that cannot be reached is recorded, it does not hold up the sweep (or the run after it).
-  const controlPlane = proxyActivities<Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>>(
-    activityOptions(plan.cleanupTimeoutMs, { ...plan.retry, maximumAttempts: Math.min(plan.retry.maximumAttempts, 2) }, plan.heartbeatMs),
+  const controlPlane = proxyActivities<
+    Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>
+  >(
+    activityOptions(
+      plan.cleanupTimeoutMs,
+      { ...plan.retry, maximumAttempts: Math.min(plan.retry.maximumAttempts, 2) },
+      plan.heartbeatMs,
+    ),
   );
-  const clusters = patched(JANITOR_CLUSTERS_PATCH) && plan.controlPlane ? await sweepClusters(plan, input.dryRun, now, controlPlane) : undefined;
+  const clusters =
+    patched(JANITOR_CLUSTERS_PATCH) && plan.controlPlane
+      ? await sweepClusters(plan, input.dryRun, now, controlPlane)
+      : undefined;
 
   const report: JanitorReport = {
     environment: plan.environment,
@@ -103,7 +127,9 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
     terminated: terminated.map((t) => t.instanceId),
     wouldTerminate: report.wouldTerminate.map((t) => t.instanceId),
     spared: spared.length,
-    ...(clusters ? { clustersDeleted: clusters.deleted.map((c) => c.name), clusterFailure: clusters.failure?.code } : {}),
+    ...(clusters
+      ? { clustersDeleted: clusters.deleted.map((c) => c.name), clusterFailure: clusters.failure?.code }
+      : {}),
   });
   return report;
 }
@@ -113,14 +139,24 @@ export async function janitorWorkflow(input: JanitorInput): Promise<JanitorRepor
  * is no longer open has no one left to delete it. A control plane that
  * cannot be swept is recorded; the instance sweep stands.
  */
-async function sweepClusters(plan: JanitorPlan, dryRun: boolean, now: number, api: Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>): Promise<ClusterSweep> {
+async function sweepClusters(
+  plan: JanitorPlan,
+  dryRun: boolean,
+  now: number,
+  api: Pick<SentinelActivities, 'listTestClusters' | 'openRuns' | 'deleteTestClusters'>,
+): Promise<ClusterSweep> {
   const sweep: ClusterSweep = { seen: 0, deleted: [], wouldDelete: [], spared: [] };
   try {
-    const clusters = await api.listTestClusters({ controlPlane: plan.controlPlane!, environment: plan.environment });
+    const clusters = await api.listTestClusters({
+      controlPlane: plan.controlPlane!,
+      environment: plan.environment,
+    });
     sweep.seen = clusters.length;
     if (clusters.length === 0) return sweep;
     // A leg still cleaning up after its run closed (parent close policy) keeps its cluster.
-    const open = new Set(await api.openRuns({ workflowIds: [...new Set(clusters.flatMap((c) => [c.runId, c.name]))] }));
+    const open = new Set(
+      await api.openRuns({ workflowIds: [...new Set(clusters.flatMap((c) => [c.runId, c.name]))] }),
+    );
     const orphans: ClusterAction[] = [];
     for (const c of clusters) {
       const created = Date.parse(c.createdAt);
@@ -140,7 +176,14 @@ async function sweepClusters(plan: JanitorPlan, dryRun: boolean, now: number, ap
     if (dryRun) {
       sweep.wouldDelete = orphans;
     } else if (orphans.length > 0) {
-      const done = new Set((await api.deleteTestClusters({ controlPlane: plan.controlPlane!, clusterIds: orphans.map((o) => o.clusterId) })).deleted);
+      const done = new Set(
+        (
+          await api.deleteTestClusters({
+            controlPlane: plan.controlPlane!,
+            clusterIds: orphans.map((o) => o.clusterId),
+          })
+        ).deleted,
+      );
       sweep.deleted = orphans.filter((o) => done.has(o.clusterId));
     }
   } catch (err) {

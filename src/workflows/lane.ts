@@ -97,7 +97,10 @@ export async function sentinelLaneWorkflow(initial: LaneState): Promise<void> {
       await getExternalWorkflowHandle(request.workflowId, request.runId).signal(laneGrantSignal, grant);
       return true;
     } catch (err) {
-      log.warn('lane: run no longer reachable, skipped', { workflowId: request.workflowId, error: String(err) });
+      log.warn('lane: run no longer reachable, skipped', {
+        workflowId: request.workflowId,
+        error: String(err),
+      });
       return false;
     }
   }
@@ -107,8 +110,12 @@ export async function sentinelLaneWorkflow(initial: LaneState): Promise<void> {
     try {
       return !(await isWorkflowOpen({ workflowId: holder.workflowId, runId: holder.runId }));
     } catch (err) {
-      if (!(err instanceof ActivityFailure) || isCancellation(err) || !patched(HOLDER_CHECK_ERROR_PATCH)) throw err;
-      log.warn('lane: could not check the holder; keeping it, checking again later', { workflowId: holder.workflowId, error: String(err) });
+      if (!(err instanceof ActivityFailure) || isCancellation(err) || !patched(HOLDER_CHECK_ERROR_PATCH))
+        throw err;
+      log.warn('lane: could not check the holder; keeping it, checking again later', {
+        workflowId: holder.workflowId,
+        error: String(err),
+      });
       return false;
     }
   }
@@ -158,7 +165,9 @@ export async function sentinelLaneWorkflow(initial: LaneState): Promise<void> {
       const reached = await tell(next, { granted: true });
       granting = null;
       if (reached && releasedWhileGranting && patched(RELEASE_DURING_GRANT_PATCH)) {
-        log.info('lane: the run released the lane while its grant was being sent', { workflowId: next.workflowId });
+        log.info('lane: the run released the lane while its grant was being sent', {
+          workflowId: next.workflowId,
+        });
       } else if (reached) {
         state.holder = next;
         nextHolderCheck = Date.now() + state.holderCheckIntervalMs;

@@ -20,7 +20,17 @@ import type { SentinelActivities } from '../activities';
 import { onDemandPrice } from '../domain/cost';
 import { LEG_PHASES, type PhaseName } from '../domain/failures';
 import type { PlacementAttempt } from '../domain/placement';
-import type { GpuFacts, HostFacts, LegInput, LegProgress, LegResult, LeftBehind, OnboardingFacts, PhaseRecord, SmokeJobFacts } from '../domain/run';
+import type {
+  GpuFacts,
+  HostFacts,
+  LegInput,
+  LegProgress,
+  LegResult,
+  LeftBehind,
+  OnboardingFacts,
+  PhaseRecord,
+  SmokeJobFacts,
+} from '../domain/run';
 import type { HostRef } from '../executors/types';
 import { activityOptions, boundedAttemptOptions } from './activity-options';
 import { CLEANUP_INCOMPLETE_METRIC, legProgressQuery, SEARCH_ATTRIBUTES } from '../temporal/definitions';
@@ -38,7 +48,12 @@ export const LEG_COST_PATCH = 'leg-cost-observes-termination';
 export const LEG_CLEANUP_PATCH = 'leg-cleanup-by-tag-after-launch-settles';
 
 /** Provisioning failures in which EC2 refused the launch: nothing was launched. */
-const LAUNCH_REFUSED = new Set(['INSTANCE_CAPACITY_UNAVAILABLE', 'AMI_NOT_FOUND', 'AWS_CREDENTIALS_REFUSED', 'INSTANCE_PROFILE_INVALID']);
+const LAUNCH_REFUSED = new Set([
+  'INSTANCE_CAPACITY_UNAVAILABLE',
+  'AMI_NOT_FOUND',
+  'AWS_CREDENTIALS_REFUSED',
+  'INSTANCE_PROFILE_INVALID',
+]);
 
 // A leg stays on its run's build, whatever is deployed meanwhile (docs/versioning.md).
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, hardwareLegWorkflow);
@@ -53,16 +68,38 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
   const expiresAt = new Date(Date.now() + settings.cleanupTtl).toISOString();
 
   // Options sit next to the calls that need them; waits heartbeat.
-  const { provisionInstance } = proxyActivities<Pick<SentinelActivities, 'provisionInstance'>>(activityOptions(timeouts.provision, retry, timeouts.heartbeat));
-  const { waitForHostReady } = proxyActivities<Pick<SentinelActivities, 'waitForHostReady'>>(activityOptions(timeouts.hostReady, retry, timeouts.heartbeat));
-  const { detectGpu } = proxyActivities<Pick<SentinelActivities, 'detectGpu'>>(activityOptions(timeouts.gpuDetect, retry, timeouts.heartbeat));
-  const { checkContainerRuntime } = proxyActivities<Pick<SentinelActivities, 'checkContainerRuntime'>>(activityOptions(timeouts.containerRuntime, retry, timeouts.heartbeat));
-  const { installAgent } = proxyActivities<Pick<SentinelActivities, 'installAgent'>>(activityOptions(timeouts.installer, retry, timeouts.heartbeat));
-  const { waitForClusterActive } = proxyActivities<Pick<SentinelActivities, 'waitForClusterActive'>>(activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat));
-  const { runSmokeJob } = proxyActivities<Pick<SentinelActivities, 'runSmokeJob'>>(activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat));
-  const { deleteTestCluster, observeInstanceTermination, terminateInstance, terminateLegInstances } = proxyActivities<Pick<SentinelActivities, 'deleteTestCluster' | 'observeInstanceTermination' | 'terminateInstance' | 'terminateLegInstances'>>(
-    settledCleanup ? boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat) : activityOptions(timeouts.cleanup, retry),
+  const { provisionInstance } = proxyActivities<Pick<SentinelActivities, 'provisionInstance'>>(
+    activityOptions(timeouts.provision, retry, timeouts.heartbeat),
   );
+  const { waitForHostReady } = proxyActivities<Pick<SentinelActivities, 'waitForHostReady'>>(
+    activityOptions(timeouts.hostReady, retry, timeouts.heartbeat),
+  );
+  const { detectGpu } = proxyActivities<Pick<SentinelActivities, 'detectGpu'>>(
+    activityOptions(timeouts.gpuDetect, retry, timeouts.heartbeat),
+  );
+  const { checkContainerRuntime } = proxyActivities<Pick<SentinelActivities, 'checkContainerRuntime'>>(
+    activityOptions(timeouts.containerRuntime, retry, timeouts.heartbeat),
+  );
+  const { installAgent } = proxyActivities<Pick<SentinelActivities, 'installAgent'>>(
+    activityOptions(timeouts.installer, retry, timeouts.heartbeat),
+  );
+  const { waitForClusterActive } = proxyActivities<Pick<SentinelActivities, 'waitForClusterActive'>>(
+    activityOptions(timeouts.timeToActive, retry, timeouts.heartbeat),
+  );
+  const { runSmokeJob } = proxyActivities<Pick<SentinelActivities, 'runSmokeJob'>>(
+    activityOptions(timeouts.smokeJob, retry, timeouts.heartbeat),
+  );
+  const { deleteTestCluster, observeInstanceTermination, terminateInstance, terminateLegInstances } =
+    proxyActivities<
+      Pick<
+        SentinelActivities,
+        'deleteTestCluster' | 'observeInstanceTermination' | 'terminateInstance' | 'terminateLegInstances'
+      >
+    >(
+      settledCleanup
+        ? boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat)
+        : activityOptions(timeouts.cleanup, retry),
+    );
   const controlPlane = { baseUrl: settings.controlPlane.baseUrl, cognito: settings.controlPlane.cognito };
 
   const result: LegResult = {
@@ -149,16 +186,26 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     result.instance = instance;
     host = { instanceId: instance.instanceId, target: target.name, region: settings.awsRegion };
     const readyHost = host;
-    await phase('host_ready', () => waitForHostReady({ host: readyHost, executor: settings.executor, polling }));
+    await phase('host_ready', () =>
+      waitForHostReady({ host: readyHost, executor: settings.executor, polling }),
+    );
     // Host preparation (the target's setup scripts); runs recorded before it had none.
     if (patched('host-setup-v1')) {
       const scripts = target.setup ?? [];
-      const { prepareHost } = proxyActivities<Pick<SentinelActivities, 'prepareHost'>>(activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat));
+      const { prepareHost } = proxyActivities<Pick<SentinelActivities, 'prepareHost'>>(
+        activityOptions(timeouts.hostSetup, retry, timeouts.heartbeat),
+      );
       result.host = await phase('host_setup', async (): Promise<HostFacts> => {
         // A baked AMI (setup: []) has nothing to prepare: the phase passes without a command.
         if (scripts.length === 0) return { setup: [] };
         try {
-          return await prepareHost({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.hostSetup, polling, scripts });
+          return await prepareHost({
+            host: readyHost,
+            executor: settings.executor,
+            timeoutMs: timeouts.hostSetup,
+            polling,
+            scripts,
+          });
         } catch (err) {
           // What the scripts before the failing one did still goes into the evidence.
           const found = failureFacts<{ host?: HostFacts }>(err);
@@ -169,7 +216,13 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     }
     result.gpu = await phase('gpu_detect', async () => {
       try {
-        return await detectGpu({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.gpuDetect, polling, target });
+        return await detectGpu({
+          host: readyHost,
+          executor: settings.executor,
+          timeoutMs: timeouts.gpuDetect,
+          polling,
+          target,
+        });
       } catch (err) {
         // A host with the wrong GPUs still reports what it has.
         const found = failureFacts<{ gpu?: GpuFacts }>(err);
@@ -178,7 +231,13 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
       }
     });
     result.runtime = await phase('container_runtime', () =>
-      checkContainerRuntime({ host: readyHost, executor: settings.executor, timeoutMs: timeouts.containerRuntime, polling, vendor: target.vendor }),
+      checkContainerRuntime({
+        host: readyHost,
+        executor: settings.executor,
+        timeoutMs: timeouts.containerRuntime,
+        polling,
+        vendor: target.vendor,
+      }),
     );
     // The customer path: the control plane's installer puts the candidate on the host, the agent onboards.
     clusterRequested = true;
@@ -191,7 +250,11 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         controlPlane,
         clusterName: workflowId,
         candidate: input.candidate,
-        labels: { 'radix:purpose': 'gpu-matrix', 'radix:run-id': input.runWorkflowId, 'radix:target': target.name },
+        labels: {
+          'radix:purpose': 'gpu-matrix',
+          'radix:run-id': input.runWorkflowId,
+          'radix:target': target.name,
+        },
       }),
     );
     result.onboarding = await phase('onboarding', async () => {
@@ -211,7 +274,13 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
     });
     result.smokeJob = await phase('smoke_job', async () => {
       try {
-        return await runSmokeJob({ controlPlane, clusterId: install.clusterId, gpuCount: target.gpu.minCount, vendor: target.vendor, polling });
+        return await runSmokeJob({
+          controlPlane,
+          clusterId: install.clusterId,
+          gpuCount: target.gpu.minCount,
+          vendor: target.vendor,
+          polling,
+        });
       } catch (err) {
         const found = failureFacts<{ smokeJob?: SmokeJobFacts }>(err);
         if (found?.smokeJob) result.smokeJob = found.smokeJob;
@@ -242,8 +311,15 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
               : host
                 ? terminateInstance({ host, executor: settings.executor })
                 : // Provisioning may have launched a machine it never reported: find it by its leg tag.
-                  terminateLegInstances({ region: settings.awsRegion, legWorkflowId: workflowId, target: target.name, executor: settings.executor }),
-            clusterRequested ? deleteTestCluster({ controlPlane, clusterName: workflowId }) : Promise.resolve(null),
+                  terminateLegInstances({
+                    region: settings.awsRegion,
+                    legWorkflowId: workflowId,
+                    target: target.name,
+                    executor: settings.executor,
+                  }),
+            clusterRequested
+              ? deleteTestCluster({ controlPlane, clusterName: workflowId })
+              : Promise.resolve(null),
           ]);
           const [machines, cluster] = steps;
           if (machines.status === 'rejected') {
@@ -254,7 +330,11 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
             });
           }
           if (cluster.status === 'rejected') {
-            leftBehind.push({ kind: 'cluster', id: workflowId, detail: `test cluster ${workflowId} may still exist in the control plane` });
+            leftBehind.push({
+              kind: 'cluster',
+              id: workflowId,
+              detail: `test cluster ${workflowId} may still exist in the control plane`,
+            });
           }
           const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
           if (failed) throw failed.reason;
@@ -263,13 +343,24 @@ export async function hardwareLegWorkflow(input: LegInput): Promise<LegResult> {
         result.cleanupFailure = result.phases.find((p) => p.name === 'cleanup')?.failure;
         if (leftBehind.length > 0) result.leftBehind = leftBehind;
         // Loud: an alert metric per resource that may be left (not emitted on replay).
-        const counter = metricMeter.createCounter(CLEANUP_INCOMPLETE_METRIC, 'resources', 'Machines and test clusters a failed cleanup may have left running');
-        for (const left of leftBehind) counter.add(1, { environment: input.environment, target: target.name, kind: left.kind, resource: left.id });
+        const counter = metricMeter.createCounter(
+          CLEANUP_INCOMPLETE_METRIC,
+          'resources',
+          'Machines and test clusters a failed cleanup may have left running',
+        );
+        for (const left of leftBehind)
+          counter.add(1, {
+            environment: input.environment,
+            target: target.name,
+            kind: left.kind,
+            resource: left.id,
+          });
       }
       // Cost: the machine's seconds from launch until EC2 reports it terminated (histories from before it replay without).
       if (result.instance && patched(LEG_COST_PATCH)) {
         const instance = result.instance;
-        const cleanupStartedAt = result.phases.find((p) => p.name === 'cleanup')?.startedAt ?? new Date().toISOString();
+        const cleanupStartedAt =
+          result.phases.find((p) => p.name === 'cleanup')?.startedAt ?? new Date().toISOString();
         const usdPerHour = onDemandPrice(settings.prices, settings.awsRegion, instance.instanceType);
         try {
           result.cost = await observeInstanceTermination({

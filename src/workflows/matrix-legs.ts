@@ -5,7 +5,14 @@
  * result. The order of commands is the run's: nothing here may be reordered
  * without a patch (docs/determinism.md).
  */
-import { CancellationScope, ChildWorkflowCancellationType, isCancellation, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  isCancellation,
+  ParentClosePolicy,
+  patched,
+  startChild,
+} from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { failureKind, failureRecord } from '../domain/failures';
 import { legPlacement, type PlacementPlan } from '../domain/placement';
@@ -46,7 +53,11 @@ export function legRunner(ctx: LegRunnerContext): (target: RunPlan['targets'][nu
     const earlierAttempts: LegResult[] = [];
     let result = await runLegAttempt(target, id);
     // Histories from before infra retries replay without them.
-    while (endedOnInfrastructure(result) && !CancellationScope.current().consideredCancelled && patched(INFRA_RETRY_PATCH)) {
+    while (
+      endedOnInfrastructure(result) &&
+      !CancellationScope.current().consideredCancelled &&
+      patched(INFRA_RETRY_PATCH)
+    ) {
       const attempt = earlierAttempts.length + 1;
       if (attempt > (plan.settings.infraRetries ?? 0)) {
         result = { ...result, outcome: 'inconclusive' };
@@ -56,7 +67,11 @@ export function legRunner(ctx: LegRunnerContext): (target: RunPlan['targets'][nu
       earlierAttempts.push(previous);
       const attemptId = legAttemptWorkflowId(id, attempt + 1);
       entry.workflowId = attemptId;
-      result = { ...(await runLegAttempt(target, attemptId)), attempt: attempt + 1, earlierAttempts: [...earlierAttempts] };
+      result = {
+        ...(await runLegAttempt(target, attemptId)),
+        attempt: attempt + 1,
+        earlierAttempts: [...earlierAttempts],
+      };
     }
     entry.outcome = result.outcome;
     return result;
@@ -93,7 +108,9 @@ export function legRunner(ctx: LegRunnerContext): (target: RunPlan['targets'][nu
       });
       return await child.result();
     } catch (err) {
-      const crashed = isCancellation(err) ? failureRecord('LEG_CANCELLED', 'cancelled before it reported') : failureRecord('LEG_CRASHED', runFailure(err).detail);
+      const crashed = isCancellation(err)
+        ? failureRecord('LEG_CANCELLED', 'cancelled before it reported')
+        : failureRecord('LEG_CRASHED', runFailure(err).detail);
       await CancellationScope.nonCancellable(async () => {
         try {
           await terminateLegInstances({
@@ -122,7 +139,15 @@ export function legRunner(ctx: LegRunnerContext): (target: RunPlan['targets'][nu
         phases: [],
         failure: crashed,
         ...(safetyNetFailed
-          ? { leftBehind: [{ kind: 'instance' as const, id: `radix:leg=${id}`, detail: `any instance tagged radix:leg=${id} in ${plan.settings.awsRegion} may still run` }] }
+          ? {
+              leftBehind: [
+                {
+                  kind: 'instance' as const,
+                  id: `radix:leg=${id}`,
+                  detail: `any instance tagged radix:leg=${id} in ${plan.settings.awsRegion} may still run`,
+                },
+              ],
+            }
           : {}),
       };
     }
@@ -137,10 +162,16 @@ function endedOnInfrastructure(leg: LegResult): boolean {
 /** What the legs' failed cleanups may have left running. */
 export function leftBehind(legs: LegResult[]): CleanupIncomplete {
   // An infra retry's earlier attempts may have left something too.
-  return legs.flatMap((leg) => [leg, ...(leg.earlierAttempts ?? [])].flatMap((attempt) => (attempt.leftBehind ?? []).map((left) => ({ target: leg.target, ...left }))));
+  return legs.flatMap((leg) =>
+    [leg, ...(leg.earlierAttempts ?? [])].flatMap((attempt) =>
+      (attempt.leftBehind ?? []).map((left) => ({ target: leg.target, ...left })),
+    ),
+  );
 }
 
 export function failedTargets(legs: LegResult[]): string {
-  const failed = legs.filter((l) => l.outcome !== 'passed').map((l) => `${l.target}: ${l.failure?.code ?? l.outcome}`);
+  const failed = legs
+    .filter((l) => l.outcome !== 'passed')
+    .map((l) => `${l.target}: ${l.failure?.code ?? l.outcome}`);
   return failed.length > 0 ? failed.join(', ') : 'no leg passed';
 }

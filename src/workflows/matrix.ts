@@ -48,7 +48,12 @@ import {
 } from '../temporal/definitions';
 import { runFailure } from './failure-mapping';
 import { failedTargets, leftBehind, legRunner } from './matrix-legs';
-import { ATTESTATION_PATCH, CLEANUP_GATE_PATCH, LANE_ON_RUN_TASK_QUEUE_PATCH, PROMOTION_NON_CANCELLABLE_PATCH } from './matrix-patches';
+import {
+  ATTESTATION_PATCH,
+  CLEANUP_GATE_PATCH,
+  LANE_ON_RUN_TASK_QUEUE_PATCH,
+  PROMOTION_NON_CANCELLABLE_PATCH,
+} from './matrix-patches';
 import { attestRequest, promotionRefused } from './matrix-promotion';
 import { janitorSummary, PREFLIGHT_PATCH, runPreflight, type PreflightOutcome } from './preflight';
 
@@ -88,12 +93,22 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   progress.simulated = plan.simulated;
   const { timeouts, retry } = plan.settings;
   const digestRef = { region: plan.settings.awsRegion, parameter: plan.settings.approvedDigestParameter };
-  const { requestLane } = proxyActivities<Pick<SentinelActivities, 'requestLane'>>(activityOptions(timeouts.promotion, retry));
+  const { requestLane } = proxyActivities<Pick<SentinelActivities, 'requestLane'>>(
+    activityOptions(timeouts.promotion, retry),
+  );
   // Promotion and evidence heartbeat while a call is in flight: an attempt lost with its worker is retried within one heartbeat.
-  const { promoteDigest, readApprovedDigest } = proxyActivities<Pick<SentinelActivities, 'promoteDigest' | 'readApprovedDigest'>>(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
-  const { terminateLegInstances } = proxyActivities<Pick<SentinelActivities, 'terminateLegInstances'>>(boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat));
-  const { writeEvidence } = proxyActivities<Pick<SentinelActivities, 'writeEvidence'>>(boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat));
-  const { attestRun } = proxyActivities<Pick<SentinelActivities, 'attestRun'>>(activityOptions(timeouts.evidence, retry, timeouts.heartbeat));
+  const { promoteDigest, readApprovedDigest } = proxyActivities<
+    Pick<SentinelActivities, 'promoteDigest' | 'readApprovedDigest'>
+  >(boundedAttemptOptions(timeouts.promotion, retry, timeouts.heartbeat));
+  const { terminateLegInstances } = proxyActivities<Pick<SentinelActivities, 'terminateLegInstances'>>(
+    boundedAttemptOptions(timeouts.cleanup, retry, timeouts.heartbeat),
+  );
+  const { writeEvidence } = proxyActivities<Pick<SentinelActivities, 'writeEvidence'>>(
+    boundedAttemptOptions(timeouts.evidence, retry, timeouts.heartbeat),
+  );
+  const { attestRun } = proxyActivities<Pick<SentinelActivities, 'attestRun'>>(
+    activityOptions(timeouts.evidence, retry, timeouts.heartbeat),
+  );
 
   let verdict: Verdict = 'failed';
   let failure: FailureRecord | undefined;
@@ -117,7 +132,10 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       ...(patched(LANE_ON_RUN_TASK_QUEUE_PATCH) ? { taskQueue: info.taskQueue } : {}),
     });
     if (!(await condition(() => grant !== undefined, timeouts.laneWait))) {
-      failure = failureRecord('LANE_WAIT_TIMEOUT', `waited ${Math.round(timeouts.laneWait / 1000)}s for ${laneWorkflowId(plan.environment)}`);
+      failure = failureRecord(
+        'LANE_WAIT_TIMEOUT',
+        `waited ${Math.round(timeouts.laneWait / 1000)}s for ${laneWorkflowId(plan.environment)}`,
+      );
     } else if (!grant!.granted) {
       verdict = 'lane_busy';
       failure = failureRecord('LANE_BUSY', `held by ${grant!.holder ?? 'another run'}`);
@@ -127,7 +145,8 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       progress.stage = 'preflight';
       approvedBefore = await readApprovedDigest(digestRef);
       // Registry manifest and pinned AMIs, then the janitor (./preflight.ts); histories from before it replay without.
-      if (patched(PREFLIGHT_PATCH)) preflight = await runPreflight(plan, approvedBefore, input.dryRun, info.workflowId);
+      if (patched(PREFLIGHT_PATCH))
+        preflight = await runPreflight(plan, approvedBefore, input.dryRun, info.workflowId);
 
       if (preflight?.failure) {
         failure = preflight.failure;
@@ -139,17 +158,34 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         // 3. The hardware legs, in parallel, bounded by the run's timeout.
         progress.stage = 'running_legs';
         const legsScope = new CancellationScope({ cancellable: true, timeout: timeouts.run });
-        const runLeg = legRunner({ plan, runWorkflowId: info.workflowId, progress, placement: preflight?.placement, terminateLegInstances });
+        const runLeg = legRunner({
+          plan,
+          runWorkflowId: info.workflowId,
+          progress,
+          placement: preflight?.placement,
+          terminateLegInstances,
+        });
         legs = await legsScope.run(() => Promise.all(plan.targets.map((target) => runLeg(target))));
         if (legsScope.consideredCancelled && !CancellationScope.current().consideredCancelled) {
-          failure = failureRecord('RUN_TIMEOUT', `legs still running after ${Math.round(timeouts.run / 1000)}s were cancelled`);
+          failure = failureRecord(
+            'RUN_TIMEOUT',
+            `legs still running after ${Math.round(timeouts.run / 1000)}s were cancelled`,
+          );
         }
         if (CancellationScope.current().consideredCancelled) throw new CancelledMarker();
 
         // 4. A gate that leaked does not pass: no promotion when a leg's cleanup failed.
         const leaked = leftBehind(legs);
-        if (!failure && legs.every((leg) => leg.outcome === 'passed') && leaked.length > 0 && patched(CLEANUP_GATE_PATCH)) {
-          failure = failureRecord('CLEANUP_INCOMPLETE', leaked.map((l) => `${l.target}: ${l.kind} ${l.id}`).join(', '));
+        if (
+          !failure &&
+          legs.every((leg) => leg.outcome === 'passed') &&
+          leaked.length > 0 &&
+          patched(CLEANUP_GATE_PATCH)
+        ) {
+          failure = failureRecord(
+            'CLEANUP_INCOMPLETE',
+            leaked.map((l) => `${l.target}: ${l.kind} ${l.id}`).join(', '),
+          );
           promotion = { status: 'not_promoted_failed', detail: 'cleanup incomplete' };
         }
 
@@ -182,11 +218,14 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
             });
           try {
             // A write once sent may still land: a cancel must not end the run before it is known, or the evidence could disagree with the pointer.
-            const outcome = patched(PROMOTION_NON_CANCELLABLE_PATCH) ? await CancellationScope.nonCancellable(promote) : await promote();
+            const outcome = patched(PROMOTION_NON_CANCELLABLE_PATCH)
+              ? await CancellationScope.nonCancellable(promote)
+              : await promote();
             verdict = 'passed';
             promotion = { status: outcome.status, ...(outcome.order ? { order: outcome.order } : {}) };
             if (CancellationScope.current().consideredCancelled) {
-              promotion.detail = 'the run was cancelled while the promotion was being written; the write was completed and recorded';
+              promotion.detail =
+                'the run was cancelled while the promotion was being written; the write was completed and recorded';
             }
           } catch (err) {
             failure = runFailure(err);
@@ -195,7 +234,11 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         } else if (!allPassed && !promotion.detail) {
           promotion = { status: 'not_promoted_failed', detail: failedTargets(legs) };
           // No leg failed on the candidate, but one never got a fair trial: nothing is promoted, nobody is blamed.
-          if (!failure && legs.some((leg) => leg.outcome === 'inconclusive') && legs.every((leg) => leg.outcome === 'passed' || leg.outcome === 'inconclusive')) {
+          if (
+            !failure &&
+            legs.some((leg) => leg.outcome === 'inconclusive') &&
+            legs.every((leg) => leg.outcome === 'passed' || leg.outcome === 'inconclusive')
+          ) {
             verdict = 'inconclusive';
           }
         }
@@ -209,7 +252,8 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
       verdict = 'failed';
       failure = runFailure(err);
     }
-    if (promotion.status === 'not_promoted_failed' && !promotion.detail) promotion = { status: 'not_promoted_failed', detail: verdict };
+    if (promotion.status === 'not_promoted_failed' && !promotion.detail)
+      promotion = { status: 'not_promoted_failed', detail: verdict };
   }
 
   // 5. Always: the pointer after, the evidence, the lane back. None of it may be cancelled.
@@ -246,13 +290,23 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         configSha256: plan.configSha256,
         ...(input.candidateSource ? { candidateSource: input.candidateSource } : {}),
       },
-      candidate: { reference: plan.candidate.reference, repository: plan.candidate.repository, digest: plan.candidate.digest },
-      approvedDigest: { parameter: plan.settings.approvedDigestParameter, before: approvedBefore, after: approvedAfter },
+      candidate: {
+        reference: plan.candidate.reference,
+        repository: plan.candidate.repository,
+        digest: plan.candidate.digest,
+      },
+      approvedDigest: {
+        parameter: plan.settings.approvedDigestParameter,
+        before: approvedBefore,
+        after: approvedAfter,
+      },
       promotion,
       legs,
       ...(preflight ? { preflight: preflight.checks } : {}),
       ...(preflight?.janitor ? { janitor: preflight.janitor } : {}),
-      ...(attestation ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } } : {}),
+      ...(attestation
+        ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } }
+        : {}),
       ...(cost ? { cost } : {}),
       ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
     };
@@ -312,7 +366,9 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
     ...(evidence ? { evidence } : {}),
     ...(preflight ? { preflight: preflight.checks } : {}),
     ...(preflight?.janitor ? { janitor: janitorSummary(preflight.janitor) } : {}),
-    ...(attestation ? { attestation: { result: attestation.result, summary: attestation.summary.registryManifest } } : {}),
+    ...(attestation
+      ? { attestation: { result: attestation.result, summary: attestation.summary.registryManifest } }
+      : {}),
     ...(cost ? { cost } : {}),
     ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
   };

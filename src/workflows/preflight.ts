@@ -6,7 +6,15 @@
  * yes). Then the janitor sweeps the environment's leftovers (in report-only
  * mode for a dry run); a failing janitor is recorded, never fatal.
  */
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  isCancellation,
+  patched,
+  proxyActivities,
+} from '@temporalio/workflow';
 import type { SentinelActivities } from '../activities';
 import { failureRecord, isFailureCode, type FailureCode, type FailureRecord } from '../domain/failures';
 import { janitorPlanOf, type JanitorOutcome } from '../domain/janitor';
@@ -32,9 +40,16 @@ export interface PreflightOutcome {
   placement?: PlacementPlan;
 }
 
-export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigestState, dryRun: boolean, runWorkflowId: string): Promise<PreflightOutcome> {
+export async function runPreflight(
+  plan: RunPlan,
+  approvedBefore: ApprovedDigestState,
+  dryRun: boolean,
+  runWorkflowId: string,
+): Promise<PreflightOutcome> {
   const { timeouts, retry } = plan.settings;
-  const { checkManifest, checkPinnedAmis, checkPlacement } = proxyActivities<Pick<SentinelActivities, 'checkManifest' | 'checkPinnedAmis' | 'checkPlacement'>>(activityOptions(timeouts.preflight, retry));
+  const { checkManifest, checkPinnedAmis, checkPlacement } = proxyActivities<
+    Pick<SentinelActivities, 'checkManifest' | 'checkPinnedAmis' | 'checkPlacement'>
+  >(activityOptions(timeouts.preflight, retry));
   const outcome: PreflightOutcome = { checks: [] };
 
   outcome.checks.push({
@@ -57,7 +72,10 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
       'amis',
       'INTERNAL_ERROR',
       async () => {
-        const amis = await checkPinnedAmis({ region: plan.settings.awsRegion, targets: plan.targets.map((t) => ({ name: t.name, ami: t.ami })) });
+        const amis = await checkPinnedAmis({
+          region: plan.settings.awsRegion,
+          targets: plan.targets.map((t) => ({ name: t.name, ami: t.ami })),
+        });
         return amis.map((a) => `${a.target}: ${a.ami}${a.name ? ` (${a.name})` : ''} ${a.state}`).join('; ');
       },
     ],
@@ -92,8 +110,13 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
 
   const janitorId = janitorPreStepWorkflowId(runWorkflowId);
   try {
-    const settings = patched(JANITOR_RUN_PLAN_PATCH) ? { plan: janitorPlanOf(plan.environment, plan.settings) } : {};
-    const report = await executeChild(janitorWorkflow, { workflowId: janitorId, args: [{ environment: plan.environment, dryRun, ...settings }] });
+    const settings = patched(JANITOR_RUN_PLAN_PATCH)
+      ? { plan: janitorPlanOf(plan.environment, plan.settings) }
+      : {};
+    const report = await executeChild(janitorWorkflow, {
+      workflowId: janitorId,
+      args: [{ environment: plan.environment, dryRun, ...settings }],
+    });
     outcome.janitor = { workflowId: janitorId, report };
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -104,9 +127,14 @@ export async function runPreflight(plan: RunPlan, approvedBefore: ApprovedDigest
 
 /** `nvidia-a10g: g5.xlarge in us-west-2a (subnet-…), …; not offered: …` */
 function placementDetail(p: PlacementPlan): string {
-  const subnets = p.subnets.map((s) => `${s.subnetId} (${s.availabilityZone}${s.ref === s.subnetId ? '' : `, ${s.ref}`})`).join(', ');
+  const subnets = p.subnets
+    .map((s) => `${s.subnetId} (${s.availabilityZone}${s.ref === s.subnetId ? '' : `, ${s.ref}`})`)
+    .join(', ');
   const targets = p.targets.map((t) => {
-    const skipped = t.skipped.length > 0 ? `; not offered: ${t.skipped.map((o) => `${o.instanceType} in ${o.availabilityZone}`).join(', ')}` : '';
+    const skipped =
+      t.skipped.length > 0
+        ? `; not offered: ${t.skipped.map((o) => `${o.instanceType} in ${o.availabilityZone}`).join(', ')}`
+        : '';
     return `${t.target}: ${t.options.map(describeOption).join(', ')}${skipped}`;
   });
   return [`subnets ${subnets}`, `security groups ${p.securityGroupIds.join(', ')}`, ...targets].join('; ');
@@ -126,9 +154,20 @@ export function janitorSummary(janitor: JanitorOutcome): JanitorSummary {
 /** The catalogue code carried anywhere in the failure's chain (activity inside a child inside…), else the fallback. */
 function codedFailure(err: unknown, fallback: FailureCode): FailureRecord {
   for (let cause: unknown = err; cause; cause = (cause as Error).cause) {
-    if (cause instanceof ApplicationFailure && isFailureCode(cause.type)) return failureRecord(cause.type, cause.message);
-    if (!(cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure || cause instanceof ApplicationFailure)) break;
+    if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+      return failureRecord(cause.type, cause.message);
+    if (!(
+      cause instanceof ActivityFailure ||
+      cause instanceof ChildWorkflowFailure ||
+      cause instanceof ApplicationFailure
+    ))
+      break;
   }
-  const message = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
+  const message =
+    err instanceof Error
+      ? err.cause instanceof Error
+        ? `${err.message}: ${err.cause.message}`
+        : err.message
+      : String(err);
   return failureRecord(fallback, message);
 }

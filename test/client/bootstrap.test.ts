@@ -7,7 +7,7 @@ import { jsonOf, sentinelCli } from '../support/cli';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
 import { sharedStack } from '../support/stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** An environment whose AWS resources nobody created yet: its own profile, parameter and bucket. */
 function freshAccountEnvironment(slug: string): TestEnvironment & { profile: string; bucket: string } {
@@ -23,7 +23,8 @@ function freshAccountEnvironment(slug: string): TestEnvironment & { profile: str
   return { ...env, profile, bucket };
 }
 
-const statuses = (report: Json) => Object.fromEntries((report.items as Json[]).map((i) => [i.item, i.status]));
+const statuses = (report: Json) =>
+  Object.fromEntries((report.items as Json[]).map((i) => [i.item, i.status]));
 
 async function profileExists(name: string): Promise<boolean> {
   try {
@@ -46,39 +47,100 @@ describe('sentinel bootstrap against moto_server', function () {
     const report = jsonOf(run);
     assert.equal(report.applied, false);
     assert.equal(report.complete, false);
-    assert.deepEqual(statuses(report), { 'instance-profile': 'missing', 'approved-digest': 'missing', amis: 'present', network: 'present', 'evidence-store': 'missing', 'attestation-key': 'missing' });
-    for (const item of report.items as Json[]) if (item.status === 'missing') assert.ok(item.remediation, `${item.item} says how to fix it`);
+    assert.deepEqual(statuses(report), {
+      'instance-profile': 'missing',
+      'approved-digest': 'missing',
+      amis: 'present',
+      network: 'present',
+      'evidence-store': 'missing',
+      'attestation-key': 'missing',
+    });
+    for (const item of report.items as Json[])
+      if (item.status === 'missing') assert.ok(item.remediation, `${item.item} says how to fix it`);
     assert.match(run.stderr, /MISSING +instance-profile/);
     assert.equal(await profileExists(env.profile), false, 'a report creates nothing');
   });
 
   it('refuses an invalid --initial-digest before any write', async () => {
     const env = freshAccountEnvironment('refuse');
-    for (const digest of ['ghcr.io/iangreen74/radix-cluster-agent:latest', `ghcr.io/someone/else@sha256:${'a'.repeat(64)}`]) {
-      const run = await sentinelCli(['--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', digest]);
+    for (const digest of [
+      'ghcr.io/iangreen74/radix-cluster-agent:latest',
+      `ghcr.io/someone/else@sha256:${'a'.repeat(64)}`,
+    ]) {
+      const run = await sentinelCli([
+        '--invariants',
+        env.file,
+        'bootstrap',
+        '--env',
+        env.name,
+        '--apply',
+        '--initial-digest',
+        digest,
+      ]);
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /--initial-digest refused/);
     }
     assert.equal(await profileExists(env.profile), false);
-    assert.equal(await parameterValue(env.invariants.environments[env.name]!.approvedDigestParameter), undefined);
+    assert.equal(
+      await parameterValue(env.invariants.environments[env.name]!.approvedDigestParameter),
+      undefined,
+    );
   });
 
   it('creates what is missing with --apply, and a second --apply changes nothing', async () => {
     const env = freshAccountEnvironment('apply');
     const parameter = env.invariants.environments[env.name]!.approvedDigestParameter;
     const digest = await candidate('bootstrap-initial');
-    const first = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', digest]);
+    const first = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'bootstrap',
+      '--env',
+      env.name,
+      '--apply',
+      '--initial-digest',
+      digest,
+    ]);
     assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual(statuses(jsonOf(first)), { 'instance-profile': 'created', 'approved-digest': 'created', amis: 'present', network: 'present', 'evidence-store': 'created', 'attestation-key': 'created' });
+    assert.deepEqual(statuses(jsonOf(first)), {
+      'instance-profile': 'created',
+      'approved-digest': 'created',
+      amis: 'present',
+      network: 'present',
+      'evidence-store': 'created',
+      'attestation-key': 'created',
+    });
     assert.equal(await parameterValue(parameter), digest);
-    const profile = await aws.iam(REGION).send(new GetInstanceProfileCommand({ InstanceProfileName: env.profile }));
+    const profile = await aws
+      .iam(REGION)
+      .send(new GetInstanceProfileCommand({ InstanceProfileName: env.profile }));
     assert.equal(profile.InstanceProfile?.Roles?.[0]?.RoleName, env.profile);
-    const lifecycle = await aws.s3(REGION).send(new GetBucketLifecycleConfigurationCommand({ Bucket: env.bucket }));
+    const lifecycle = await aws
+      .s3(REGION)
+      .send(new GetBucketLifecycleConfigurationCommand({ Bucket: env.bucket }));
     assert.equal(lifecycle.Rules?.[0]?.Expiration?.Days, 90);
 
-    const second = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', await candidate('other')]);
+    const second = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'bootstrap',
+      '--env',
+      env.name,
+      '--apply',
+      '--initial-digest',
+      await candidate('other'),
+    ]);
     assert.equal(second.code, 0, second.stderr);
-    assert.deepEqual(statuses(jsonOf(second)), { 'instance-profile': 'present', 'approved-digest': 'present', amis: 'present', network: 'present', 'evidence-store': 'present', 'attestation-key': 'present' });
+    assert.deepEqual(statuses(jsonOf(second)), {
+      'instance-profile': 'present',
+      'approved-digest': 'present',
+      amis: 'present',
+      network: 'present',
+      'evidence-store': 'present',
+      'attestation-key': 'present',
+    });
     const after = await aws.ssm(REGION).send(new GetParameterCommand({ Name: parameter }));
     assert.equal(after.Parameter?.Value, digest, 'the parameter keeps its value');
     assert.equal(after.Parameter?.Version, 1, 'and was not written again');
@@ -88,7 +150,17 @@ describe('sentinel bootstrap against moto_server', function () {
     const env = freshAccountEnvironment('existing');
     const parameter = env.invariants.environments[env.name]!.approvedDigestParameter;
     await putParameter(parameter, 'not-a-pinned-reference');
-    const run = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name, '--apply', '--initial-digest', await candidate('new')]);
+    const run = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'bootstrap',
+      '--env',
+      env.name,
+      '--apply',
+      '--initial-digest',
+      await candidate('new'),
+    ]);
     assert.equal(run.code, 8, 'an invalid approved digest leaves the setup incomplete');
     const item = (jsonOf(run).items as Json[]).find((i) => i.item === 'approved-digest')!;
     assert.equal(item.status, 'invalid');
@@ -108,7 +180,8 @@ describe('sentinel bootstrap: the network legs launch into', function () {
     const run = await sentinelCli(['--json', '--invariants', env.file, 'bootstrap', '--env', env.name]);
     const item = (jsonOf(run).items as Json[]).find((i) => i.item === 'network')!;
     assert.equal(item.status, 'present', item.detail);
-    for (const s of stack.network.subnets) assert.ok(item.detail.includes(`${s.subnetId} in ${s.availabilityZone}`), item.detail);
+    for (const s of stack.network.subnets)
+      assert.ok(item.detail.includes(`${s.subnetId} in ${s.availabilityZone}`), item.detail);
     assert.ok(item.detail.includes(stack.network.securityGroupId), item.detail);
     assert.match(item.detail, /nvidia-a10g: g5\.xlarge in us-west-2a, us-west-2b/);
   });

@@ -16,7 +16,9 @@ const view = (phase: LegView['phase'], started: string[], outcome?: LegView['out
 describe('the live view of a leg', () => {
   it('shows a phase that started and ended between two polls', () => {
     const printed = new Set<string>();
-    assert.deepEqual(newLegLines(view('provision', ['provision']), printed), ['amd-v520: provision (i-0abc)']);
+    assert.deepEqual(newLegLines(view('provision', ['provision']), printed), [
+      'amd-v520: provision (i-0abc)',
+    ]);
     // The next answer comes when host setup has already passed and the installer runs.
     assert.deepEqual(newLegLines(view('installer', ['provision', 'host_setup', 'installer']), printed), [
       'amd-v520: host_setup (i-0abc)',
@@ -29,7 +31,10 @@ describe('the live view of a leg', () => {
     newLegLines(view('installer', ['provision', 'host_setup', 'installer']), printed);
     assert.deepEqual(newLegLines(view('installer', ['provision', 'host_setup', 'installer']), printed), []);
     const done = view('done', ['provision', 'host_setup', 'installer', 'gpu_detect'], 'passed');
-    assert.deepEqual(newLegLines(done, printed), ['amd-v520: gpu_detect (i-0abc)', 'amd-v520: done: passed (i-0abc)']);
+    assert.deepEqual(newLegLines(done, printed), [
+      'amd-v520: gpu_detect (i-0abc)',
+      'amd-v520: done: passed (i-0abc)',
+    ]);
     assert.deepEqual(newLegLines(done, printed), []);
   });
 });

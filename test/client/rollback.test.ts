@@ -30,7 +30,17 @@ describe('sentinel promote --rollback against moto_server', function () {
     const [a, b] = [await candidate('rb-a'), await candidate('rb-b')];
     await history(env, [a, b]);
     await attestAsPassed(env, a);
-    const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--reason', 'B breaks onboarding']);
+    const run = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'promote',
+      '--rollback',
+      '--env',
+      env.name,
+      '--reason',
+      'B breaks onboarding',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const out = jsonOf(run);
     assert.equal(out.status, 'rolled_back');
@@ -38,7 +48,9 @@ describe('sentinel promote --rollback against moto_server', function () {
     assert.equal(now.Parameter?.Value, a);
     assert.equal(now.Parameter?.Version, 3);
 
-    const files = readdirSync(env.evidenceDir).filter((f) => /\.(json|md)$/.test(f)).sort();
+    const files = readdirSync(env.evidenceDir)
+      .filter((f) => /\.(json|md)$/.test(f))
+      .sort();
     assert.equal(files.length, 2);
     assert.match(files[0]!, /^rollback-.*\.json$/);
     const record = JSON.parse(readFileSync(path.join(env.evidenceDir, files[0]!), 'utf8')) as RollbackRecord;
@@ -57,8 +69,21 @@ describe('sentinel promote --rollback against moto_server', function () {
     const env = testEnvironment('rollback-skip');
     const a = await candidate('skip-a');
     await attestAsPassed(env, a);
-    await history(env, [a, await candidate('skip-x', 'ghcr.io/someone/else'), 'ghcr.io/iangreen74/radix-cluster-agent:latest', 'garbage']);
-    const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name]);
+    await history(env, [
+      a,
+      await candidate('skip-x', 'ghcr.io/someone/else'),
+      'ghcr.io/iangreen74/radix-cluster-agent:latest',
+      'garbage',
+    ]);
+    const run = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'promote',
+      '--rollback',
+      '--env',
+      env.name,
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(jsonOf(run).record.restoredFrom.version, 1);
     assert.equal(await parameterValue(parameterOf(env)), a);
@@ -69,7 +94,16 @@ describe('sentinel promote --rollback against moto_server', function () {
     const [a, b] = [await candidate('dry-a'), await candidate('dry-b')];
     await history(env, [a, b]);
     await attestAsPassed(env, a);
-    const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name, '--dry-run']);
+    const run = await sentinelCli([
+      '--json',
+      '--invariants',
+      env.file,
+      'promote',
+      '--rollback',
+      '--env',
+      env.name,
+      '--dry-run',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(jsonOf(run).plan.restore.reference, a);
     assert.equal(await parameterValue(parameterOf(env)), b);
@@ -91,7 +125,7 @@ describe('sentinel promote --rollback against moto_server', function () {
     assert.match(bare.stderr, /only --rollback/);
   });
 
-  it('names a value another writer put in the last round trip before the rollback\'s write, in its evidence and with exit 13', async () => {
+  it("names a value another writer put in the last round trip before the rollback's write, in its evidence and with exit 13", async () => {
     const env = testEnvironment('rollback-overwritten');
     const [a, b, c] = [await candidate('ow-a'), await candidate('ow-b'), await candidate('ow-c')];
     await history(env, [a, b]);
@@ -101,19 +135,47 @@ describe('sentinel promote --rollback against moto_server', function () {
     const proxy = await startSsmFaultProxy((await sharedStack()).moto.endpoint, async (call) => {
       if (raced || call.target !== 'AmazonSSM.PutParameter' || call.json?.Value !== a) return;
       raced = true;
-      await aws.ssm(REGION).send(new PutParameterCommand({ Name: parameterOf(env), Value: c, Type: 'String', Overwrite: true, Description: 'a promotion meanwhile' }));
+      await aws.ssm(REGION).send(
+        new PutParameterCommand({
+          Name: parameterOf(env),
+          Value: c,
+          Type: 'String',
+          Overwrite: true,
+          Description: 'a promotion meanwhile',
+        }),
+      );
     });
     try {
-      const run = await sentinelCli(['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name], { AWS_ENDPOINT_URL_SSM: proxy.url });
+      const run = await sentinelCli(
+        ['--json', '--invariants', env.file, 'promote', '--rollback', '--env', env.name],
+        { AWS_ENDPOINT_URL_SSM: proxy.url },
+      );
       assert.ok(raced, 'the other write was injected');
       assert.equal(run.code, 13, run.stderr);
-      assert.match(run.stderr, /PROMOTION_OVERWRITTEN: .* overwritten: .*\(version 3, a promotion meanwhile\)/);
+      assert.match(
+        run.stderr,
+        /PROMOTION_OVERWRITTEN: .* overwritten: .*\(version 3, a promotion meanwhile\)/,
+      );
       const record = jsonOf(run).record as RollbackRecord;
       assert.deepEqual(record.after, { reference: a, version: 4 });
-      assert.deepEqual(record.overwritten?.map((o) => [o.reference, o.version]), [[c, 3]]);
+      assert.deepEqual(
+        record.overwritten?.map((o) => [o.reference, o.version]),
+        [[c, 3]],
+      );
       assert.equal(await parameterValue(parameterOf(env)), a);
-      const stored = JSON.parse(readFileSync(path.join(env.evidenceDir, readdirSync(env.evidenceDir).find((f) => f.endsWith('.json'))!), 'utf8')) as RollbackRecord;
-      assert.deepEqual(stored.overwritten?.map((o) => o.reference), [c]);
+      const stored = JSON.parse(
+        readFileSync(
+          path.join(
+            env.evidenceDir,
+            readdirSync(env.evidenceDir).find((f) => f.endsWith('.json'))!,
+          ),
+          'utf8',
+        ),
+      ) as RollbackRecord;
+      assert.deepEqual(
+        stored.overwritten?.map((o) => o.reference),
+        [c],
+      );
     } finally {
       await proxy.stop();
     }
@@ -139,7 +201,12 @@ describe('sentinel promote --rollback against moto_server', function () {
       const plan = await planRollback(clients, env.name, settings);
       await putParameter(parameterOf(env), c); // a promotion lands meanwhile
       await assert.rejects(
-        applyRollback(clients, plan, { actor: 'test', evidenceLocation: env.evidenceDir, configFile: env.file, configSha256: env.invariants.sha256 }),
+        applyRollback(clients, plan, {
+          actor: 'test',
+          evidenceLocation: env.evidenceDir,
+          configFile: env.file,
+          configSha256: env.invariants.sha256,
+        }),
         (err: unknown) => err instanceof PromotionConflictError,
       );
       assert.equal(await parameterValue(parameterOf(env)), c);

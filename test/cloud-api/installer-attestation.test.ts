@@ -24,7 +24,10 @@ async function ownKey(slug: string): Promise<{ alias: string; keyId: string }> {
 }
 
 /** The documented failing script: status, headers, the name on stderr, nothing run on the host, no digest named. */
-async function assertRefused(res: Response, name: EndpointErrorName): Promise<{ body: string; run: HostRun }> {
+async function assertRefused(
+  res: Response,
+  name: EndpointErrorName,
+): Promise<{ body: string; run: HostRun }> {
   const info = INSTALLER_ERRORS[name];
   const body = await res.text();
   assert.equal(res.status, info.httpStatus, `HTTP status of ${name}: ${body}`);
@@ -40,14 +43,20 @@ async function assertRefused(res: Response, name: EndpointErrorName): Promise<{ 
 
 /** The service's log lines about reads, parsed. */
 function readLog(logs: string[]): Array<Record<string, unknown>> {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => typeof l.outcome === 'string');
+  return logs
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => typeof l.outcome === 'string');
 }
 
 /** The service process's n-th APPROVED_DIGEST_UNAVAILABLE line (its log reaches the file through a pipe, a moment later). */
 async function loggedUnavailable(logName: string, n: number): Promise<Record<string, unknown> | undefined> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const lines = readLog(readFileSync(path.join(suiteDir, logName), 'utf8').split('\n').filter((l) => l.startsWith('{'))).filter((l) => l.outcome === 'APPROVED_DIGEST_UNAVAILABLE');
+    const lines = readLog(
+      readFileSync(path.join(suiteDir, logName), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{')),
+    ).filter((l) => l.outcome === 'APPROVED_DIGEST_UNAVAILABLE');
     if (lines.length >= n || Date.now() > deadline) return lines[n - 1];
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -80,14 +89,28 @@ describe('installer endpoint: serves the approved digest only with its signed pr
   });
 
   // Each refusal: its own environment, a pointer set to a digest whose proof does not hold, exit 26 with its reason.
-  const refusals: Array<{ what: string; reason: VerificationReason; setup: (env: TestEnvironment, reference: string) => Promise<void>; edit?: (e: Record<string, any>) => void }> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    { what: 'a pointer set by hand to a digest without a summary', reason: 'ATTESTATION_MISSING', setup: async () => {} },
+  const refusals: Array<{
+    what: string;
+    reason: VerificationReason;
+    setup: (env: TestEnvironment, reference: string) => Promise<void>;
+    edit?: (e: Record<string, any>) => void;
+  }> = [
+    {
+      what: 'a pointer set by hand to a digest without a summary',
+      reason: 'ATTESTATION_MISSING',
+      setup: async () => {},
+    },
     {
       what: 'a summary signed by another key',
       reason: 'SIGNATURE_INVALID',
-      setup: async (env, reference) => attestAsPassed(env, reference, { kmsKeyId: (await ownKey('att-other-key')).alias }),
+      setup: async (env, reference) =>
+        attestAsPassed(env, reference, { kmsKeyId: (await ownKey('att-other-key')).alias }),
     },
-    { what: 'a summary for another environment', reason: 'ENVIRONMENT_MISMATCH', setup: (env, reference) => attestAsPassed(env, reference, { environment: 'dev' }) },
+    {
+      what: 'a summary for another environment',
+      reason: 'ENVIRONMENT_MISMATCH',
+      setup: (env, reference) => attestAsPassed(env, reference, { environment: 'dev' }),
+    },
     {
       what: 'a FAILED summary',
       reason: 'RESULT_FAILED',
@@ -95,7 +118,16 @@ describe('installer endpoint: serves the approved digest only with its signed pr
         const settings = env.invariants.environments[env.name]!;
         await attestAsPassed(env, reference, {
           passed: false,
-          legs: settings.targets.map((t) => ({ target: t.name, ami: t.ami, instanceType: t.instanceTypes[0]!, configSha256: '00'.repeat(32), passed: false, passedPhases: ['provision'], failedPhases: ['gpu_detect'], url: 'http://127.0.0.1:8233' })),
+          legs: settings.targets.map((t) => ({
+            target: t.name,
+            ami: t.ami,
+            instanceType: t.instanceTypes[0]!,
+            configSha256: '00'.repeat(32),
+            passed: false,
+            passedPhases: ['provision'],
+            failedPhases: ['gpu_detect'],
+            url: 'http://127.0.0.1:8233',
+          })),
         });
       },
     },
@@ -116,7 +148,10 @@ describe('installer endpoint: serves the approved digest only with its signed pr
       await refusal.setup(env, reference);
       await putParameter(env.invariants.environments[env.name]!.approvedDigestParameter, reference);
       const api = await startTestCloudApi(env);
-      const { run } = await assertRefused(await api.installer({ token: TOKEN }), 'APPROVED_DIGEST_UNATTESTED');
+      const { run } = await assertRefused(
+        await api.installer({ token: TOKEN }),
+        'APPROVED_DIGEST_UNATTESTED',
+      );
       assert.match(run.stderr, new RegExp(`\\(${refusal.reason}\\)`), 'the script names the reason code');
       assert.match(run.stderr, /Remediation: /);
       assert.match(run.stderr, new RegExp(`sentinel verify --env ${env.name}`));
@@ -164,7 +199,8 @@ describe('installer endpoint: serves the approved digest only with its signed pr
       const proxy = await tcpProxy(broken === 'registry' ? stack.registry.url : stack.moto.endpoint);
       try {
         // The real entry point, reaching the registry (or KMS only) through the proxy.
-        const vars: Record<string, string> = broken === 'registry' ? { SENTINEL_REGISTRY_URL: proxy.url } : { AWS_ENDPOINT_URL_KMS: proxy.url };
+        const vars: Record<string, string> =
+          broken === 'registry' ? { SENTINEL_REGISTRY_URL: proxy.url } : { AWS_ENDPOINT_URL_KMS: proxy.url };
         const service = await startCloudApiProcess(env, vars, `cloud-api-att-${broken}-down`);
         const ok = await service.installer({ token: TOKEN });
         assert.equal(ok.status, 200, 'served while the check can run');
@@ -181,9 +217,15 @@ describe('installer endpoint: serves the approved digest only with its signed pr
           assert.equal(res.headers.get('retry-after'), '1');
           assert.match(run.stderr, /could not check the signed proof of the approved digest/);
           assert.match(run.stderr, /never an unverified one/);
-          const logged = await loggedUnavailable(`cloud-api-att-${broken}-down.log`, mode === 'refuse' ? 1 : 2);
+          const logged = await loggedUnavailable(
+            `cloud-api-att-${broken}-down.log`,
+            mode === 'refuse' ? 1 : 2,
+          );
           // A refused connection names the part that failed; a hung one may run into the whole check's deadline first.
-          assert.ok(logged && (logged.source === broken || (mode === 'hang' && logged.source === 'attestation')), `${mode}: logged source ${String(logged?.source)}`);
+          assert.ok(
+            logged && (logged.source === broken || (mode === 'hang' && logged.source === 'attestation')),
+            `${mode}: logged source ${String(logged?.source)}`,
+          );
           if (mode === 'refuse') assert.equal(logged.reason, 'unreachable');
           if (mode === 'hang') assert.equal(logged.reason, 'timeout');
         }

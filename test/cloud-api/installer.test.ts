@@ -26,7 +26,10 @@ const parameterOf = (envName: string) => `/radix/${envName}/agent_digest_approve
 const digestOf = (reference: string) => reference.slice(reference.indexOf('@') + 1);
 
 /** What every refused or failing answer has in common: the documented status, headers, and a script that installs nothing. */
-async function assertFailingScript(res: Response, name: EndpointErrorName): Promise<{ body: string; run: HostRun }> {
+async function assertFailingScript(
+  res: Response,
+  name: EndpointErrorName,
+): Promise<{ body: string; run: HostRun }> {
   const info = INSTALLER_ERRORS[name];
   const body = await res.text();
   assert.equal(res.status, info.httpStatus, `HTTP status of ${name}`);
@@ -56,9 +59,20 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
   it('a missing parameter gives a script that exits 20 with how to bootstrap it', async () => {
     const env = testEnvironment('inst-missing');
     const api = await startTestCloudApi(env);
-    const { run } = await assertFailingScript(await api.installer({ token: TOKEN }), 'APPROVED_DIGEST_MISSING');
-    assert.match(run.stderr, new RegExp(`SSM parameter ${parameterOf(env.name)} \\(region us-west-2\\) does not exist`));
-    assert.match(run.stderr, new RegExp(`sentinel bootstrap --env ${env.name} --apply --initial-digest ${REPOSITORY}@sha256:<64 lower-case hex>`));
+    const { run } = await assertFailingScript(
+      await api.installer({ token: TOKEN }),
+      'APPROVED_DIGEST_MISSING',
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(`SSM parameter ${parameterOf(env.name)} \\(region us-west-2\\) does not exist`),
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `sentinel bootstrap --env ${env.name} --apply --initial-digest ${REPOSITORY}@sha256:<64 lower-case hex>`,
+      ),
+    );
     assert.match(run.stderr, /aws ssm put-parameter --region us-west-2 --name \/radix\/.+ --type String/);
     assert.match(run.stderr, /within 2s/, 'says when the control plane sees a new value (its cache TTL)');
   });
@@ -75,7 +89,11 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
       ['upper-case hex', `${REPOSITORY}@sha256:${hex.toUpperCase()}`, 'upper-case hex'],
       ['a tag', `${REPOSITORY}:v1.4.2`, 'names a tag'],
       ['a tag next to the digest', `${REPOSITORY}:latest@sha256:${hex}`, 'names a tag'],
-      ['an unexpected repository', `ghcr.io/someone-else/radix-cluster-agent@sha256:${hex}`, 'another repository'],
+      [
+        'an unexpected repository',
+        `ghcr.io/someone-else/radix-cluster-agent@sha256:${hex}`,
+        'another repository',
+      ],
       ['trailing whitespace', `${good} `, 'whitespace'],
       ['a line break', `${good}\nFOO=1`, 'whitespace'],
       ['a command substitution', `${REPOSITORY}@sha256:$(touch ${marker})`, 'shell metacharacters'],
@@ -86,9 +104,17 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     for (const [what, value, explanation] of cases) {
       await putParameter(parameterOf(env.name), value);
       const api = await startTestCloudApi(env); // a fresh cache for each value
-      const { body, run } = await assertFailingScript(await api.installer({ token: TOKEN }), 'APPROVED_DIGEST_INVALID');
-      assert.ok(!body.includes(value) && !body.includes(value.trim()), `${what}: the script must not contain the value`);
-      for (const part of value.split(/[@:;\s'`$()]+/).filter((p) => p.length >= 12 && !REPOSITORY.includes(p))) {
+      const { body, run } = await assertFailingScript(
+        await api.installer({ token: TOKEN }),
+        'APPROVED_DIGEST_INVALID',
+      );
+      assert.ok(
+        !body.includes(value) && !body.includes(value.trim()),
+        `${what}: the script must not contain the value`,
+      );
+      for (const part of value
+        .split(/[@:;\s'`$()]+/)
+        .filter((p) => p.length >= 12 && !REPOSITORY.includes(p))) {
         assert.ok(!body.includes(part), `${what}: the script must not contain ${JSON.stringify(part)}`);
       }
       assert.match(run.stderr, new RegExp(explanation), `${what}: stderr says what is wrong`);
@@ -98,7 +124,7 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     }
   });
 
-  it('a valid value gives a deterministic script that installs exactly that digest, by digest, with the cluster\'s token', async () => {
+  it("a valid value gives a deterministic script that installs exactly that digest, by digest, with the cluster's token", async () => {
     const env = testEnvironment('inst-valid');
     const reference = await candidate('inst-valid');
     await attestAsPassed(env, reference);
@@ -112,7 +138,11 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.equal(res.headers.get('x-radix-installer-digest'), digestOf(reference));
     assert.equal(res.headers.get('x-radix-installer-source'), 'approved');
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    assert.deepEqual([...new Set(body.match(/sha256:[0-9a-f]{64}/g))], [digestOf(reference)], 'the script names exactly one digest');
+    assert.deepEqual(
+      [...new Set(body.match(/sha256:[0-9a-f]{64}/g))],
+      [digestOf(reference)],
+      'the script names exactly one digest',
+    );
     assert.doesNotMatch(body, new RegExp(`${REPOSITORY}:`), 'never a tag');
 
     // Same digest and token, same bytes; the header form of the token gives the same script too.
@@ -120,25 +150,52 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.equal(await (await api.installer({}, { 'X-Radix-Onboarding-Token': TOKEN })).text(), body);
     const other = await (await api.installer({ token: `${TOKEN}-other` })).text();
     assert.notEqual(other, body);
-    assert.equal(other.replace(`${TOKEN}-other`, TOKEN), body, 'another token changes the token and nothing else');
+    assert.equal(
+      other.replace(`${TOKEN}-other`, TOKEN),
+      body,
+      'another token changes the token and nothing else',
+    );
 
     const run = await runOnHost(body, { nvidia: true });
     assert.equal(run.exit, 0, run.stderr);
     const docker = callsOf(run, 'docker');
-    assert.deepEqual(docker.map((c) => c.args[0]), ['pull', 'rm', 'run']);
+    assert.deepEqual(
+      docker.map((c) => c.args[0]),
+      ['pull', 'rm', 'run'],
+    );
     assert.deepEqual(docker[0]!.args, ['pull', reference], 'pulled by digest');
     const runArgs = docker[2]!.args;
     assert.equal(runArgs[runArgs.length - 1], reference, 'started by digest');
-    assert.deepEqual(runArgs.slice(1, 6), ['-d', '--name', 'radix-cluster-agent', '--restart', 'unless-stopped']);
+    assert.deepEqual(runArgs.slice(1, 6), [
+      '-d',
+      '--name',
+      'radix-cluster-agent',
+      '--restart',
+      'unless-stopped',
+    ]);
     assert.ok(runArgs.includes('RADIX_ONBOARDING_TOKEN'), 'the token is handed to the agent');
     assert.ok(runArgs.join(' ').includes('--gpus all'), 'an NVIDIA host gives the agent its GPUs');
-    assert.equal(docker[2]!.token, TOKEN, 'the agent container gets the cluster\'s token');
-    for (const call of run.calls) assert.ok(!call.args.some((a) => a.includes(TOKEN)), `${call.tool} never sees the token on its command line`);
+    assert.equal(docker[2]!.token, TOKEN, "the agent container gets the cluster's token");
+    for (const call of run.calls)
+      assert.ok(
+        !call.args.some((a) => a.includes(TOKEN)),
+        `${call.tool} never sees the token on its command line`,
+      );
     const apiUrl = env.invariants.environments[env.name]!.controlPlane.baseUrl.replace(/\/+$/, '');
-    assert.deepEqual(callsOf(run, 'curl').map((c) => c.args), [['-fsS', '-o', '/dev/null', '--max-time', '15', `${apiUrl}/healthz`]], 'the agent is told the configured API URL');
+    assert.deepEqual(
+      callsOf(run, 'curl').map((c) => c.args),
+      [['-fsS', '-o', '/dev/null', '--max-time', '15', `${apiUrl}/healthz`]],
+      'the agent is told the configured API URL',
+    );
 
     const result = parseInstallerResult(run.stdout);
-    assert.deepEqual(result, { installer: 'ok', reference, digest: digestOf(reference), source: 'approved', container: 'radix-cluster-agent' });
+    assert.deepEqual(result, {
+      installer: 'ok',
+      reference,
+      digest: digestOf(reference),
+      source: 'approved',
+      container: 'radix-cluster-agent',
+    });
 
     // A host without a GPU runtime gets no GPU flags; the rest is the same.
     const plain = await runOnHost(body);
@@ -180,7 +237,10 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     const api = await startTestCloudApi(env);
 
     const burst = await Promise.all(Array.from({ length: 200 }, () => api.installer({ token: TOKEN })));
-    assert.deepEqual([...new Set(burst.map((r) => r.headers.get('x-radix-installer-digest')))], [digestOf(first)]);
+    assert.deepEqual(
+      [...new Set(burst.map((r) => r.headers.get('x-radix-installer-digest')))],
+      [digestOf(first)],
+    );
     await Promise.all(burst.map((r) => r.text()));
     let health = await api.health();
     assert.equal(health.awsCalls['SSM.GetParameter'], 1, '200 concurrent requests, one SSM read');
@@ -192,17 +252,28 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.equal(health.awsCalls['KMS.DescribeKey'], 1);
     assert.equal(health.awsCalls['KMS.GetPublicKey'], 1);
     const registryPerVerification = health.attestation.registryRequests;
-    assert.ok(registryPerVerification >= 4, `the registry was read for the attestations (${registryPerVerification} requests)`);
+    assert.ok(
+      registryPerVerification >= 4,
+      `the registry was read for the attestations (${registryPerVerification} requests)`,
+    );
 
     // The read above happened before the promotion, so its entry expires less than one TTL after it.
     await putParameter(parameterOf(env.name), second);
     const promotedAt = Date.now();
     const cached = await api.installer({ token: TOKEN });
     await cached.text();
-    assert.equal(cached.headers.get('x-radix-installer-digest'), digestOf(first), 'within the TTL the cached value is served');
+    assert.equal(
+      cached.headers.get('x-radix-installer-digest'),
+      digestOf(first),
+      'within the TTL the cached value is served',
+    );
     await new Promise((r) => setTimeout(r, promotedAt + ttlMs - Date.now()));
     const promoted = await api.installer({ token: TOKEN });
-    assert.equal(promoted.headers.get('x-radix-installer-digest'), digestOf(second), 'one TTL after the promotion, the new digest is served');
+    assert.equal(
+      promoted.headers.get('x-radix-installer-digest'),
+      digestOf(second),
+      'one TTL after the promotion, the new digest is served',
+    );
     const run = await runOnHost(await promoted.text());
     assert.equal(parseInstallerResult(run.stdout).reference, second);
 
@@ -211,7 +282,11 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     assert.equal(health.attestation.verifications, 2, 'one more verification for the new TTL window');
     assert.equal(health.awsCalls['KMS.DescribeKey'], 2);
     assert.equal(health.awsCalls['KMS.GetPublicKey'], 2);
-    assert.equal(health.attestation.registryRequests, 2 * registryPerVerification, 'the same registry walk for the second digest, and no other');
+    assert.equal(
+      health.attestation.registryRequests,
+      2 * registryPerVerification,
+      'the same registry walk for the second digest, and no other',
+    );
   });
 
   it('SSM unreachable: a 503 with a script that exits 22, never the digest served before', async function () {
@@ -226,7 +301,11 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     const proxy = await tcpProxy(stack.moto.endpoint);
     try {
       // The real entry point (npm run cloud-api), reaching SSM through the proxy.
-      const service = await startCloudApiProcess(env, { AWS_ENDPOINT_URL: proxy.url }, 'cloud-api-unreachable');
+      const service = await startCloudApiProcess(
+        env,
+        { AWS_ENDPOINT_URL: proxy.url },
+        'cloud-api-unreachable',
+      );
       const ok = await service.installer({ token: TOKEN });
       assert.equal(ok.status, 200);
       assert.equal(ok.headers.get('x-radix-installer-digest'), digestOf(reference));
@@ -241,7 +320,10 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
         const tookMs = Date.now() - started;
         assert.ok(tookMs < 2_000 + 500, `${mode}: answered within the 2s SSM timeout (took ${tookMs} ms)`);
         assert.equal(res.headers.get('retry-after'), '1');
-        assert.ok(!body.includes(digestOf(reference)), `${mode}: the digest served before is not served stale`);
+        assert.ok(
+          !body.includes(digestOf(reference)),
+          `${mode}: the digest served before is not served stale`,
+        );
         assert.match(run.stderr, mode === 'hang' ? /SSM did not answer in time/ : /SSM could not be reached/);
         assert.match(run.stderr, /never hands out a stale or guessed image/);
       }
@@ -265,20 +347,35 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     const api = await startTestCloudApi(env);
     await assertFailingScript(await api.installer({}), 'ONBOARDING_TOKEN_INVALID');
     await assertFailingScript(await api.installer({ token: '' }), 'ONBOARDING_TOKEN_INVALID');
-    for (const bad of ["abcdefghijklmnop'; touch pwned; '", 'abcdefghijklmnop$(id)', 'short', 'abcdefghijklmnop qrs']) {
-      const { body } = await assertFailingScript(await api.installer({ token: bad }), 'ONBOARDING_TOKEN_INVALID');
+    for (const bad of [
+      "abcdefghijklmnop'; touch pwned; '",
+      'abcdefghijklmnop$(id)',
+      'short',
+      'abcdefghijklmnop qrs',
+    ]) {
+      const { body } = await assertFailingScript(
+        await api.installer({ token: bad }),
+        'ONBOARDING_TOKEN_INVALID',
+      );
       assert.ok(!body.includes(bad));
     }
     const twice = await fetch(`${api.url}/v1/clusters/installer?token=${TOKEN}&token=${TOKEN}x`);
     await assertFailingScript(twice, 'ONBOARDING_TOKEN_INVALID');
-    await assertFailingScript(await api.installer({ token: TOKEN }, { 'X-Radix-Onboarding-Token': `${TOKEN}x` }), 'ONBOARDING_TOKEN_INVALID');
+    await assertFailingScript(
+      await api.installer({ token: TOKEN }, { 'X-Radix-Onboarding-Token': `${TOKEN}x` }),
+      'ONBOARDING_TOKEN_INVALID',
+    );
   });
 
   it('a candidate is installed only with a valid grant for that candidate, cluster and environment', async () => {
     const env = testEnvironment('inst-candidate'); // no approved digest at all: a candidate install never reads it
     const api = await startTestCloudApi(env, { grantKey: GRANT_KEY });
     const wanted = await candidate('inst-candidate');
-    const grant = await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: TOKEN, environment: env.name }, 900);
+    const grant = await mintCandidateGrant(
+      GRANT_KEY,
+      { candidate: wanted, onboardingToken: TOKEN, environment: env.name },
+      900,
+    );
 
     const res = await api.installer({ token: TOKEN, candidate: wanted, grant });
     const body = await res.text();
@@ -287,22 +384,98 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     const run = await runOnHost(body);
     assert.equal(run.exit, 0, run.stderr);
     assert.deepEqual(callsOf(run, 'docker')[0]!.args, ['pull', wanted]);
-    assert.deepEqual(parseInstallerResult(run.stdout), { installer: 'ok', reference: wanted, digest: digestOf(wanted), source: 'candidate', container: 'radix-cluster-agent' });
-    assert.equal((await api.health()).awsCalls['SSM.GetParameter'], undefined, 'a candidate install does not read the approved digest');
-    assert.ok(api.logs.some((l) => l.includes('candidate installer served') && l.includes(digestOf(wanted))), 'a candidate install is logged');
+    assert.deepEqual(parseInstallerResult(run.stdout), {
+      installer: 'ok',
+      reference: wanted,
+      digest: digestOf(wanted),
+      source: 'candidate',
+      container: 'radix-cluster-agent',
+    });
+    assert.equal(
+      (await api.health()).awsCalls['SSM.GetParameter'],
+      undefined,
+      'a candidate install does not read the approved digest',
+    );
+    assert.ok(
+      api.logs.some((l) => l.includes('candidate installer served') && l.includes(digestOf(wanted))),
+      'a candidate install is logged',
+    );
 
     const otherKey = new TextEncoder().encode('o'.repeat(48));
     const refusals: Array<[string, Record<string, string>, string]> = [
       ['no grant', { candidate: wanted }, 'carried no grant'],
-      ['a grant signed with another key', { candidate: wanted, grant: await mintCandidateGrant(otherKey, { candidate: wanted, onboardingToken: TOKEN, environment: env.name }, 900) }, 'not one this control plane issued'],
-      ['a grant for another candidate', { candidate: wanted, grant: await mintCandidateGrant(GRANT_KEY, { candidate: await candidate('other'), onboardingToken: TOKEN, environment: env.name }, 900) }, 'another image, cluster or environment'],
-      ['a grant for another cluster', { candidate: wanted, grant: await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: `${TOKEN}-other`, environment: env.name }, 900) }, 'another image, cluster or environment'],
-      ['a grant for another environment', { candidate: wanted, grant: await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: TOKEN, environment: 'dev' }, 900) }, 'another image, cluster or environment'],
-      ['an expired grant', { candidate: wanted, grant: await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: TOKEN, environment: env.name }, 60, Date.now() - 120_000) }, 'expired'],
-      ['a forged grant', { candidate: wanted, grant: `${grant.slice(0, -4)}AAAA` }, 'not one this control plane issued'],
+      [
+        'a grant signed with another key',
+        {
+          candidate: wanted,
+          grant: await mintCandidateGrant(
+            otherKey,
+            { candidate: wanted, onboardingToken: TOKEN, environment: env.name },
+            900,
+          ),
+        },
+        'not one this control plane issued',
+      ],
+      [
+        'a grant for another candidate',
+        {
+          candidate: wanted,
+          grant: await mintCandidateGrant(
+            GRANT_KEY,
+            { candidate: await candidate('other'), onboardingToken: TOKEN, environment: env.name },
+            900,
+          ),
+        },
+        'another image, cluster or environment',
+      ],
+      [
+        'a grant for another cluster',
+        {
+          candidate: wanted,
+          grant: await mintCandidateGrant(
+            GRANT_KEY,
+            { candidate: wanted, onboardingToken: `${TOKEN}-other`, environment: env.name },
+            900,
+          ),
+        },
+        'another image, cluster or environment',
+      ],
+      [
+        'a grant for another environment',
+        {
+          candidate: wanted,
+          grant: await mintCandidateGrant(
+            GRANT_KEY,
+            { candidate: wanted, onboardingToken: TOKEN, environment: 'dev' },
+            900,
+          ),
+        },
+        'another image, cluster or environment',
+      ],
+      [
+        'an expired grant',
+        {
+          candidate: wanted,
+          grant: await mintCandidateGrant(
+            GRANT_KEY,
+            { candidate: wanted, onboardingToken: TOKEN, environment: env.name },
+            60,
+            Date.now() - 120_000,
+          ),
+        },
+        'expired',
+      ],
+      [
+        'a forged grant',
+        { candidate: wanted, grant: `${grant.slice(0, -4)}AAAA` },
+        'not one this control plane issued',
+      ],
     ];
     for (const [what, query, explanation] of refusals) {
-      const { run: refused } = await assertFailingScript(await api.installer({ token: TOKEN, ...query }), 'CANDIDATE_NOT_AUTHORISED');
+      const { run: refused } = await assertFailingScript(
+        await api.installer({ token: TOKEN, ...query }),
+        'CANDIDATE_NOT_AUTHORISED',
+      );
       assert.match(refused.stderr, new RegExp(explanation), what);
     }
 
@@ -312,15 +485,25 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
       ['shell metacharacters', `${wanted};id`],
     ];
     for (const [what, value] of invalid) {
-      const grantForIt = await mintCandidateGrant(GRANT_KEY, { candidate: value, onboardingToken: TOKEN, environment: env.name }, 900);
-      const { body: refusedBody } = await assertFailingScript(await api.installer({ token: TOKEN, candidate: value, grant: grantForIt }), 'CANDIDATE_INVALID');
+      const grantForIt = await mintCandidateGrant(
+        GRANT_KEY,
+        { candidate: value, onboardingToken: TOKEN, environment: env.name },
+        900,
+      );
+      const { body: refusedBody } = await assertFailingScript(
+        await api.installer({ token: TOKEN, candidate: value, grant: grantForIt }),
+        'CANDIDATE_INVALID',
+      );
       assert.ok(!refusedBody.includes(value), `${what}: not echoed`);
     }
     await assertFailingScript(await api.installer({ token: TOKEN, grant }), 'CANDIDATE_INVALID');
 
     // Without a grant key, no candidate is ever installed.
     const locked = await startTestCloudApi(env);
-    const { run: disabled } = await assertFailingScript(await locked.installer({ token: TOKEN, candidate: wanted, grant }), 'CANDIDATE_NOT_AUTHORISED');
+    const { run: disabled } = await assertFailingScript(
+      await locked.installer({ token: TOKEN, candidate: wanted, grant }),
+      'CANDIDATE_NOT_AUTHORISED',
+    );
     assert.match(disabled.stderr, /accepts no candidate installs/);
   });
 
@@ -331,7 +514,11 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     await putParameter(parameterOf(env.name), approved);
     const api = await startTestCloudApi(env, { grantKey: GRANT_KEY });
     const wanted = await candidate('inst-logs-candidate');
-    const grant = await mintCandidateGrant(GRANT_KEY, { candidate: wanted, onboardingToken: TOKEN, environment: env.name }, 900);
+    const grant = await mintCandidateGrant(
+      GRANT_KEY,
+      { candidate: wanted, onboardingToken: TOKEN, environment: env.name },
+      900,
+    );
     await (await api.installer({ token: TOKEN })).text();
     await (await api.installer({ token: TOKEN, candidate: wanted, grant })).text();
     await (await api.installer({ token: TOKEN, candidate: wanted, grant: `${grant}x` })).text();
@@ -339,12 +526,13 @@ describe('installer endpoint: GET /v1/clusters/installer against moto SSM', func
     await (await fetch(`${api.url}/nowhere?token=${TOKEN}&grant=${grant}`)).text();
     const log = api.logs.join('');
     assert.ok(api.logs.length >= 3, 'the service logged its reads and refusals');
-    for (const secret of [TOKEN, grant, grant.split('.')[2]!]) assert.ok(!log.includes(secret), 'a secret reached the log');
+    for (const secret of [TOKEN, grant, grant.split('.')[2]!])
+      assert.ok(!log.includes(secret), 'a secret reached the log');
   });
 });
 
 describe('installer contract', () => {
-  it('maps every documented exit status to a failure code, and curl -f\'s exit 22 to the unavailable source', () => {
+  it("maps every documented exit status to a failure code, and curl -f's exit 22 to the unavailable source", () => {
     assert.equal(installerFailureCode(20), 'INSTALLER_APPROVED_DIGEST_MISSING');
     assert.equal(installerFailureCode(21), 'INSTALLER_APPROVED_DIGEST_INVALID');
     assert.equal(installerFailureCode(22), 'INSTALLER_SOURCE_UNAVAILABLE');
@@ -369,16 +557,31 @@ describe('installer contract', () => {
 
   it('refuses a result line that does not name a pinned digest', () => {
     assert.throws(() => parseInstallerResult(''), /no result line/);
-    assert.throws(() => parseInstallerResult('{"installer":"ok","reference":"x:latest","digest":"latest","source":"approved","container":"c"}'), /installed reference and digest/);
+    assert.throws(
+      () =>
+        parseInstallerResult(
+          '{"installer":"ok","reference":"x:latest","digest":"latest","source":"approved","container":"c"}',
+        ),
+      /installed reference and digest/,
+    );
   });
 
   it('classifies SSM failures without echoing them', () => {
-    const named = (name: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`${name}: something`), { name, ...extra });
+    const named = (name: string, extra: Record<string, unknown> = {}) =>
+      Object.assign(new Error(`${name}: something`), { name, ...extra });
     assert.equal(unavailableReason(named('ThrottlingException')), 'throttled');
     assert.equal(unavailableReason(named('AccessDeniedException')), 'access-denied');
     assert.equal(unavailableReason(named('AbortError')), 'timeout');
-    assert.equal(unavailableReason(named('TimeoutError', { code: 'ECONNRESET' })), 'unreachable', 'the SDK names a reset connection TimeoutError');
-    assert.equal(unavailableReason(named('TimeoutError', { code: 'ECONNRESET' }), true), 'timeout', 'the read\'s own deadline fired');
+    assert.equal(
+      unavailableReason(named('TimeoutError', { code: 'ECONNRESET' })),
+      'unreachable',
+      'the SDK names a reset connection TimeoutError',
+    );
+    assert.equal(
+      unavailableReason(named('TimeoutError', { code: 'ECONNRESET' }), true),
+      'timeout',
+      "the read's own deadline fired",
+    );
     assert.equal(unavailableReason(named('Error', { code: 'ECONNREFUSED' })), 'unreachable');
     assert.equal(unavailableReason(named('InternalServerError')), 'error');
   });

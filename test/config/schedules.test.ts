@@ -4,7 +4,7 @@ import { parse, stringify } from 'yaml';
 import { DEFAULT_INVARIANTS_PATH, InvariantsError, parseInvariants } from '../../src/config/load';
 
 /** ops/invariants.yaml with one edit, parsed as the worker and the CLI parse it. */
-function withEdit(edit: (file: any) => void) { // eslint-disable-line @typescript-eslint/no-explicit-any
+function withEdit(edit: (file: any) => void) {
   const file = parse(readFileSync(DEFAULT_INVARIANTS_PATH, 'utf8'), { merge: true });
   edit(file);
   return () => parseInvariants(stringify(file), DEFAULT_INVARIANTS_PATH);
@@ -25,7 +25,10 @@ describe('configuration: schedules and the preflight timeout', () => {
     const invariants = withEdit(() => undefined)();
     for (const name of ['dev', 'local']) {
       const env = invariants.environments[name]!;
-      assert.deepEqual(env.schedules, { nightly: { at: '02:00', timezone: 'America/Los_Angeles', candidate: { tag: 'latest' } }, janitor: { every: 3600_000 } });
+      assert.deepEqual(env.schedules, {
+        nightly: { at: '02:00', timezone: 'America/Los_Angeles', candidate: { tag: 'latest' } },
+        janitor: { every: 3600_000 },
+      });
       assert.ok(env.timeouts.preflight > 0);
     }
   });
@@ -48,9 +51,8 @@ describe('configuration: schedules and the preflight timeout', () => {
   });
 
   it('needs timeouts.preflight', () => {
-    assert.deepEqual(
-      problems(withEdit((file) => delete file.environments.local.timeouts.preflight)),
-      ['environments.local.timeouts.preflight: required (string)'],
-    );
+    assert.deepEqual(problems(withEdit((file) => delete file.environments.local.timeouts.preflight)), [
+      'environments.local.timeouts.preflight: required (string)',
+    ]);
   });
 });

@@ -5,10 +5,16 @@ import { parse } from 'yaml';
 import { loadInvariants, PROJECT_ROOT } from '../../src/config/load';
 import { actionlint } from '../support/ops-tools';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const FILE = '.github/workflows/sentinel-gpu-matrix-and-promote-dev.yml';
-const ALLOWED_SECRETS = ['RADIX_TEST_PASSWORD', 'RADIX_TEST_USERNAME', 'TEMPORAL_ADDRESS', 'TEMPORAL_API_KEY', 'TEMPORAL_NAMESPACE'];
+const ALLOWED_SECRETS = [
+  'RADIX_TEST_PASSWORD',
+  'RADIX_TEST_USERNAME',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_NAMESPACE',
+];
 
 describe('the GPU-matrix CI workflow', () => {
   const text = readFileSync(path.join(PROJECT_ROOT, FILE), 'utf8');
@@ -27,9 +33,15 @@ describe('the GPU-matrix CI workflow', () => {
   });
 
   it('appends the evidence Markdown to the job summary, whatever the verdict', () => {
-    const fetch = step((s) => typeof s.run === 'string' && s.run.includes('GITHUB_STEP_SUMMARY'), 'writing the job summary');
+    const fetch = step(
+      (s) => typeof s.run === 'string' && s.run.includes('GITHUB_STEP_SUMMARY'),
+      'writing the job summary',
+    );
     assert.equal(fetch.if, 'always()', 'a failed run has the most to show');
-    assert.match(fetch.run, /for md in "\$out"\/evidence\/\*\.md; do\n\s+\[ -f "\$md" \] && cat "\$md" >> "\$GITHUB_STEP_SUMMARY"/);
+    assert.match(
+      fetch.run,
+      /for md in "\$out"\/evidence\/\*\.md; do\n\s+\[ -f "\$md" \] && cat "\$md" >> "\$GITHUB_STEP_SUMMARY"/,
+    );
     assert.match(fetch.run, /no evidence Markdown could be fetched[^\n]*>> "\$GITHUB_STEP_SUMMARY"/);
   });
 
@@ -42,9 +54,15 @@ describe('the GPU-matrix CI workflow', () => {
   });
 
   it('uses only the control-plane account and the Temporal connection as secrets', () => {
-    const used = [...new Set([...text.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!))].sort();
+    const used = [
+      ...new Set([...text.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!)),
+    ].sort();
     assert.deepEqual(used, ALLOWED_SECRETS);
-    assert.doesNotMatch(text, /AWS_SECRET_ACCESS_KEY|aws-secret-access-key/, 'AWS access comes through OIDC, never a stored key');
+    assert.doesNotMatch(
+      text,
+      /AWS_SECRET_ACCESS_KEY|aws-secret-access-key/,
+      'AWS access comes through OIDC, never a stored key',
+    );
     assert.equal(workflow.permissions['id-token'], 'write');
   });
 
@@ -53,7 +71,10 @@ describe('the GPU-matrix CI workflow', () => {
     const env = invariants.environments[workflow.env.SENTINEL_ENV]!;
     assert.ok(env, `environment ${workflow.env.SENTINEL_ENV} exists in ops/invariants.yaml`);
     assert.equal(workflow.env.IMAGE_REPOSITORY, env.image.repository);
-    const build = step((s) => String(s.uses ?? '').startsWith('docker/build-push-action@'), 'building the image');
+    const build = step(
+      (s) => String(s.uses ?? '').startsWith('docker/build-push-action@'),
+      'building the image',
+    );
     assert.equal(build.with.push, true);
     const run = step((s) => /bin\/sentinel\.js/.test(String(s.run ?? '')), 'running sentinel');
     assert.match(run.run, /--json run/);
@@ -65,12 +86,18 @@ describe('the GPU-matrix CI workflow', () => {
   });
 
   it('uploads the evidence pack for 90 days and publishes the JUnit report, even when the run failed', () => {
-    const upload = step((s) => String(s.uses ?? '').startsWith('actions/upload-artifact@'), 'uploading the evidence');
+    const upload = step(
+      (s) => String(s.uses ?? '').startsWith('actions/upload-artifact@'),
+      'uploading the evidence',
+    );
     assert.equal(upload.if, 'always()');
     assert.equal(upload.with['retention-days'], 90);
     const fetch = step((s) => /aws s3 cp/.test(String(s.run ?? '')), 'fetching the evidence');
     assert.equal(fetch.if, 'always()');
-    const junit = step((s) => String(s.uses ?? '').startsWith('mikepenz/action-junit-report@'), 'publishing JUnit');
+    const junit = step(
+      (s) => String(s.uses ?? '').startsWith('mikepenz/action-junit-report@'),
+      'publishing JUnit',
+    );
     assert.equal(junit.if, 'always()');
     assert.match(junit.with.report_paths, /junit\.xml$/);
   });

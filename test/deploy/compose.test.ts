@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../../src/config/load';
 import { searchAttributeFlags } from '../../dev/stack/temporal-server';
 import { dockerCompose } from '../support/ops-tools';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const COMPOSE_FILE = 'docker-compose.temporal.yml';
 
@@ -20,13 +20,24 @@ describe('docker-compose.temporal.yml', function () {
   });
 
   it('passes `docker compose config` with the services a deployment needs', () => {
-    assert.deepEqual(Object.keys(config.services).sort(), ['postgresql', 'sentinel-worker', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui']);
+    assert.deepEqual(Object.keys(config.services).sort(), [
+      'postgresql',
+      'sentinel-worker',
+      'temporal',
+      'temporal-schema',
+      'temporal-setup',
+      'temporal-ui',
+    ]);
     assert.match(config.services.postgresql.image, /^postgres:15[\w.-]*@sha256:[0-9a-f]{64}$/);
     assert.equal(config.services.temporal.environment.DB, 'postgres12');
     assert.equal(config.services.temporal.environment.POSTGRES_SEEDS, 'postgresql');
     assert.match(config.services['temporal-ui'].image, /^temporalio\/ui:\d+\.\d+\.\d+$/);
     for (const name of ['temporal', 'temporal-schema', 'temporal-setup']) {
-      assert.match(config.services[name].image, /^temporalio\/(server|admin-tools):1\.30\.1$/, `${name} pins one Temporal version`);
+      assert.match(
+        config.services[name].image,
+        /^temporalio\/(server|admin-tools):1\.30\.1$/,
+        `${name} pins one Temporal version`,
+      );
     }
   });
 
@@ -35,9 +46,16 @@ describe('docker-compose.temporal.yml', function () {
     assert.equal(path.resolve(worker.build.context), PROJECT_ROOT);
     assert.equal(worker.build.dockerfile, 'Dockerfile');
     assert.equal(worker.environment.TEMPORAL_ADDRESS, 'temporal:7233');
-    assert.equal(worker.environment.TEMPORAL_TLS, 'false', 'its own plaintext server, whatever the env file says');
+    assert.equal(
+      worker.environment.TEMPORAL_TLS,
+      'false',
+      'its own plaintext server, whatever the env file says',
+    );
     assert.match(worker.environment.SENTINEL_METRICS_ADDRESS, /:9464$/);
-    assert.deepEqual(worker.depends_on['temporal-setup'], { condition: 'service_completed_successfully', required: true });
+    assert.deepEqual(worker.depends_on['temporal-setup'], {
+      condition: 'service_completed_successfully',
+      required: true,
+    });
   });
 
   it('orders start-up by health: database, schema, server, namespace, then UI and worker', () => {
@@ -57,7 +75,8 @@ describe('docker-compose.temporal.yml', function () {
     assert.equal(pg?.type, 'volume');
     assert.equal(pg?.source, 'temporal-postgres');
     for (const [name, service] of Object.entries<Json>(config.services)) {
-      for (const port of service.ports ?? []) assert.equal(port.host_ip, '127.0.0.1', `${name} publishes ${port.published} on loopback only`);
+      for (const port of service.ports ?? [])
+        assert.equal(port.host_ip, '127.0.0.1', `${name} publishes ${port.published} on loopback only`);
     }
   });
 
@@ -66,21 +85,32 @@ describe('docker-compose.temporal.yml', function () {
     for (const [name, service] of Object.entries<Json>(config.services)) {
       for (const [key, value] of Object.entries<string | null>(service.environment ?? {})) {
         if (!secretish.test(key)) continue;
-        assert.ok(key.endsWith('_FILE') && String(value).startsWith('/run/secrets/'), `${name}: ${key} must come from a secret file, not the compose file`);
+        assert.ok(
+          key.endsWith('_FILE') && String(value).startsWith('/run/secrets/'),
+          `${name}: ${key} must come from a secret file, not the compose file`,
+        );
       }
     }
     assert.deepEqual(Object.keys(config.secrets), ['postgres_password']);
-    assert.equal(path.relative(PROJECT_ROOT, config.secrets.postgres_password.file), path.join('deploy', 'secrets', 'postgres_password'));
+    assert.equal(
+      path.relative(PROJECT_ROOT, config.secrets.postgres_password.file),
+      path.join('deploy', 'secrets', 'postgres_password'),
+    );
     assert.match(readFileSync(path.join(PROJECT_ROOT, 'deploy', 'secrets', '.gitignore'), 'utf8'), /^\*$/m);
     // An absent optional env file is dropped from `config` output: read the declaration itself.
     const raw = parse(readFileSync(path.join(PROJECT_ROOT, COMPOSE_FILE), 'utf8')) as Json;
-    assert.deepEqual(raw.services['sentinel-worker'].env_file, [{ path: './deploy/sentinel.env', required: false }]);
+    assert.deepEqual(raw.services['sentinel-worker'].env_file, [
+      { path: './deploy/sentinel.env', required: false },
+    ]);
     assert.match(readFileSync(path.join(PROJECT_ROOT, '.gitignore'), 'utf8'), /^deploy\/sentinel\.env$/m);
     assert.ok(existsSync(path.join(PROJECT_ROOT, 'deploy', 'sentinel.env.example')));
   });
 
   it('registers exactly the search attributes the workflows set (src/temporal/definitions.ts)', () => {
-    const registered = String(config.services['temporal-setup'].environment.SENTINEL_SEARCH_ATTRIBUTES).trim().split(/\s+/).sort();
+    const registered = String(config.services['temporal-setup'].environment.SENTINEL_SEARCH_ATTRIBUTES)
+      .trim()
+      .split(/\s+/)
+      .sort();
     const flags = searchAttributeFlags();
     const expected = flags.filter((_, i) => i % 2 === 1).sort();
     assert.deepEqual(registered, expected);
@@ -108,7 +138,10 @@ describe('Dockerfile', () => {
     const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1];
     assert.match(base ?? '', /^node:24[\w.-]*@sha256:[0-9a-f]{64}$/);
     const stages = [...text.matchAll(/^FROM (\S+) AS (\w+)$/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(stages, [['${NODE_IMAGE}', 'build'], ['${NODE_IMAGE}', 'runtime']]);
+    assert.deepEqual(stages, [
+      ['${NODE_IMAGE}', 'build'],
+      ['${NODE_IMAGE}', 'runtime'],
+    ]);
     const runtime = text.slice(text.indexOf('AS runtime'));
     assert.match(runtime, /npm ci --omit=dev/);
     assert.match(runtime, /COPY --from=build \/app\/dist/);
@@ -119,6 +152,7 @@ describe('Dockerfile', () => {
 
   it('keeps the build context small and free of local state', () => {
     const ignored = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8').split('\n');
-    for (const entry of ['node_modules', '.tools', '.git', 'dist', 'test']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+    for (const entry of ['node_modules', '.tools', '.git', 'dist', 'test'])
+      assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
   });
 });

@@ -36,7 +36,11 @@ describe('Node.js versions: the image, the tested ones and engines agree', () =>
     assert.ok(imageTag, 'the Dockerfile pins node:<major>-… by digest');
     assert.ok(tested, 'scripts/ensure-tools.sh pins NODE24_VERSION');
     assert.equal(Number(imageTag[1]), version(tested)[0]);
-    assert.equal(version(imageVersion ?? '')[0], Number(imageTag[1]), 'the Dockerfile says which Node the pinned digest carries');
+    assert.equal(
+      version(imageVersion ?? '')[0],
+      Number(imageTag[1]),
+      'the Dockerfile says which Node the pinned digest carries',
+    );
     assert.match(read('scripts/test-node24.sh'), /\[ "\$major" != "24" \]/);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     assert.equal(scripts['test:node24'], 'bash scripts/test-node24.sh');
@@ -44,15 +48,23 @@ describe('Node.js versions: the image, the tested ones and engines agree', () =>
   });
 
   it('engines admits the Node running this suite, the tested Node 24 and the image, and no untested major', () => {
-    assert.ok(satisfies(engines, version(process.versions.node)), `${engines} admits ${process.versions.node}`);
+    assert.ok(
+      satisfies(engines, version(process.versions.node)),
+      `${engines} admits ${process.versions.node}`,
+    );
     assert.ok(satisfies(engines, version(tested!)), `${engines} admits ${tested}`);
     assert.ok(satisfies(engines, version(imageVersion!)), `${engines} admits the image's ${imageVersion}`);
-    for (const untested of ['18.20.0', '22.23.2', '26.0.0']) assert.ok(!satisfies(engines, version(untested)), `${engines} refuses ${untested}`);
+    for (const untested of ['18.20.0', '22.23.2', '26.0.0'])
+      assert.ok(!satisfies(engines, version(untested)), `${engines} refuses ${untested}`);
   });
 
   it('the CI job sets up the same major', () => {
-    const workflow = parse(read('.github/workflows/sentinel-gpu-matrix-and-promote-dev.yml')) as { jobs: Record<string, { steps: Array<{ uses?: string; with?: Record<string, unknown> }> }> };
-    const setup = Object.values(workflow.jobs).flatMap((j) => j.steps).find((s) => s.uses?.startsWith('actions/setup-node@'));
+    const workflow = parse(read('.github/workflows/sentinel-gpu-matrix-and-promote-dev.yml')) as {
+      jobs: Record<string, { steps: Array<{ uses?: string; with?: Record<string, unknown> }> }>;
+    };
+    const setup = Object.values(workflow.jobs)
+      .flatMap((j) => j.steps)
+      .find((s) => s.uses?.startsWith('actions/setup-node@'));
     assert.equal(String(setup?.with?.['node-version']), imageTag![1]);
   });
 

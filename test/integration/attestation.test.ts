@@ -13,13 +13,31 @@ import { aws, candidate, REGION, REPOSITORY } from '../support/aws';
 import { sharedStack, suiteDir } from '../support/stack';
 
 /** `cosign verify-attestation` as anyone would run it, against the suite's registry over plain HTTP. */
-function cosignVerify(registryUrl: string, digest: string, publicKeyFile: string, type: string): { status: number | null; output: string } {
+function cosignVerify(
+  registryUrl: string,
+  digest: string,
+  publicKeyFile: string,
+  type: string,
+): { status: number | null; output: string } {
   const ref = `${registryUrl.replace(/^https?:\/\//, '')}/${registryEndpoint(REPOSITORY).name}@${digest}`;
-  const out = spawnSync(cosignBinary(), ['verify-attestation', '--key', publicKeyFile, '--insecure-ignore-tlog', '--type', type, '--allow-http-registry', ref], {
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, COSIGN_PASSWORD: '' },
-  });
+  const out = spawnSync(
+    cosignBinary(),
+    [
+      'verify-attestation',
+      '--key',
+      publicKeyFile,
+      '--insecure-ignore-tlog',
+      '--type',
+      type,
+      '--allow-http-registry',
+      ref,
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, COSIGN_PASSWORD: '' },
+    },
+  );
   return { status: out.status, output: `${out.stdout}\n${out.stderr}` };
 }
 
@@ -31,7 +49,12 @@ async function signingKey(kms: KMSClient, alias: string): Promise<string> {
   return alias;
 }
 
-function request(reference: string, keyId: string, evidenceLocation: string, passed = true): AttestRunRequest {
+function request(
+  reference: string,
+  keyId: string,
+  evidenceLocation: string,
+  passed = true,
+): AttestRunRequest {
   const image = parsePinnedImage(reference);
   return {
     environment: 'local',
@@ -78,19 +101,32 @@ describe('attestations: KMS-signed, attached to the image, checked by the real c
     const evidence = path.join(suiteDir, 'attest-cosign');
     const result = await attestRun(aws, request(reference, keyId, evidence));
     assert.equal(result.result, 'PASSED');
-    assert.ok(existsSync(result.summary.file) && existsSync(result.publicKey), 'summary and public key sit beside the evidence');
+    assert.ok(
+      existsSync(result.summary.file) && existsSync(result.publicKey),
+      'summary and public key sit beside the evidence',
+    );
     assert.match(readFileSync(result.publicKey, 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
     const digest = parsePinnedImage(reference).digest;
 
     for (const type of [VERIFICATION_SUMMARY_PREDICATE, TEST_RESULT_PREDICATE]) {
       const verified = cosignVerify(registryUrl, digest, result.publicKey, type);
-      assert.equal(verified.status, 0, `cosign verify-attestation --type ${type} failed:\n${verified.output}`);
+      assert.equal(
+        verified.status,
+        0,
+        `cosign verify-attestation --type ${type} failed:\n${verified.output}`,
+      );
     }
 
     // The same attestations under a key that did not sign them.
     const otherKey = await signingKey(kms, `alias/sentinel-test-other-${Date.now()}`);
     const otherPem = path.join(suiteDir, 'attest-other.pem');
-    const other = await checkDigest(kms, { environment: 'local', live: false, repository: REPOSITORY, digest, kmsKeyId: otherKey });
+    const other = await checkDigest(kms, {
+      environment: 'local',
+      live: false,
+      repository: REPOSITORY,
+      digest,
+      kmsKeyId: otherKey,
+    });
     writeFileSync(otherPem, other.publicKeyPem!);
     assert.equal(other.ok, false);
     assert.equal(other.reason, 'SIGNATURE_INVALID');
@@ -103,11 +139,32 @@ describe('attestations: KMS-signed, attached to the image, checked by the real c
     const keyId = await signingKey(kms, `alias/sentinel-test-disable-${Date.now()}`);
     await attestRun(aws, request(reference, keyId, path.join(suiteDir, 'attest-disabled')));
     const digest = parsePinnedImage(reference).digest;
-    const check = () => checkDigest(kms, { environment: 'local', live: false, repository: REPOSITORY, digest, kmsKeyId: keyId });
+    const check = () =>
+      checkDigest(kms, {
+        environment: 'local',
+        live: false,
+        repository: REPOSITORY,
+        digest,
+        kmsKeyId: keyId,
+      });
     const before = await check();
     assert.equal(before.ok, true, JSON.stringify({ reason: before.reason, detail: before.detail }));
-    assert.deepEqual(before.legs.map((l) => l.ok), [true, true]);
-    assert.equal((await checkDigest(kms, { environment: 'local', live: true, repository: REPOSITORY, digest, kmsKeyId: keyId })).reason, 'SIMULATED_IN_LIVE');
+    assert.deepEqual(
+      before.legs.map((l) => l.ok),
+      [true, true],
+    );
+    assert.equal(
+      (
+        await checkDigest(kms, {
+          environment: 'local',
+          live: true,
+          repository: REPOSITORY,
+          digest,
+          kmsKeyId: keyId,
+        })
+      ).reason,
+      'SIMULATED_IN_LIVE',
+    );
 
     // DisableKey takes the key's id, not its alias.
     await kms.send(new DisableKeyCommand({ KeyId: keyIds.get(keyId)! }));
@@ -119,9 +176,18 @@ describe('attestations: KMS-signed, attached to the image, checked by the real c
   it('a FAILED run is attested as FAILED, which never verifies', async function () {
     const reference = await candidate('attest-failed');
     const keyId = await signingKey(kms, `alias/sentinel-test-failed-${Date.now()}`);
-    const result = await attestRun(aws, request(reference, keyId, path.join(suiteDir, 'attest-failed'), false));
+    const result = await attestRun(
+      aws,
+      request(reference, keyId, path.join(suiteDir, 'attest-failed'), false),
+    );
     assert.equal(result.result, 'FAILED');
-    const check = await checkDigest(kms, { environment: 'local', live: false, repository: REPOSITORY, digest: parsePinnedImage(reference).digest, kmsKeyId: keyId });
+    const check = await checkDigest(kms, {
+      environment: 'local',
+      live: false,
+      repository: REPOSITORY,
+      digest: parsePinnedImage(reference).digest,
+      kmsKeyId: keyId,
+    });
     assert.equal(check.reason, 'RESULT_FAILED');
   });
 });

@@ -13,8 +13,16 @@ import type { DevStack } from '../../dev/stack/stack';
 describe('service-user auth against Cognito (moto) and the reference control plane', function () {
   let stack: DevStack;
   let cognito: CognitoIdentityProviderClient;
-  const settings = () => ({ region: stack.serviceUser.region, userPoolId: stack.serviceUser.userPoolId, clientId: stack.serviceUser.clientId, refreshBefore: 60_000 });
-  const credentials = () => ({ RADIX_TEST_USERNAME: stack.serviceUser.username, RADIX_TEST_PASSWORD: stack.serviceUser.password });
+  const settings = () => ({
+    region: stack.serviceUser.region,
+    userPoolId: stack.serviceUser.userPoolId,
+    clientId: stack.serviceUser.clientId,
+    refreshBefore: 60_000,
+  });
+  const credentials = () => ({
+    RADIX_TEST_USERNAME: stack.serviceUser.username,
+    RADIX_TEST_PASSWORD: stack.serviceUser.password,
+  });
 
   before(async () => {
     stack = await sharedStack();
@@ -47,14 +55,20 @@ describe('service-user auth against Cognito (moto) and the reference control pla
 
   it('refuses a wrong password with a message naming the variable to fix, and never the password', async () => {
     const wrong = 'Wrong-Passw0rd-that-must-not-leak';
-    const provider = new CognitoTokenProvider(settings(), cognito, { ...credentials(), RADIX_TEST_PASSWORD: wrong });
+    const provider = new CognitoTokenProvider(settings(), cognito, {
+      ...credentials(),
+      RADIX_TEST_PASSWORD: wrong,
+    });
     await assert.rejects(provider.idToken(), (err: unknown) => {
       assert.ok(err instanceof ControlPlaneAuthError);
       assert.match(err.message, /fix RADIX_TEST_PASSWORD/);
       assert.ok(!err.message.includes(wrong));
       return true;
     });
-    const nobody = new CognitoTokenProvider(settings(), cognito, { RADIX_TEST_USERNAME: 'nobody', RADIX_TEST_PASSWORD: wrong });
+    const nobody = new CognitoTokenProvider(settings(), cognito, {
+      RADIX_TEST_USERNAME: 'nobody',
+      RADIX_TEST_PASSWORD: wrong,
+    });
     await assert.rejects(nobody.idToken(), /fix RADIX_TEST_USERNAME/);
     const missing = new CognitoTokenProvider(settings(), cognito, {});
     await assert.rejects(missing.idToken(), /set RADIX_TEST_USERNAME and RADIX_TEST_PASSWORD/);
@@ -77,12 +91,16 @@ describe('service-user auth against Cognito (moto) and the reference control pla
     const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT({ token_use: 'id', 'cognito:groups': ['radix-release-gate'] })
       .setProtectedHeader({ alg: 'RS256', kid: 'dummy' })
-      .setIssuer(`https://cognito-idp.${stack.serviceUser.region}.amazonaws.com/${stack.serviceUser.userPoolId}`)
+      .setIssuer(
+        `https://cognito-idp.${stack.serviceUser.region}.amazonaws.com/${stack.serviceUser.userPoolId}`,
+      )
       .setAudience(stack.serviceUser.clientId)
       .setExpirationTime('1h')
       .sign(privateKey);
     for (const authorization of [undefined, 'Bearer not-a-jwt', `Bearer ${forged}`]) {
-      const response = await fetch(`${stack.controlPlane.url}/v1/clusters`, { headers: authorization ? { authorization } : {} });
+      const response = await fetch(`${stack.controlPlane.url}/v1/clusters`, {
+        headers: authorization ? { authorization } : {},
+      });
       assert.equal(response.status, 401, `authorization ${authorization?.slice(0, 20)}`);
     }
   });
@@ -90,13 +108,38 @@ describe('service-user auth against Cognito (moto) and the reference control pla
   it('allows a candidate install only to members of the release-gate group', async () => {
     const username = `outsider-${Date.now()}`;
     const password = 'Outsider-Passw0rd!';
-    await cognito.send(new AdminCreateUserCommand({ UserPoolId: stack.serviceUser.userPoolId, Username: username, MessageAction: 'SUPPRESS' }));
-    await cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: stack.serviceUser.userPoolId, Username: username, Password: password, Permanent: true }));
-    const outsider = new ControlPlaneClient(stack.controlPlane.url, new CognitoTokenProvider(settings(), cognito, { RADIX_TEST_USERNAME: username, RADIX_TEST_PASSWORD: password }));
+    await cognito.send(
+      new AdminCreateUserCommand({
+        UserPoolId: stack.serviceUser.userPoolId,
+        Username: username,
+        MessageAction: 'SUPPRESS',
+      }),
+    );
+    await cognito.send(
+      new AdminSetUserPasswordCommand({
+        UserPoolId: stack.serviceUser.userPoolId,
+        Username: username,
+        Password: password,
+        Permanent: true,
+      }),
+    );
+    const outsider = new ControlPlaneClient(
+      stack.controlPlane.url,
+      new CognitoTokenProvider(settings(), cognito, {
+        RADIX_TEST_USERNAME: username,
+        RADIX_TEST_PASSWORD: password,
+      }),
+    );
     const candidate = `ghcr.io/iangreen74/radix-cluster-agent@sha256:${'c'.repeat(64)}`;
-    await assert.rejects(outsider.createCluster({ name: `outsider-${Date.now()}`, candidate }), (err: unknown) => err instanceof ControlPlaneAuthError && /radix-release-gate/.test(err.message));
+    await assert.rejects(
+      outsider.createCluster({ name: `outsider-${Date.now()}`, candidate }),
+      (err: unknown) => err instanceof ControlPlaneAuthError && /radix-release-gate/.test(err.message),
+    );
 
-    const member = new ControlPlaneClient(stack.controlPlane.url, new CognitoTokenProvider(settings(), cognito, credentials()));
+    const member = new ControlPlaneClient(
+      stack.controlPlane.url,
+      new CognitoTokenProvider(settings(), cognito, credentials()),
+    );
     const created = await member.createCluster({ name: `member-${Date.now()}`, candidate });
     assert.equal(created.cluster.candidate, candidate);
     assert.match(created.onboarding.installerUrl, /candidate=/);

@@ -23,12 +23,15 @@ describe('the candidate: parsed once where the run starts, carried as a pinned i
     await stack.bootstrap('local');
   });
 
-  it('sentinel run carries the parsed candidate in the run\'s input, and the run is searchable by its digest', async () => {
+  it("sentinel run carries the parsed candidate in the run's input, and the run is searchable by its digest", async () => {
     const env = testEnvironment('candidate-carried');
     const worker = await startWorker(env.invariants);
     try {
       const digest = await candidate('candidate-carried');
-      const run = await sentinel(['run', '--env', env.name, '--digest', digest, '--run-id', 'cc-1', '--dry-run'], env.file);
+      const run = await sentinel(
+        ['run', '--env', env.name, '--digest', digest, '--run-id', 'cc-1', '--dry-run'],
+        env.file,
+      );
       assert.equal(run.code, 0, run.stderr);
       const handle = (await temporalClient()).workflow.getHandle(runWorkflowId(env.name, 'cc-1'));
       const started = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
@@ -36,7 +39,10 @@ describe('the candidate: parsed once where the run starts, carried as a pinned i
       assert.equal(input.candidate, digest);
       assert.deepEqual(input.candidateImage, parsePinnedImage(digest));
       const described = await handle.describe();
-      assert.equal(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.candidateDigest), parsePinnedImage(digest).digest);
+      assert.equal(
+        described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.candidateDigest),
+        parsePinnedImage(digest).digest,
+      );
     } finally {
       await worker.stop();
     }
@@ -49,7 +55,10 @@ describe('the candidate: parsed once where the run starts, carried as a pinned i
       const [tested, other] = [await candidate('candidate-forged-a'), await candidate('candidate-forged-b')];
       const pointer = env.invariants.environments[env.name]!.approvedDigestParameter;
       const before = await parameterValue(pointer);
-      const handle = await startRun(env, { candidate: tested, candidateImage: { ...parsePinnedImage(tested), digest: parsePinnedImage(other).digest } });
+      const handle = await startRun(env, {
+        candidate: tested,
+        candidateImage: { ...parsePinnedImage(tested), digest: parsePinnedImage(other).digest },
+      });
       await assert.rejects(handle.result(), (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError, String(err));
         assert.equal(rootType(err), 'INPUT_REFUSED');

@@ -15,20 +15,27 @@ describe('the sentinel command', function () {
     await stack.bootstrap('local');
   });
 
-  it('runs a matrix to its verdict, showing each leg\'s phase and the Web UI link; --json prints one result (exit 0)', async () => {
+  it("runs a matrix to its verdict, showing each leg's phase and the Web UI link; --json prints one result (exit 0)", async () => {
     const env = testEnvironment('cli-pass');
     // The NVIDIA leg ends well after the AMD one (host setup included), so the AMD leg's end is shown before the verdict.
     slowGpuDetect(env.hostsDir, 'nvidia-a10g', 15);
     const worker = await startWorker(env.invariants);
     try {
       const digest = await candidate('cli-pass');
-      const run = await sentinel(['run', '--env', env.name, '--digest', digest, '--run-id', 'cli-1', '--json'], env.file, { TEMPORAL_UI_URL: 'http://ui.example' });
+      const run = await sentinel(
+        ['run', '--env', env.name, '--digest', digest, '--run-id', 'cli-1', '--json'],
+        env.file,
+        { TEMPORAL_UI_URL: 'http://ui.example' },
+      );
       assert.equal(run.code, EXIT.PASSED, run.stderr);
       const result = JSON.parse(run.stdout);
       assert.equal(result.verdict, 'passed');
       assert.equal(result.candidate, digest);
       assert.equal(result.workflowId, `sentinel-run-${env.name}-cli-1`);
-      assert.match(result.url, new RegExp(`^http://ui.example/namespaces/default/workflows/sentinel-run-${env.name}-cli-1/`));
+      assert.match(
+        result.url,
+        new RegExp(`^http://ui.example/namespaces/default/workflows/sentinel-run-${env.name}-cli-1/`),
+      );
       assert.match(run.stderr, /started sentinel-run-.*\[SIMULATED hosts\]/);
       assert.match(run.stderr, /nvidia-a10g: gpu_detect/);
       assert.match(run.stderr, /amd-v520: host_setup/);
@@ -42,10 +49,16 @@ describe('the sentinel command', function () {
 
   it('exits 1 on a failed leg, printing the failure code and its remediation', async () => {
     const env = testEnvironment('cli-fail');
-    recordTool(env.hostsDir, 'amd-v520', 'rocm-smi', { cmd: 'rocm-smi --showproductname', out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n' });
+    recordTool(env.hostsDir, 'amd-v520', 'rocm-smi', {
+      cmd: 'rocm-smi --showproductname',
+      out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n',
+    });
     const worker = await startWorker(env.invariants);
     try {
-      const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('cli-fail')], env.file);
+      const run = await sentinel(
+        ['run', '--env', env.name, '--digest', await candidate('cli-fail')],
+        env.file,
+      );
       assert.equal(run.code, EXIT.FAILED, run.stderr);
       assert.match(run.stdout, /FAIL {2}amd-v520 .*GPU_DRIVER_ERROR/);
       assert.match(run.stdout, /remediation: The kernel module is not loaded/);
@@ -62,7 +75,10 @@ describe('the sentinel command', function () {
     try {
       const holder = await startRun(env, { candidate: await candidate('cli-busy-holder') });
       await legReachesPhase(holder.workflowId, 'nvidia-a10g', 'gpu_detect');
-      const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('cli-busy'), '--no-queue', '--json'], env.file);
+      const run = await sentinel(
+        ['run', '--env', env.name, '--digest', await candidate('cli-busy'), '--no-queue', '--json'],
+        env.file,
+      );
       assert.equal(run.code, EXIT.LANE_BUSY, run.stderr);
       const result = JSON.parse(run.stdout);
       assert.equal(result.verdict, 'lane_busy');
@@ -78,11 +94,17 @@ describe('the sentinel command', function () {
 
   it('refuses bad input before starting anything, with distinct exit codes', async () => {
     const env = testEnvironment('cli-input');
-    const tagged = await sentinel(['run', '--env', env.name, '--digest', 'ghcr.io/iangreen74/radix-cluster-agent:latest'], env.file);
+    const tagged = await sentinel(
+      ['run', '--env', env.name, '--digest', 'ghcr.io/iangreen74/radix-cluster-agent:latest'],
+      env.file,
+    );
     assert.equal(tagged.code, EXIT.REFUSED);
     assert.match(tagged.stderr, /--digest refused: .* is a tag; pin it by digest/);
 
-    const other = await sentinel(['run', '--env', env.name, '--digest', `ghcr.io/evil/agent@sha256:${'a'.repeat(64)}`], env.file);
+    const other = await sentinel(
+      ['run', '--env', env.name, '--digest', `ghcr.io/evil/agent@sha256:${'a'.repeat(64)}`],
+      env.file,
+    );
     assert.equal(other.code, EXIT.REFUSED);
     assert.match(other.stderr, /not of the configured repository ghcr.io\/iangreen74\/radix-cluster-agent/);
 
@@ -92,11 +114,23 @@ describe('the sentinel command', function () {
 
     const broken = path.join(suiteDir, 'broken-invariants.yaml');
     writeFileSync(broken, 'schemaVersion: 1\ntemporal: { taskQueue: q }\nenvironments: {}\n');
-    const config = await sentinel(['--invariants', broken, 'run', '--env', 'dev', '--digest', await candidate('x')]);
+    const config = await sentinel([
+      '--invariants',
+      broken,
+      'run',
+      '--env',
+      'dev',
+      '--digest',
+      await candidate('x'),
+    ]);
     assert.equal(config.code, EXIT.CONFIG_INVALID);
     assert.match(config.stderr, /environments.dev: the dev environment is required/);
 
-    const unreachable = await sentinel(['run', '--env', env.name, '--digest', await candidate('x')], env.file, { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const unreachable = await sentinel(
+      ['run', '--env', env.name, '--digest', await candidate('x')],
+      env.file,
+      { TEMPORAL_ADDRESS: '127.0.0.1:1' },
+    );
     assert.equal(unreachable.code, EXIT.TEMPORAL_UNREACHABLE);
     assert.match(unreachable.stderr, /cannot reach Temporal at 127.0.0.1:1/);
 

@@ -34,36 +34,61 @@ describe('reference control plane: owner and group checks', function () {
     const username = `${slug}-${Date.now()}-${counter}`;
     const password = `Us3r-${slug}-Passw0rd!`;
     const pool = stack.serviceUser.userPoolId;
-    await cognito.send(new AdminCreateUserCommand({ UserPoolId: pool, Username: username, MessageAction: 'SUPPRESS' }));
-    await cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: pool, Username: username, Password: password, Permanent: true }));
-    for (const group of groups) await cognito.send(new AdminAddUserToGroupCommand({ UserPoolId: pool, Username: username, GroupName: group }));
+    await cognito.send(
+      new AdminCreateUserCommand({ UserPoolId: pool, Username: username, MessageAction: 'SUPPRESS' }),
+    );
+    await cognito.send(
+      new AdminSetUserPasswordCommand({
+        UserPoolId: pool,
+        Username: username,
+        Password: password,
+        Permanent: true,
+      }),
+    );
+    for (const group of groups)
+      await cognito.send(
+        new AdminAddUserToGroupCommand({ UserPoolId: pool, Username: username, GroupName: group }),
+      );
     return { username, ...caller({ RADIX_TEST_USERNAME: username, RADIX_TEST_PASSWORD: password }) };
   }
 
   function caller(credentials: Record<string, string>) {
-    const settings = { region: stack.serviceUser.region, userPoolId: stack.serviceUser.userPoolId, clientId: stack.serviceUser.clientId, refreshBefore: 60_000 };
+    const settings = {
+      region: stack.serviceUser.region,
+      userPoolId: stack.serviceUser.userPoolId,
+      clientId: stack.serviceUser.clientId,
+      refreshBefore: 60_000,
+    };
     const request = async (method: string, path: string, body?: unknown) => {
       const token = await new CognitoTokenProvider(settings, cognito, credentials).idToken();
       const response = await fetch(`${stack.controlPlane.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
     };
     return {
-      create: (name: string, candidate?: string) => request('POST', '/v1/clusters', { name, ...(candidate ? { candidate } : {}) }),
+      create: (name: string, candidate?: string) =>
+        request('POST', '/v1/clusters', { name, ...(candidate ? { candidate } : {}) }),
       mint: (id: string) => request('POST', `/v1/clusters/${id}/onboarding-tokens`),
       remove: (id: string) => request('DELETE', `/v1/clusters/${id}`),
       get: (id: string) => request('GET', `/v1/clusters/${id}`),
     };
   }
 
-  const service = () => caller({ RADIX_TEST_USERNAME: stack.serviceUser.username, RADIX_TEST_PASSWORD: stack.serviceUser.password });
+  const service = () =>
+    caller({
+      RADIX_TEST_USERNAME: stack.serviceUser.username,
+      RADIX_TEST_PASSWORD: stack.serviceUser.password,
+    });
   const candidate = `ghcr.io/iangreen74/radix-cluster-agent@sha256:${'d'.repeat(64)}`;
 
-  it('refuses a release-gate cluster\'s onboarding token and its deletion to any other user of the pool, in the group or not', async () => {
+  it("refuses a release-gate cluster's onboarding token and its deletion to any other user of the pool, in the group or not", async () => {
     const owner = service();
     const created = await owner.create(`gate-${Date.now()}`, candidate);
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -71,7 +96,10 @@ describe('reference control plane: owner and group checks', function () {
 
     const outsider = await user('outsider');
     const otherMember = await user('member', [RELEASE_GATE_GROUP]);
-    for (const [who, other] of [['outsider', outsider], ['another release-gate member', otherMember]] as const) {
+    for (const [who, other] of [
+      ['outsider', outsider],
+      ['another release-gate member', otherMember],
+    ] as const) {
       const minted = await other.mint(id);
       assert.equal(minted.status, 403, `${who} minted a token: ${JSON.stringify(minted.body)}`);
       assert.equal(minted.body.onboardingToken, undefined);
@@ -94,7 +122,13 @@ describe('reference control plane: owner and group checks', function () {
     const created = await member.create(`leaver-${Date.now()}`, candidate);
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.cluster.id as string;
-    await cognito.send(new AdminRemoveUserFromGroupCommand({ UserPoolId: stack.serviceUser.userPoolId, Username: member.username, GroupName: RELEASE_GATE_GROUP }));
+    await cognito.send(
+      new AdminRemoveUserFromGroupCommand({
+        UserPoolId: stack.serviceUser.userPoolId,
+        Username: member.username,
+        GroupName: RELEASE_GATE_GROUP,
+      }),
+    );
 
     const minted = await member.mint(id);
     assert.equal(minted.status, 403, JSON.stringify(minted.body));

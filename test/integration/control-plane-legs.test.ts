@@ -25,12 +25,23 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
       assert.equal(result.verdict, 'passed');
       for (const leg of readEvidence(result).legs) {
         assert.ok(leg.onboarding, `${leg.target} has onboarding facts`);
-        assert.equal(leg.onboarding.installedDigest, digest.slice(digest.indexOf('@') + 1), 'the candidate, not the approved digest, was installed');
+        assert.equal(
+          leg.onboarding.installedDigest,
+          digest.slice(digest.indexOf('@') + 1),
+          'the candidate, not the approved digest, was installed',
+        );
         assert.ok(leg.onboarding.onboardingDurationSeconds > 0);
         assert.ok(leg.onboarding.timeToActiveSeconds >= leg.onboarding.onboardingDurationSeconds);
         assert.equal(leg.smokeJob?.status, 'succeeded');
-        assert.match(leg.smokeJob.message!, leg.vendor === 'nvidia' ? /NVIDIA A10G visible/ : /Radeon Pro V520\] visible/);
-        assert.equal(stack.controlPlane.store.findByName(leg.workflowId), undefined, `${leg.target}'s cluster is deleted`);
+        assert.match(
+          leg.smokeJob.message!,
+          leg.vendor === 'nvidia' ? /NVIDIA A10G visible/ : /Radeon Pro V520\] visible/,
+        );
+        assert.equal(
+          stack.controlPlane.store.findByName(leg.workflowId),
+          undefined,
+          `${leg.target}'s cluster is deleted`,
+        );
       }
     } finally {
       await worker.stop();
@@ -51,16 +62,24 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
       assert.equal(amd.failure?.code, 'ONBOARDING_TIMEOUT');
       const onboarding = amd.phases.find((p) => p.name === 'onboarding')!;
       assert.equal(onboarding.outcome, 'failed');
-      assert.ok(onboarding.durationSeconds! >= 3 && onboarding.durationSeconds! < 10, `onboarding gave up after ${onboarding.durationSeconds}s`);
+      assert.ok(
+        onboarding.durationSeconds! >= 3 && onboarding.durationSeconds! < 10,
+        `onboarding gave up after ${onboarding.durationSeconds}s`,
+      );
       assert.equal(amd.phases.find((p) => p.name === 'smoke_job')!.outcome, 'skipped');
-      assert.equal(stack.controlPlane.store.findByName(legWorkflowId(result.workflowId, 'amd-v520')), undefined, 'cluster deleted');
-      for (const i of await instancesTagged(TAG.runId, result.workflowId)) assert.equal(i.State?.Name, 'terminated');
+      assert.equal(
+        stack.controlPlane.store.findByName(legWorkflowId(result.workflowId, 'amd-v520')),
+        undefined,
+        'cluster deleted',
+      );
+      for (const i of await instancesTagged(TAG.runId, result.workflowId))
+        assert.equal(i.State?.Name, 'terminated');
     } finally {
       await worker.stop();
     }
   });
 
-  it('fails a leg whose GPU smoke job fails with SMOKE_JOB_FAILED and the job\'s own message', async () => {
+  it("fails a leg whose GPU smoke job fails with SMOKE_JOB_FAILED and the job's own message", async () => {
     const env = testEnvironment('smoke-fails');
     writeFileSync(path.join(env.hostsDir, 'nvidia-a10g', 'agent-behaviour'), 'smoke-fails\n');
     const worker = await startWorker(env.invariants);
@@ -88,7 +107,9 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
       assert.equal(result.verdict, 'passed');
       const client = await temporalClient();
       const histories = await Promise.all(
-        [result.workflowId, ...result.legs.map((l) => l.workflowId)].map(async (id) => decodedText(await client.workflow.getHandle(id).fetchHistory())),
+        [result.workflowId, ...result.legs.map((l) => l.workflowId)].map(async (id) =>
+          decodedText(await client.workflow.getHandle(id).fetchHistory()),
+        ),
       );
       // Every file under the evidence location, the attestations beside it included.
       const evidenceFiles = (readdirSync(env.evidenceDir, { recursive: true }) as string[])
@@ -96,13 +117,28 @@ describe('legs through the control plane: install, onboarding, smoke job, cleanu
         .filter((f) => statSync(f).isFile())
         .map((f) => readFileSync(f, 'utf8'));
       const logs = readFileSync(path.join(suiteDir, `${env.name}-worker.log`), 'utf8');
-      const places = { history: histories.join('\n'), evidence: evidenceFiles.join('\n'), 'worker log': logs };
+      const places = {
+        history: histories.join('\n'),
+        evidence: evidenceFiles.join('\n'),
+        'worker log': logs,
+      };
       for (const [where, text] of Object.entries(places)) {
         assert.ok(!text.includes(stack.serviceUser.password), `the password is in the ${where}`);
-        assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.eyJ/, `a JWT (IdToken or grant) is in the ${where}`);
-        assert.doesNotMatch(text, /\br[oa]t_[A-Za-z0-9_-]{16,}/, `an onboarding or agent token is in the ${where}`);
+        assert.doesNotMatch(
+          text,
+          /eyJ[A-Za-z0-9_-]{10,}\.eyJ/,
+          `a JWT (IdToken or grant) is in the ${where}`,
+        );
+        assert.doesNotMatch(
+          text,
+          /\br[oa]t_[A-Za-z0-9_-]{16,}/,
+          `an onboarding or agent token is in the ${where}`,
+        );
       }
-      assert.ok(places.history.includes('onboardingDurationSeconds'), 'the history does hold the leg results');
+      assert.ok(
+        places.history.includes('onboardingDurationSeconds'),
+        'the history does hold the leg results',
+      );
     } finally {
       await worker.stop('SIGKILL');
     }

@@ -1,5 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { CreateSubnetCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { randomUUID } from 'node:crypto';
 import { REGION } from '../support/aws';
 import { startEc2FaultProxy, subnetOf, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
@@ -28,7 +35,13 @@ describe('the EC2 fault proxy in front of moto', function () {
     // One attempt per call, so the test sees each answer as the proxy gave it.
     ec2 = new EC2Client({ region: REGION, endpoint: proxy.url, maxAttempts: 1 });
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.42.0.0/16' }));
-    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.42.1.0/24', AvailabilityZone: `${REGION}a` }));
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({
+        VpcId: vpc.Vpc!.VpcId!,
+        CidrBlock: '10.42.1.0/24',
+        AvailabilityZone: `${REGION}a`,
+      }),
+    );
     subnetId = subnet.Subnet!.SubnetId!;
   });
   after(async () => {
@@ -38,13 +51,24 @@ describe('the EC2 fault proxy in front of moto', function () {
   afterEach(() => proxy.clearRules());
 
   it('answers a chosen launch with InsufficientInstanceCapacity, as EC2 words it, and passes the rest through', async function () {
-    proxy.addRule({ action: 'RunInstances', match: (p) => subnetOf(p) === subnetId, error: 'InsufficientInstanceCapacity', zone: `${REGION}a` });
-    await assert.rejects(launch(randomUUID(), subnetId), (err: Error & { $metadata?: { httpStatusCode?: number } }) => {
-      assert.equal(err.name, 'InsufficientInstanceCapacity');
-      assert.match(err.message, /We currently do not have sufficient g5\.xlarge capacity in the Availability Zone you requested \(us-west-2a\)/);
-      assert.equal(err.$metadata?.httpStatusCode, 500);
-      return true;
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => subnetOf(p) === subnetId,
+      error: 'InsufficientInstanceCapacity',
+      zone: `${REGION}a`,
     });
+    await assert.rejects(
+      launch(randomUUID(), subnetId),
+      (err: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(err.name, 'InsufficientInstanceCapacity');
+        assert.match(
+          err.message,
+          /We currently do not have sufficient g5\.xlarge capacity in the Availability Zone you requested \(us-west-2a\)/,
+        );
+        assert.equal(err.$metadata?.httpStatusCode, 500);
+        return true;
+      },
+    );
     const passed = await launch(randomUUID());
     assert.ok(passed.Instances?.[0]?.InstanceId, 'a launch the rule does not match reaches moto');
     const runs = proxy.callsOf('RunInstances');

@@ -1,6 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { DeleteParameterCommand, GetCommandInvocationCommand, GetParameterCommand, ListCommandsCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import {
+  DeleteParameterCommand,
+  GetCommandInvocationCommand,
+  GetParameterCommand,
+  ListCommandsCommand,
+  PutParameterCommand,
+} from '@aws-sdk/client-ssm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
@@ -27,7 +33,11 @@ const SECRET_SHAPES = [/\br[oa]t_[A-Za-z0-9_-]{16,}/, /eyJ[A-Za-z0-9_-]{10,}\.ey
 function assertNoSecret(text: string, where: string): void {
   for (const shape of SECRET_SHAPES) {
     const found = shape.exec(text);
-    assert.equal(found, null, `${where} shows a secret (${shape}): …${found ? text.slice(Math.max(0, found.index - 80), found.index + 60) : ''}…`);
+    assert.equal(
+      found,
+      null,
+      `${where} shows a secret (${shape}): …${found ? text.slice(Math.max(0, found.index - 80), found.index + 60) : ''}…`,
+    );
   }
 }
 
@@ -40,10 +50,20 @@ describe('secrets on their way to the host stay out of command history and proce
   it('through SSM Run Command: neither ListCommands nor GetCommandInvocation shows the token or the grant; the SecureString is gone once the command ends', async () => {
     const stack = await sharedStack();
     const proxy = await ssmInvocationProxy(stack.moto.endpoint);
-    const viaProxy = new AwsClients({ endpoint: proxy.url, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+    const viaProxy = new AwsClients({
+      endpoint: proxy.url,
+      credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
+    });
     const controlPlanes = new ControlPlanes();
     try {
-      const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 }));
+      const run = await aws.ec2(REGION).send(
+        new RunInstancesCommand({
+          ImageId: 'ami-0c2b8ca305e393e06',
+          InstanceType: 'g5.xlarge',
+          MinCount: 1,
+          MaxCount: 1,
+        }),
+      );
       const instanceId = run.Instances![0]!.InstanceId!;
       // The host is busy installing until the test has looked at everything SSM keeps.
       proxy.plan({ Status: 'InProgress' });
@@ -56,38 +76,72 @@ describe('secrets on their way to the host stay out of command history and proce
         polling: { initialMs: 20, maxMs: 100 },
         controlPlane: {
           baseUrl: stack.controlPlane.url,
-          cognito: { region: stack.serviceUser.region, userPoolId: stack.serviceUser.userPoolId, clientId: stack.serviceUser.clientId, refreshBefore: 60_000 },
+          cognito: {
+            region: stack.serviceUser.region,
+            userPoolId: stack.serviceUser.userPoolId,
+            clientId: stack.serviceUser.clientId,
+            refreshBefore: 60_000,
+          },
         },
         clusterName: `host-secrets-ssm-${Date.now()}`,
         candidate: unknownCandidate('host-secrets-ssm'),
         labels: {},
       });
-      const finished = install.then(() => 'done', (err: Error) => `failed: ${err.message}`);
-      await eventually('the install command to be sent', async () => (proxy.sent.length === 1 ? true : undefined), 30_000);
+      const finished = install.then(
+        () => 'done',
+        (err: Error) => `failed: ${err.message}`,
+      );
+      await eventually(
+        'the install command to be sent',
+        async () => (proxy.sent.length === 1 ? true : undefined),
+        30_000,
+      );
       const commandId = proxy.sent[0]!;
 
       const listed = await aws.ssm(REGION).send(new ListCommandsCommand({ CommandId: commandId }));
       assert.equal(listed.Commands?.length, 1);
       assertNoSecret(JSON.stringify(listed.Commands), 'ssm:ListCommands');
-      const invocation = await aws.ssm(REGION).send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+      const invocation = await aws
+        .ssm(REGION)
+        .send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
       assertNoSecret(JSON.stringify(invocation), 'ssm:GetCommandInvocation (moto)');
       const command = listed.Commands[0]!.Parameters!.commands![0]!;
       const parameterName = /RADIX_SECRETS_PARAMETER='([^']+)'/.exec(command)?.[1];
-      assert.equal(parameterName, `${HOST_SECRETS_PATH}/${instanceId}/install-agent`, 'the command names where the host finds its secrets');
+      assert.equal(
+        parameterName,
+        `${HOST_SECRETS_PATH}/${instanceId}/install-agent`,
+        'the command names where the host finds its secrets',
+      );
 
       // While the command runs, the secrets wait in their own SecureString, encrypted at rest.
-      const stored = (await aws.ssm(REGION).send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }))).Parameter!;
+      const stored = (
+        await aws.ssm(REGION).send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }))
+      ).Parameter!;
       assert.equal(stored.Type, 'SecureString');
       const token = /RADIX_ONBOARDING_TOKEN='([^']+)'/.exec(stored.Value!)?.[1];
       const grant = /grant=([^&']+)/.exec(stored.Value!)?.[1];
-      assert.ok(token && grant, `the token and the grant are in the parameter: ${stored.Value?.replace(/rot_\S+/, 'rot_…')}`);
+      assert.ok(
+        token && grant,
+        `the token and the grant are in the parameter: ${stored.Value?.replace(/rot_\S+/, 'rot_…')}`,
+      );
       for (const request of proxy.requests.filter((r) => r.operation !== 'PutParameter')) {
-        assert.ok(!request.body.includes(token) && !request.body.includes(decodeURIComponent(grant)), `${request.operation} carried a secret`);
+        assert.ok(
+          !request.body.includes(token) && !request.body.includes(decodeURIComponent(grant)),
+          `${request.operation} carried a secret`,
+        );
       }
 
-      proxy.set(commandId, { Status: 'Failed', ResponseCode: 1, StandardErrorContent: 'installer interrupted' });
+      proxy.set(commandId, {
+        Status: 'Failed',
+        ResponseCode: 1,
+        StandardErrorContent: 'installer interrupted',
+      });
       assert.match(await finished, /failed: install-agent exited 1/);
-      await assert.rejects(aws.ssm(REGION).send(new GetParameterCommand({ Name: parameterName })), { name: 'ParameterNotFound' }, 'deleted once the command ended');
+      await assert.rejects(
+        aws.ssm(REGION).send(new GetParameterCommand({ Name: parameterName })),
+        { name: 'ParameterNotFound' },
+        'deleted once the command ended',
+      );
     } finally {
       controlPlanes.destroy();
       viaProxy.destroy();
@@ -96,16 +150,41 @@ describe('secrets on their way to the host stay out of command history and proce
   });
 
   it('through SSM Run Command: cleaning up a host deletes any secret a command never got to', async () => {
-    const run = await aws.ec2(REGION).send(new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 }));
+    const run = await aws.ec2(REGION).send(
+      new RunInstancesCommand({
+        ImageId: 'ami-0c2b8ca305e393e06',
+        InstanceType: 'g5.xlarge',
+        MinCount: 1,
+        MaxCount: 1,
+      }),
+    );
     const host = { instanceId: run.Instances![0]!.InstanceId!, target: 'nvidia-a10g', region: REGION };
     // As left by a worker that died between storing the secrets and sending the command.
     const left = `${HOST_SECRETS_PATH}/${host.instanceId}/install-agent`;
-    await aws.ssm(REGION).send(new PutParameterCommand({ Name: left, Type: 'SecureString', Value: "RADIX_ONBOARDING_TOKEN='rot_left-behind-by-a-dead-worker'" }));
+    await aws.ssm(REGION).send(
+      new PutParameterCommand({
+        Name: left,
+        Type: 'SecureString',
+        Value: "RADIX_ONBOARDING_TOKEN='rot_left-behind-by-a-dead-worker'",
+      }),
+    );
     const other = `${HOST_SECRETS_PATH}/i-00000000000000000/install-agent`;
-    await aws.ssm(REGION).send(new PutParameterCommand({ Name: other, Type: 'SecureString', Value: "RADIX_ONBOARDING_TOKEN='rot_another-hosts-secret-stays'", Overwrite: true }));
+    await aws.ssm(REGION).send(
+      new PutParameterCommand({
+        Name: other,
+        Type: 'SecureString',
+        Value: "RADIX_ONBOARDING_TOKEN='rot_another-hosts-secret-stays'",
+        Overwrite: true,
+      }),
+    );
     await new SsmExecutor(aws).release(host);
-    await assert.rejects(aws.ssm(REGION).send(new GetParameterCommand({ Name: left })), { name: 'ParameterNotFound' });
-    assert.ok((await aws.ssm(REGION).send(new GetParameterCommand({ Name: other }))).Parameter, 'another host\'s secret is not touched');
+    await assert.rejects(aws.ssm(REGION).send(new GetParameterCommand({ Name: left })), {
+      name: 'ParameterNotFound',
+    });
+    assert.ok(
+      (await aws.ssm(REGION).send(new GetParameterCommand({ Name: other }))).Parameter,
+      "another host's secret is not touched",
+    );
     await new SsmExecutor(aws).release(host); // idempotent
     await aws.ssm(REGION).send(new DeleteParameterCommand({ Name: other }));
   });
@@ -116,7 +195,10 @@ describe('secrets on their way to the host stay out of command history and proce
     const realCurl = execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim();
     for (const host of ['nvidia-a10g', 'amd-v520']) {
       const wrapper = path.join(env.hostsDir, host, 'bin', 'curl');
-      writeFileSync(wrapper, `#!/bin/sh\n# A slow curl for the argument sampler: the real one, two seconds later.\nsleep 2\nexec ${realCurl} "$@"\n`);
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh\n# A slow curl for the argument sampler: the real one, two seconds later.\nsleep 2\nexec ${realCurl} "$@"\n`,
+      );
       chmodSync(wrapper, 0o755);
     }
     const hostsWork = path.join(suiteDir, 'hosts-work');
@@ -153,8 +235,14 @@ describe('secrets on their way to the host stay out of command history and proce
     }
     const lines = [...samples.keys()];
     assert.ok(sweeps > 20, `the sampler swept /proc ${sweeps} times`);
-    assert.ok(lines.some((l) => /curl .*install\.sh/.test(l)), `the sampler saw the installer download:\n${lines.join('\n')}`);
-    assert.ok(lines.some((l) => /radix-agent-sim/.test(l)), 'the sampler saw the agent');
+    assert.ok(
+      lines.some((l) => /curl .*install\.sh/.test(l)),
+      `the sampler saw the installer download:\n${lines.join('\n')}`,
+    );
+    assert.ok(
+      lines.some((l) => /radix-agent-sim/.test(l)),
+      'the sampler saw the agent',
+    );
     for (const line of lines) assertNoSecret(line, `a host process's arguments (${line.slice(0, 60)})`);
   });
 });

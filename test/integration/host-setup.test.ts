@@ -9,7 +9,7 @@ import { readEvidence, startRun } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 describe('host setup (phase host_setup) on the real Temporal server', function () {
   before(async () => {
@@ -17,7 +17,7 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
     await stack.bootstrap('local');
   });
 
-  it('records what setup installed on each leg\'s host, with versions, and the AMD leg passes only because of it', async () => {
+  it("records what setup installed on each leg's host, with versions, and the AMD leg passes only because of it", async () => {
     const env = testEnvironment('setup-pass');
     const worker = await startWorker(env.invariants);
     try {
@@ -27,8 +27,13 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       evidenceSchema.parse(evidence);
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.phases.find((p) => p.name === 'host_setup')?.outcome, 'passed');
-      assert.deepEqual(amd.host?.setup.map((s) => s.script), ['ubuntu-docker', 'amdgpu-driver']);
-      const installed = Object.fromEntries(amd.host.setup.flatMap((s) => s.components).map((c) => [c.name, [c.version, c.action]]));
+      assert.deepEqual(
+        amd.host?.setup.map((s) => s.script),
+        ['ubuntu-docker', 'amdgpu-driver'],
+      );
+      const installed = Object.fromEntries(
+        amd.host.setup.flatMap((s) => s.components).map((c) => [c.name, [c.version, c.action]]),
+      );
       assert.deepEqual(installed['docker.io'], ['24.0.7-0ubuntu2~22.04.1', 'installed']);
       assert.deepEqual(installed['amdgpu-dkms'], ['1:6.7.0.60103-1787201.22.04', 'installed']);
       assert.deepEqual(installed['rocm-smi-lib'], ['7.2.0.60103-122~22.04', 'installed']);
@@ -36,9 +41,19 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       assert.equal(amd.gpu?.model, 'Navi 12 [Radeon Pro V520]');
 
       const nvidia = evidence.legs.find((l) => l.target === 'nvidia-a10g')!;
-      assert.deepEqual(nvidia.host?.setup[0]?.components.map((c) => [c.name, c.action]), [['nvidia-driver', 'present'], ['nvidia-container-toolkit', 'present'], ['docker', 'present']]);
+      assert.deepEqual(
+        nvidia.host?.setup[0]?.components.map((c) => [c.name, c.action]),
+        [
+          ['nvidia-driver', 'present'],
+          ['nvidia-container-toolkit', 'present'],
+          ['docker', 'present'],
+        ],
+      );
       const markdown = readFileSync(result.evidence!.markdown, 'utf8');
-      assert.match(markdown, /\| `amdgpu-driver` \| rocm-smi-lib \| `7\.2\.0\.60103-122~22\.04` \| installed \|/);
+      assert.match(
+        markdown,
+        /\| `amdgpu-driver` \| rocm-smi-lib \| `7\.2\.0\.60103-122~22\.04` \| installed \|/,
+      );
     } finally {
       await worker.stop();
     }
@@ -58,9 +73,18 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       assert.equal(amd.failure?.code, 'GPU_DRIVER_MISSING');
       assert.match(amd.failure.detail!, /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus/);
       assert.deepEqual(amd.host, { setup: [] });
-      assert.deepEqual(amd.phases.slice(0, 4).map((p) => [p.name, p.outcome]), [['provision', 'passed'], ['host_ready', 'passed'], ['host_setup', 'passed'], ['gpu_detect', 'failed']]);
+      assert.deepEqual(
+        amd.phases.slice(0, 4).map((p) => [p.name, p.outcome]),
+        [
+          ['provision', 'passed'],
+          ['host_ready', 'passed'],
+          ['host_setup', 'passed'],
+          ['gpu_detect', 'failed'],
+        ],
+      );
       assert.equal(result.legs.find((l) => l.target === 'nvidia-a10g')?.outcome, 'passed');
-      for (const i of await instancesTagged(TAG.runId, result.workflowId)) assert.equal(i.State?.Name, 'terminated');
+      for (const i of await instancesTagged(TAG.runId, result.workflowId))
+        assert.equal(i.State?.Name, 'terminated');
     } finally {
       await worker.stop();
     }
@@ -80,11 +104,15 @@ describe('host setup (phase host_setup) on the real Temporal server', function (
       assert.equal(amd.earlierAttempts?.[0]?.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
       assert.notEqual(amd.earlierAttempts?.[0]?.instance?.instanceId, amd.instance?.instanceId);
       assert.equal(amd.failure?.code, 'HOST_SETUP_MIRROR_UNREACHABLE');
-      assert.match(amd.failure.detail!, /ubuntu-docker: apt-get update exit 100: .*Temporary failure resolving/);
+      assert.match(
+        amd.failure.detail!,
+        /ubuntu-docker: apt-get update exit 100: .*Temporary failure resolving/,
+      );
       assert.equal(amd.phases.find((p) => p.name === 'host_setup')?.outcome, 'failed');
       assert.equal(amd.phases.find((p) => p.name === 'gpu_detect')?.outcome, 'skipped');
       assert.equal(amd.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');
-      for (const i of await instancesTagged(TAG.runId, result.workflowId)) assert.equal(i.State?.Name, 'terminated');
+      for (const i of await instancesTagged(TAG.runId, result.workflowId))
+        assert.equal(i.State?.Name, 'terminated');
     } finally {
       await worker.stop();
     }

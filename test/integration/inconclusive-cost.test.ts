@@ -19,7 +19,7 @@ import { readEvidence, startRun, temporalClient } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorkerProcess } from '../support/worker';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** The value of one tag of a RunInstances call (TagSpecification.N.Tag.M.Key/Value). */
 function launchTag(params: URLSearchParams, key: string): string | undefined {
@@ -39,7 +39,9 @@ function watchLiveMachines(runId: string): { stop(): Promise<Map<string, number>
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const live = (await instancesTagged(TAG.runId, runId)).filter((i) => ['pending', 'running', 'stopping', 'stopped'].includes(i.State?.Name ?? ''));
+      const live = (await instancesTagged(TAG.runId, runId)).filter((i) =>
+        ['pending', 'running', 'stopping', 'stopped'].includes(i.State?.Name ?? ''),
+      );
       const perTarget = new Map<string, number>();
       for (const i of live) {
         const target = i.Tags?.find((t) => t.Key === TAG.target)?.Value ?? '?';
@@ -67,7 +69,10 @@ function assertCostRecorded(leg: LegResult, usdPerHour: number): void {
   assert.ok(Math.abs(cost.instanceSeconds - span) < 0.01, 'instance-seconds run from launch to terminated');
   assert.ok(cost.instanceSeconds > 0);
   const cleanupStarted = Date.parse(leg.phases.find((p) => p.name === 'cleanup')!.startedAt!);
-  assert.ok(Math.abs(cost.leakedSeconds - (Date.parse(cost.terminatedAt!) - cleanupStarted) / 1000) < 0.01, 'leaked: from the leg\'s end to termination');
+  assert.ok(
+    Math.abs(cost.leakedSeconds - (Date.parse(cost.terminatedAt!) - cleanupStarted) / 1000) < 0.01,
+    "leaked: from the leg's end to termination",
+  );
   assert.ok(cost.leakedSeconds < cost.instanceSeconds);
   assert.equal(cost.usdPerHour, usdPerHour);
   assert.ok(Math.abs(cost.usd! - (cost.instanceSeconds / 3600) * usdPerHour) < 0.0001);
@@ -78,21 +83,39 @@ describe('infraRetries and prices in the configuration, as the command line sees
     const env = testEnvironment('bad-cost-config');
     const file = parse(readFileSync(env.file, 'utf8')) as Json;
     file.environments[env.name].infraRetries = -1;
-    file.environments[env.name].prices = { ...file.environments[env.name].prices, onDemandUsdPerHour: { 'us-west-2': { 'g5.xlarge': 1.006, 'p4d.24xlarge': 32.7726 } } };
+    file.environments[env.name].prices = {
+      ...file.environments[env.name].prices,
+      onDemandUsdPerHour: { 'us-west-2': { 'g5.xlarge': 1.006, 'p4d.24xlarge': 32.7726 } },
+    };
     const bad = path.join(env.dir, 'bad-invariants.yaml');
     writeFileSync(bad, stringify(file));
     const check = await sentinel(['config', 'check'], bad);
     assert.equal(check.code, EXIT.CONFIG_INVALID, check.stderr);
     const problems = check.stderr + check.stdout;
-    assert.match(problems, new RegExp(`environments\\.${env.name}\\.infraRetries: expected 0 or more retries`));
-    assert.match(problems, new RegExp(`environments\\.${env.name}\\.prices\\.onDemandUsdPerHour\\.us-west-2\\.p4d\\.24xlarge: no target of this environment uses p4d\\.24xlarge`));
+    assert.match(
+      problems,
+      new RegExp(`environments\\.${env.name}\\.infraRetries: expected 0 or more retries`),
+    );
+    assert.match(
+      problems,
+      new RegExp(
+        `environments\\.${env.name}\\.prices\\.onDemandUsdPerHour\\.us-west-2\\.p4d\\.24xlarge: no target of this environment uses p4d\\.24xlarge`,
+      ),
+    );
     assert.doesNotMatch(problems, /\n\s+at /, 'no stack trace');
 
-    const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('bad-cost-config'), '--run-id', 'bad-1'], bad);
+    const run = await sentinel(
+      ['run', '--env', env.name, '--digest', await candidate('bad-cost-config'), '--run-id', 'bad-1'],
+      bad,
+    );
     assert.equal(run.code, EXIT.CONFIG_INVALID, run.stderr);
     assert.match(run.stderr + run.stdout, /infraRetries: expected 0 or more retries/);
     const c = await temporalClient();
-    await assert.rejects(c.workflow.getHandle(runWorkflowId(env.name, 'bad-1')).describe(), /not found/i, 'no run was started');
+    await assert.rejects(
+      c.workflow.getHandle(runWorkflowId(env.name, 'bad-1')).describe(),
+      /not found/i,
+      'no run was started',
+    );
   });
 });
 
@@ -113,8 +136,15 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
     const firstAttempt = legWorkflowId(runId, 'amd-v520');
     const secondAttempt = legAttemptWorkflowId(firstAttempt, 2);
     // Every launch of the AMD leg's first attempt (its activity retries included) finds no capacity; nothing else is touched.
-    proxy.addRule({ action: 'RunInstances', match: (p) => launchTag(p, TAG.leg) === firstAttempt, error: 'InsufficientInstanceCapacity', zone: 'us-west-2a' });
-    const worker = await startWorkerProcess(env.file, 'infra-retry-worker', { AWS_ENDPOINT_URL_EC2: proxy.url });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => launchTag(p, TAG.leg) === firstAttempt,
+      error: 'InsufficientInstanceCapacity',
+      zone: 'us-west-2a',
+    });
+    const worker = await startWorkerProcess(env.file, 'infra-retry-worker', {
+      AWS_ENDPOINT_URL_EC2: proxy.url,
+    });
     try {
       const digest = await candidate('infra-retry');
       const watch = watchLiveMachines(runId);
@@ -138,21 +168,33 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(first.workflowId, firstAttempt);
       assert.equal(first.outcome, 'failed');
       assert.equal(first.failure?.code, 'INSTANCE_CAPACITY_UNAVAILABLE');
-      assert.match(first.failure.detail!, /no capacity in any pair: g4ad\.xlarge in us-west-2a .*InsufficientInstanceCapacity/);
+      assert.match(
+        first.failure.detail!,
+        /no capacity in any pair: g4ad\.xlarge in us-west-2a .*InsufficientInstanceCapacity/,
+      );
 
       // The launches: every one of the first attempt refused, then one launch of the second, under its own tag and ClientToken.
-      const launches = proxy.callsOf('RunInstances').filter((c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520');
+      const launches = proxy
+        .callsOf('RunInstances')
+        .filter(
+          (c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520',
+        );
       const refused = launches.filter((c) => launchTag(c.params, TAG.leg) === firstAttempt);
       const fresh = launches.filter((c) => launchTag(c.params, TAG.leg) === secondAttempt);
       assert.ok(refused.length >= 1 && refused.every((c) => c.injected === 'InsufficientInstanceCapacity'));
       assert.equal(fresh.length, 1);
       assert.equal(fresh[0]!.status, 200);
-      assert.ok(refused.every((c) => c.params.get('ClientToken') !== fresh[0]!.params.get('ClientToken')), 'the fresh attempt launches with its own ClientToken');
+      assert.ok(
+        refused.every((c) => c.params.get('ClientToken') !== fresh[0]!.params.get('ClientToken')),
+        'the fresh attempt launches with its own ClientToken',
+      );
 
       // One machine per leg, the AMD one from the second attempt; at no moment two for one leg; all terminated.
       const machines = await instancesTagged(TAG.runId, runId);
       assert.equal(machines.length, 2);
-      const amdMachine = machines.find((i) => i.Tags?.some((t) => t.Key === TAG.target && t.Value === 'amd-v520'))!;
+      const amdMachine = machines.find((i) =>
+        i.Tags?.some((t) => t.Key === TAG.target && t.Value === 'amd-v520'),
+      )!;
       assert.equal(amdMachine.InstanceId, amd.instance?.instanceId);
       assert.equal(amdMachine.Tags?.find((t) => t.Key === TAG.leg)?.Value, secondAttempt);
       for (const i of machines) assert.equal(i.State?.Name, 'terminated');
@@ -164,8 +206,12 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assertCostRecorded(nvidia, 1.006);
       assert.equal(first.cost, undefined, 'no machine, no cost');
       const cost = evidence.cost!;
-      assert.ok(Math.abs(cost.instanceSeconds - (amd.cost!.instanceSeconds + nvidia.cost!.instanceSeconds)) < 0.01);
-      assert.ok(Math.abs(cost.leakedInstanceSeconds - (amd.cost!.leakedSeconds + nvidia.cost!.leakedSeconds)) < 0.01);
+      assert.ok(
+        Math.abs(cost.instanceSeconds - (amd.cost!.instanceSeconds + nvidia.cost!.instanceSeconds)) < 0.01,
+      );
+      assert.ok(
+        Math.abs(cost.leakedInstanceSeconds - (amd.cost!.leakedSeconds + nvidia.cost!.leakedSeconds)) < 0.01,
+      );
       assert.ok(Math.abs(cost.usd! - (amd.cost!.usd! + nvidia.cost!.usd!)) < 0.0002);
       assert.equal(cost.pricesReadAt, '2026-07-20');
       assert.deepEqual(result.cost, cost);
@@ -183,8 +229,15 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
     const firstAttempt = legWorkflowId(runId, 'nvidia-a10g');
     // The first attempt's launch reaches moto at once, but its answer is held: meanwhile the machine is terminated
     // behind Sentinel's back (as a spot reclaim or a boot failure would), so the host never becomes ready.
-    proxy.addRule({ action: 'RunInstances', match: (p) => launchTag(p, TAG.leg) === firstAttempt, holdMs: 3_000, times: 1 });
-    const worker = await startWorkerProcess(env.file, 'infra-fresh-worker', { AWS_ENDPOINT_URL_EC2: proxy.url });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => launchTag(p, TAG.leg) === firstAttempt,
+      holdMs: 3_000,
+      times: 1,
+    });
+    const worker = await startWorkerProcess(env.file, 'infra-fresh-worker', {
+      AWS_ENDPOINT_URL_EC2: proxy.url,
+    });
     try {
       const handle = await startRun(env, { candidate: await candidate('infra-fresh'), ciRunId: 'fresh-1' });
       let killed: string | undefined;
@@ -201,7 +254,11 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.ok(killed, 'the first attempt launched a machine');
       const result = await handle.result();
 
-      assert.equal(result.verdict, 'passed', JSON.stringify({ failure: result.failure, cleanupIncomplete: result.cleanupIncomplete }));
+      assert.equal(
+        result.verdict,
+        'passed',
+        JSON.stringify({ failure: result.failure, cleanupIncomplete: result.cleanupIncomplete }),
+      );
       const evidence = readEvidence(result);
       const nvidia = evidence.legs.find((l) => l.target === 'nvidia-a10g')!;
       assert.equal(nvidia.attempt, 2);
@@ -209,8 +266,13 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(first.instance?.instanceId, killed);
       assert.equal(first.failure?.code, 'INSTANCE_NOT_RUNNING');
       assert.notEqual(nvidia.instance?.instanceId, killed, 'the second attempt runs on a distinct machine');
-      const machines = await instancesTagged(TAG.target, 'nvidia-a10g').then((all) => all.filter((i) => i.Tags?.some((t) => t.Key === TAG.runId && t.Value === runId)));
-      assert.deepEqual(machines.map((i) => i.InstanceId).sort(), [killed, nvidia.instance!.instanceId].sort());
+      const machines = await instancesTagged(TAG.target, 'nvidia-a10g').then((all) =>
+        all.filter((i) => i.Tags?.some((t) => t.Key === TAG.runId && t.Value === runId)),
+      );
+      assert.deepEqual(
+        machines.map((i) => i.InstanceId).sort(),
+        [killed, nvidia.instance!.instanceId].sort(),
+      );
       for (const i of machines) assert.equal(i.State?.Name, 'terminated');
       // Both machines are in the run's cost: the dead one too.
       assert.equal(first.cost?.instanceId, killed);
@@ -238,15 +300,36 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       zone: 'us-west-2a',
     });
     const address = `127.0.0.1:${await freePort()}`;
-    const worker = await startWorkerProcess(env.file, 'inconclusive-worker', { AWS_ENDPOINT_URL_EC2: proxy.url, SENTINEL_METRICS_ADDRESS: address });
+    const worker = await startWorkerProcess(env.file, 'inconclusive-worker', {
+      AWS_ENDPOINT_URL_EC2: proxy.url,
+      SENTINEL_METRICS_ADDRESS: address,
+    });
     try {
       const junit = path.join(env.dir, 'junit.xml');
-      const run = await sentinel(['--json', 'run', '--env', env.name, '--digest', await candidate('inconclusive'), '--run-id', 'inconclusive-1', '--junit', junit], env.file);
+      const run = await sentinel(
+        [
+          '--json',
+          'run',
+          '--env',
+          env.name,
+          '--digest',
+          await candidate('inconclusive'),
+          '--run-id',
+          'inconclusive-1',
+          '--junit',
+          junit,
+        ],
+        env.file,
+      );
       assert.equal(run.code, EXIT.INCONCLUSIVE, run.stderr);
       const result = jsonOf(run);
       assert.equal(result.verdict, 'inconclusive');
       assert.equal(result.promotion.status, 'not_promoted_failed');
-      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined, 'nothing promoted');
+      assert.equal(
+        await parameterValue(`/radix/${env.name}/agent_digest_approved`),
+        undefined,
+        'nothing promoted',
+      );
       const amdSummary = result.legs.find((l: Json) => l.target === 'amd-v520');
       assert.equal(amdSummary.outcome, 'inconclusive');
       assert.equal(amdSummary.attempts, 3);
@@ -254,15 +337,35 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       assert.equal(result.legs.find((l: Json) => l.target === 'nvidia-a10g').outcome, 'passed');
       assert.match(run.stderr, /verdict: INCONCLUSIVE \[SIMULATED\]/);
       assert.match(run.stderr, /INCO {2}amd-v520 .*INSTANCE_CAPACITY_UNAVAILABLE/);
-      assert.match(run.stderr, /inconclusive: the infrastructure never gave the candidate a fair trial here; the candidate is not blamed/);
-      assert.match(run.stderr, /cost: \$\d+\.\d{4} for \d+\.\d instance-seconds \(\d+\.\d leaked after the legs ended\), on-demand prices read 2026-07-20/);
+      assert.match(
+        run.stderr,
+        /inconclusive: the infrastructure never gave the candidate a fair trial here; the candidate is not blamed/,
+      );
+      assert.match(
+        run.stderr,
+        /cost: \$\d+\.\d{4} for \d+\.\d instance-seconds \(\d+\.\d leaked after the legs ended\), on-demand prices read 2026-07-20/,
+      );
 
       // Three attempts, three leg tags, every launch refused: no AMD machine at all.
-      const launches = proxy.callsOf('RunInstances').filter((c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520');
-      assert.deepEqual([...new Set(launches.map((c) => launchTag(c.params, TAG.leg)))], [legWorkflowId(runId, 'amd-v520'), legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 2), legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 3)]);
+      const launches = proxy
+        .callsOf('RunInstances')
+        .filter(
+          (c) => launchTag(c.params, TAG.runId) === runId && launchTag(c.params, TAG.target) === 'amd-v520',
+        );
+      assert.deepEqual(
+        [...new Set(launches.map((c) => launchTag(c.params, TAG.leg)))],
+        [
+          legWorkflowId(runId, 'amd-v520'),
+          legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 2),
+          legAttemptWorkflowId(legWorkflowId(runId, 'amd-v520'), 3),
+        ],
+      );
       assert.ok(launches.every((c) => c.injected === 'InsufficientInstanceCapacity'));
       const machines = await instancesTagged(TAG.runId, runId);
-      assert.deepEqual(machines.map((i) => i.Tags?.find((t) => t.Key === TAG.target)?.Value), ['nvidia-a10g']);
+      assert.deepEqual(
+        machines.map((i) => i.Tags?.find((t) => t.Key === TAG.target)?.Value),
+        ['nvidia-a10g'],
+      );
 
       const evidence = JSON.parse(readFileSync(result.evidence.json, 'utf8')) as EvidenceRecord;
       evidenceSchema.parse(evidence);
@@ -270,21 +373,37 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.outcome, 'inconclusive');
       assert.equal(amd.attempt, 3);
-      assert.deepEqual(amd.earlierAttempts?.map((a) => [a.attempt ?? 1, a.outcome, a.failure?.code, a.earlierAttempts]), [
-        [1, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
-        [2, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
-      ]);
-      assert.ok(evidence.cost && evidence.cost.instanceSeconds > 0 && evidence.cost.usd! > 0, 'the NVIDIA machine is counted');
-      assert.match(readFileSync(result.evidence.markdown, 'utf8'), /\*\*INCONCLUSIVE\.\*\* No leg failed on the candidate/);
+      assert.deepEqual(
+        amd.earlierAttempts?.map((a) => [a.attempt ?? 1, a.outcome, a.failure?.code, a.earlierAttempts]),
+        [
+          [1, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
+          [2, 'failed', 'INSTANCE_CAPACITY_UNAVAILABLE', undefined],
+        ],
+      );
+      assert.ok(
+        evidence.cost && evidence.cost.instanceSeconds > 0 && evidence.cost.usd! > 0,
+        'the NVIDIA machine is counted',
+      );
+      assert.match(
+        readFileSync(result.evidence.markdown, 'utf8'),
+        /\*\*INCONCLUSIVE\.\*\* No leg failed on the candidate/,
+      );
 
       // JUnit: the inconclusive target is skipped with its reason, not failed.
-      const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => ['testsuite', 'testcase', 'property'].includes(n) });
+      const parser = new XMLParser({
+        ignoreAttributes: false,
+        attributeNamePrefix: '',
+        isArray: (n) => ['testsuite', 'testcase', 'property'].includes(n),
+      });
       const report = (parser.parse(readFileSync(junit, 'utf8')) as Json).testsuites;
       assert.equal(report.failures, '0');
       const amdSuite = report.testsuite.find((s: Json) => s.name === `${env.name}/amd-v520`);
       assert.equal(amdSuite.failures, '0');
       const provision = amdSuite.testcase.find((c: Json) => c.name === 'provision');
-      assert.match(provision.skipped.message, /^inconclusive after 3 attempt\(s\): INSTANCE_CAPACITY_UNAVAILABLE: .*the candidate was not blamed/);
+      assert.match(
+        provision.skipped.message,
+        /^inconclusive after 3 attempt\(s\): INSTANCE_CAPACITY_UNAVAILABLE: .*the candidate was not blamed/,
+      );
       const verdictCase = report.testsuite[0].testcase[0];
       assert.match(verdictCase.skipped.message, /^inconclusive/);
 
@@ -293,13 +412,38 @@ describe('inconclusive legs and cost, with capacity errors from the EC2 fault pr
       const sample = (name: string, labels: Record<string, string>) =>
         metrics
           .split('\n')
-          .filter((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+          .filter(
+            (l) =>
+              l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+          )
           .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)))[0];
-      assert.equal(sample('sentinel_runs_completed', { environment: env.name, verdict: 'inconclusive' }), 1, metrics.split('\n').filter((l) => l.startsWith('sentinel_')).join('\n'));
-      assert.equal(sample('sentinel_legs_completed', { environment: env.name, target: 'amd-v520', outcome: 'inconclusive' }), 1);
+      assert.equal(
+        sample('sentinel_runs_completed', { environment: env.name, verdict: 'inconclusive' }),
+        1,
+        metrics
+          .split('\n')
+          .filter((l) => l.startsWith('sentinel_'))
+          .join('\n'),
+      );
+      assert.equal(
+        sample('sentinel_legs_completed', {
+          environment: env.name,
+          target: 'amd-v520',
+          outcome: 'inconclusive',
+        }),
+        1,
+      );
       assert.equal(sample('sentinel_leg_infra_retries', { environment: env.name, target: 'amd-v520' }), 2);
-      assert.ok(Math.abs(sample('sentinel_run_instance_seconds_sum', { environment: env.name })! - evidence.cost.instanceSeconds) < 0.01);
-      assert.ok(Math.abs(sample('sentinel_run_cost_usd_sum', { environment: env.name })! - evidence.cost.usd!) < 0.0001);
+      assert.ok(
+        Math.abs(
+          sample('sentinel_run_instance_seconds_sum', { environment: env.name })! -
+            evidence.cost.instanceSeconds,
+        ) < 0.01,
+      );
+      assert.ok(
+        Math.abs(sample('sentinel_run_cost_usd_sum', { environment: env.name })! - evidence.cost.usd!) <
+          0.0001,
+      );
       assert.ok(sample('sentinel_run_leaked_instance_seconds_sum', { environment: env.name })! >= 0);
     } finally {
       await worker.stop('SIGTERM');

@@ -13,7 +13,9 @@ import { startWorker, startWorkerProcess } from '../support/worker';
 async function allTerminated(runWorkflowId: string, expected: number): Promise<void> {
   const instances = await eventually(`${expected} terminated instances of ${runWorkflowId}`, async () => {
     const found = await instancesTagged(TAG.runId, runWorkflowId);
-    return found.length === expected && found.every((i) => i.State?.Name === 'terminated') ? found : undefined;
+    return found.length === expected && found.every((i) => i.State?.Name === 'terminated')
+      ? found
+      : undefined;
   });
   assert.equal(instances.length, expected);
 }
@@ -35,7 +37,11 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
       const result = await handle.result();
 
       assert.equal(result.verdict, 'cancelled');
-      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined, 'nothing promoted');
+      assert.equal(
+        await parameterValue(`/radix/${env.name}/agent_digest_approved`),
+        undefined,
+        'nothing promoted',
+      );
       const evidence = readEvidence(result);
       assert.equal(evidence.verdict, 'cancelled');
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
@@ -65,16 +71,34 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
       assert.equal(amd.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');
       await allTerminated(result.workflowId, 2);
       // Deterministic, whatever the machine's load: the legs were cancelled by the run's own timer of exactly timeouts.run.
-      const events = (await (await temporalClient()).workflow.getHandle(result.workflowId).fetchHistory()).events ?? [];
+      const events =
+        (await (await temporalClient()).workflow.getHandle(result.workflowId).fetchHistory()).events ?? [];
       const at = (has: (e: (typeof events)[number]) => unknown) => events.findIndex((e) => Boolean(has(e)));
-      const timer = at((e) => e.timerStartedEventAttributes && String(e.timerStartedEventAttributes.startToFireTimeout?.seconds) === '4');
+      const timer = at(
+        (e) =>
+          e.timerStartedEventAttributes &&
+          String(e.timerStartedEventAttributes.startToFireTimeout?.seconds) === '4',
+      );
       assert.ok(timer >= 0, 'the run started a timer of timeouts.run (4s)');
       const timerId = events[timer]!.timerStartedEventAttributes!.timerId;
-      assert.ok(timer < at((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId?.endsWith('--amd-v520')), 'the timer started before the legs');
+      assert.ok(
+        timer <
+          at((e) =>
+            e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId?.endsWith('--amd-v520'),
+          ),
+        'the timer started before the legs',
+      );
       const fired = at((e) => e.timerFiredEventAttributes?.timerId === timerId);
-      const cancelled = at((e) => e.requestCancelExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution?.workflowId?.endsWith('--amd-v520'));
+      const cancelled = at((e) =>
+        e.requestCancelExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution?.workflowId?.endsWith(
+          '--amd-v520',
+        ),
+      );
       assert.ok(fired > timer, 'the timeouts.run timer fired');
-      assert.ok(cancelled > fired, `the slow leg was asked to cancel after the timer fired (events ${fired} and ${cancelled})`);
+      assert.ok(
+        cancelled > fired,
+        `the slow leg was asked to cancel after the timer fired (events ${fired} and ${cancelled})`,
+      );
     } finally {
       await worker.stop();
     }
@@ -88,13 +112,32 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
       // Image A is built before image B; the lane decides which run goes first.
       const older = await candidate('serial-a');
       const newer = await candidate('serial-b');
-      const [a, b] = await Promise.all([startRun(env, { candidate: older }), startRun(env, { candidate: newer })]);
+      const [a, b] = await Promise.all([
+        startRun(env, { candidate: older }),
+        startRun(env, { candidate: newer }),
+      ]);
       const results = await Promise.all([a.result(), b.result()]);
-      const [first, second] = results.map(readEvidence).sort((x, y) => Date.parse(x.run.finishedAt) - Date.parse(y.run.finishedAt)) as [EvidenceRecord, EvidenceRecord];
-      const secondStart = Math.min(...second.legs.flatMap((l) => l.phases.filter((p) => p.startedAt).map((p) => Date.parse(p.startedAt!))));
-      assert.ok(secondStart >= Date.parse(first.run.finishedAt), `second run's legs began ${Date.parse(first.run.finishedAt) - secondStart}ms before the first run finished`);
+      const [first, second] = results
+        .map(readEvidence)
+        .sort((x, y) => Date.parse(x.run.finishedAt) - Date.parse(y.run.finishedAt)) as [
+        EvidenceRecord,
+        EvidenceRecord,
+      ];
+      const secondStart = Math.min(
+        ...second.legs.flatMap((l) =>
+          l.phases.filter((p) => p.startedAt).map((p) => Date.parse(p.startedAt!)),
+        ),
+      );
+      assert.ok(
+        secondStart >= Date.parse(first.run.finishedAt),
+        `second run's legs began ${Date.parse(first.run.finishedAt) - secondStart}ms before the first run finished`,
+      );
       assert.equal(first.verdict, 'passed');
-      assert.equal(second.approvedDigest.before?.reference, first.candidate.reference, 'the second run started from what the first promoted');
+      assert.equal(
+        second.approvedDigest.before?.reference,
+        first.candidate.reference,
+        'the second run started from what the first promoted',
+      );
       // The pointer only moves forward: if the older image's run went second, it passed its legs but is not promoted.
       assert.equal(second.verdict, second.candidate.reference === newer ? 'passed' : 'promotion_stale');
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), newer);
@@ -141,7 +184,9 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
       const result = await handle.result();
       assert.equal(result.verdict, 'passed');
       await allTerminated(result.workflowId, 2);
-      const targets = (await instancesTagged(TAG.runId, result.workflowId)).map((i) => i.Tags?.find((t) => t.Key === TAG.target)?.Value).sort();
+      const targets = (await instancesTagged(TAG.runId, result.workflowId))
+        .map((i) => i.Tags?.find((t) => t.Key === TAG.target)?.Value)
+        .sort();
       assert.deepEqual(targets, ['amd-v520', 'nvidia-a10g']);
     } finally {
       await second.stop('SIGKILL');
@@ -171,19 +216,31 @@ describe('run lifecycle: cancellation, the lane, conflicts, crashes', function (
     const env = testEnvironment('s3', (e) => {
       e.evidence.location = 's3://sentinel-test-evidence/runs/';
     });
-    const report = await bootstrapEnvironment(aws, env.name, env.invariants.environments[env.name]!, { apply: true });
+    const report = await bootstrapEnvironment(aws, env.name, env.invariants.environments[env.name]!, {
+      apply: true,
+    });
     assert.equal(report.items.find((i) => i.item === 'evidence-store')?.status, 'created');
-    const rules = await aws.s3(REGION).send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'sentinel-test-evidence' }));
+    const rules = await aws
+      .s3(REGION)
+      .send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'sentinel-test-evidence' }));
     assert.equal(rules.Rules?.[0]?.Expiration?.Days, 90);
 
     const worker = await startWorker(env.invariants);
     try {
       const result = await (await startRun(env, { candidate: await candidate('s3') })).result();
       assert.equal(result.evidence?.json, `s3://sentinel-test-evidence/runs/${result.workflowId}.json`);
-      const object = await aws.s3(REGION).send(new GetObjectCommand({ Bucket: 'sentinel-test-evidence', Key: `runs/${result.workflowId}.json` }));
+      const object = await aws
+        .s3(REGION)
+        .send(
+          new GetObjectCommand({ Bucket: 'sentinel-test-evidence', Key: `runs/${result.workflowId}.json` }),
+        );
       const stored = JSON.parse(await object.Body!.transformToString()) as EvidenceRecord;
       assert.equal(stored.verdict, 'passed');
-      const markdown = await aws.s3(REGION).send(new GetObjectCommand({ Bucket: 'sentinel-test-evidence', Key: `runs/${result.workflowId}.md` }));
+      const markdown = await aws
+        .s3(REGION)
+        .send(
+          new GetObjectCommand({ Bucket: 'sentinel-test-evidence', Key: `runs/${result.workflowId}.md` }),
+        );
       assert.match(await markdown.Body!.transformToString(), /# Sentinel GPU matrix: PASSED/);
     } finally {
       await worker.stop();

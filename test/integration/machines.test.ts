@@ -8,7 +8,12 @@
  * control plane.
  */
 import { strict as assert } from 'node:assert';
-import { DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import { PURPOSE, TAG } from '../../src/machines/tags';
 import { freePort } from '../../dev/stack/process';
 import type { EvidenceRecord } from '../../src/domain/evidence';
@@ -28,12 +33,19 @@ const gone = (i: Instance) => i.State?.Name === 'terminated' || i.State?.Name ==
 const tag = (i: Instance, key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
 
 /** Waits until `count` instances of the run exist and every one is terminated; returns them. */
-async function runInstancesTerminated(runWorkflowId: string, count: number, timeoutMs: number): Promise<Instance[]> {
+async function runInstancesTerminated(
+  runWorkflowId: string,
+  count: number,
+  timeoutMs: number,
+): Promise<Instance[]> {
   return eventually(
     `${count} instances of ${runWorkflowId}, all terminated`,
     async () => {
       const found = await instancesTagged(TAG.runId, runWorkflowId);
-      if (found.length > count) throw new Error(`${found.length} instances for ${count} targets: ${found.map((i) => `${i.InstanceId} ${i.State?.Name}`).join(', ')}`);
+      if (found.length > count)
+        throw new Error(
+          `${found.length} instances for ${count} targets: ${found.map((i) => `${i.InstanceId} ${i.State?.Name}`).join(', ')}`,
+        );
       if (found.length === count && found.every(gone)) return found;
       throw new Error(`seen: ${found.map((i) => `${i.InstanceId} ${i.State?.Name}`).join(', ') || 'none'}`);
     },
@@ -74,11 +86,17 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
     ec2Proxy.addRule({ action: 'TerminateInstances', holdMs: 300_000, holdWhere: 'before', times: 2 });
     cpProxy.addRule({ method: 'DELETE', path: /^\/v1\/clusters\//, holdMs: 300_000, times: 2 });
     const handle = await startRun(env, { candidate: await candidate('kill-in-cleanup') });
-    const before = { terminate: ec2Proxy.callsOf('TerminateInstances').length, del: cpProxy.requests.filter((r) => r.method === 'DELETE').length };
+    const before = {
+      terminate: ec2Proxy.callsOf('TerminateInstances').length,
+      del: cpProxy.requests.filter((r) => r.method === 'DELETE').length,
+    };
     await eventually(
       'both legs cleaning up, their calls in flight',
       async () =>
-        ec2Proxy.callsOf('TerminateInstances').length - before.terminate >= 2 && cpProxy.requests.filter((r) => r.method === 'DELETE').length - before.del >= 2 ? true : undefined,
+        ec2Proxy.callsOf('TerminateInstances').length - before.terminate >= 2 &&
+        cpProxy.requests.filter((r) => r.method === 'DELETE').length - before.del >= 2
+          ? true
+          : undefined,
       120_000,
     );
     await first.stop('SIGKILL');
@@ -87,13 +105,23 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
     try {
       await runInstancesTerminated(handle.workflowId, 2, 90_000);
       const instancesAfter = (Date.now() - killedAt) / 1000;
-      await eventually('both test clusters deleted', async () => (TARGETS.every((t) => !stack.controlPlane.store.findByName(legWorkflowId(handle.workflowId, t))) ? true : undefined), 90_000);
+      await eventually(
+        'both test clusters deleted',
+        async () =>
+          TARGETS.every((t) => !stack.controlPlane.store.findByName(legWorkflowId(handle.workflowId, t)))
+            ? true
+            : undefined,
+        90_000,
+      );
       const clustersAfter = (Date.now() - killedAt) / 1000;
-      console.log(`      worker killed in cleanup: instances terminated ${instancesAfter.toFixed(1)} s and clusters deleted ${clustersAfter.toFixed(1)} s after the kill`);
+      console.log(
+        `      worker killed in cleanup: instances terminated ${instancesAfter.toFixed(1)} s and clusters deleted ${clustersAfter.toFixed(1)} s after the kill`,
+      );
       const result = await handle.result();
       assert.equal(result.verdict, 'passed');
       assert.equal(result.cleanupIncomplete, undefined);
-      for (const leg of readEvidence(result).legs) assert.equal(leg.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed', leg.target);
+      for (const leg of readEvidence(result).legs)
+        assert.equal(leg.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed', leg.target);
     } finally {
       await second.stop('SIGKILL');
     }
@@ -109,13 +137,19 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
     const handle = await startRun(env, { candidate: await candidate('cancel-kill-cleanup') });
     for (const target of TARGETS) await legReachesPhase(handle.workflowId, target, 'gpu_detect', 90_000);
     await handle.cancel();
-    await eventually('both legs terminating, the calls in flight', async () => (ec2Proxy.callsOf('TerminateInstances').length - seen >= 2 ? true : undefined), 120_000);
+    await eventually(
+      'both legs terminating, the calls in flight',
+      async () => (ec2Proxy.callsOf('TerminateInstances').length - seen >= 2 ? true : undefined),
+      120_000,
+    );
     await first.stop('SIGKILL');
     const killedAt = Date.now();
     const second = await startWorkerProcess(env.file, `${env.name}-worker-2`, proxyEnv);
     try {
       await runInstancesTerminated(handle.workflowId, 2, 90_000);
-      console.log(`      cancelled, worker killed in cleanup: instances terminated ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+      console.log(
+        `      cancelled, worker killed in cleanup: instances terminated ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
+      );
       const result = await handle.result();
       assert.equal(result.verdict, 'cancelled');
       assert.equal(result.cleanupIncomplete, undefined);
@@ -127,18 +161,43 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
   it('a leg whose cleanup fails is loud: no promotion, exit 14, and the CLI, the evidence and an alert metric name what may be left', async () => {
     const env = testEnvironment('cleanup-fails');
     const metrics = `127.0.0.1:${await freePort()}`;
-    const worker = await startWorkerProcess(env.file, `${env.name}-worker`, { ...proxyEnv, SENTINEL_METRICS_ADDRESS: metrics });
+    const worker = await startWorkerProcess(env.file, `${env.name}-worker`, {
+      ...proxyEnv,
+      SENTINEL_METRICS_ADDRESS: metrics,
+    });
     ec2Proxy.addRule({ action: 'TerminateInstances', error: 'RequestLimitExceeded' });
     cpProxy.addRule({ method: 'DELETE', path: /^\/v1\/clusters\//, status: 503 });
     try {
-      const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('cleanup-fails'), '--run-id', 'leaks', '--json'], env.file);
+      const run = await sentinel(
+        [
+          'run',
+          '--env',
+          env.name,
+          '--digest',
+          await candidate('cleanup-fails'),
+          '--run-id',
+          'leaks',
+          '--json',
+        ],
+        env.file,
+      );
       const result = jsonOf(run);
-      console.log(run.stderr.split('\n').filter((l) => /CLEANUP|LEFT/.test(l)).map((l) => `      ${l}`).join('\n'));
+      console.log(
+        run.stderr
+          .split('\n')
+          .filter((l) => /CLEANUP|LEFT/.test(l))
+          .map((l) => `      ${l}`)
+          .join('\n'),
+      );
       assert.equal(run.code, 14, run.stderr);
       assert.equal(result.verdict, 'failed');
       assert.equal(result.failure?.code, 'CLEANUP_INCOMPLETE');
       assert.equal(result.promotion.status, 'not_promoted_failed');
-      assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined, 'nothing promoted');
+      assert.equal(
+        await parameterValue(`/radix/${env.name}/agent_digest_approved`),
+        undefined,
+        'nothing promoted',
+      );
 
       const instances = await instancesTagged(TAG.runId, result.workflowId);
       assert.equal(instances.length, 2);
@@ -147,21 +206,34 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
         ...TARGETS.map((t) => ({ target: t, kind: 'cluster', id: legWorkflowId(result.workflowId, t) })),
       ].sort((a, b) => `${a.kind}${a.target}`.localeCompare(`${b.kind}${b.target}`));
       const named = (list: Array<{ target: string; kind: string; id: string }>) =>
-        list.map(({ target, kind, id }) => ({ target, kind, id })).sort((a, b) => `${a.kind}${a.target}`.localeCompare(`${b.kind}${b.target}`));
-      assert.deepEqual(named(result.cleanupIncomplete), expected, 'the CLI names every machine and cluster that may be left');
-      for (const left of result.cleanupIncomplete) assert.match(run.stderr, new RegExp(`LEFT\\s+${left.target}\\s+${left.kind} ${left.id}`));
+        list
+          .map(({ target, kind, id }) => ({ target, kind, id }))
+          .sort((a, b) => `${a.kind}${a.target}`.localeCompare(`${b.kind}${b.target}`));
+      assert.deepEqual(
+        named(result.cleanupIncomplete),
+        expected,
+        'the CLI names every machine and cluster that may be left',
+      );
+      for (const left of result.cleanupIncomplete)
+        assert.match(run.stderr, new RegExp(`LEFT\\s+${left.target}\\s+${left.kind} ${left.id}`));
       const evidence: EvidenceRecord = readEvidence(result);
       assert.deepEqual(named(evidence.cleanupIncomplete ?? []), expected, 'the evidence names them');
       assert.equal(evidence.verdict, 'failed');
 
       const text = await (await fetch(`http://${metrics}/metrics`)).text();
       for (const left of expected) {
-        assert.match(text, new RegExp(`^${CLEANUP_INCOMPLETE_METRIC}(_total)?\\{[^}]*resource="${left.id}"[^}]*\\} 1$`, 'm'), `the alert metric names ${left.kind} ${left.id}`);
+        assert.match(
+          text,
+          new RegExp(`^${CLEANUP_INCOMPLETE_METRIC}(_total)?\\{[^}]*resource="${left.id}"[^}]*\\} 1$`, 'm'),
+          `the alert metric names ${left.kind} ${left.id}`,
+        );
       }
     } finally {
       await worker.stop('SIGKILL');
       ec2Proxy.clearRules();
-      const stray = (await instancesTagged(TAG.environment, env.name)).filter((i) => !gone(i)).map((i) => i.InstanceId!);
+      const stray = (await instancesTagged(TAG.environment, env.name))
+        .filter((i) => !gone(i))
+        .map((i) => i.InstanceId!);
       if (stray.length > 0) await aws.ec2(REGION).send(new TerminateInstancesCommand({ InstanceIds: stray }));
     }
   });
@@ -173,14 +245,21 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
       const seen = ec2Proxy.callsOf('RunInstances').length;
       ec2Proxy.addRule({ action: 'RunInstances', holdMs: 8_000, holdWhere: 'before', times: 2 });
       const handle = await startRun(env, { candidate: await candidate('cancel-in-launch') });
-      await eventually('both launches in flight', async () => (ec2Proxy.callsOf('RunInstances').length - seen >= 2 ? true : undefined), 120_000);
+      await eventually(
+        'both launches in flight',
+        async () => (ec2Proxy.callsOf('RunInstances').length - seen >= 2 ? true : undefined),
+        120_000,
+      );
       await handle.cancel();
       const result = await handle.result();
       assert.equal(result.verdict, 'cancelled');
       const instances = await runInstancesTerminated(result.workflowId, 2, 60_000);
       const evidence = readEvidence(result);
       for (const leg of evidence.legs) {
-        assert.ok(instances.some((i) => i.InstanceId === leg.instance?.instanceId), `${leg.target} reports the machine it launched`);
+        assert.ok(
+          instances.some((i) => i.InstanceId === leg.instance?.instanceId),
+          `${leg.target} reports the machine it launched`,
+        );
         assert.equal(leg.phases.find((p) => p.name === 'cleanup')?.outcome, 'passed');
       }
     } finally {
@@ -218,7 +297,13 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
         { Key: TAG.target, Value: 'nvidia-a10g' },
       ];
       const out = await aws.ec2(REGION).send(
-        new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.2xlarge', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] }),
+        new RunInstancesCommand({
+          ImageId: 'ami-0c2b8ca305e393e06',
+          InstanceType: 'g5.2xlarge',
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+        }),
       );
       const second = out.Instances![0]!.InstanceId!;
       const result = await handle.result();
@@ -231,7 +316,8 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
         },
         30_000,
       ).catch(async (err: Error) => {
-        const states = (await aws.ec2(REGION).send(new DescribeInstancesCommand({ InstanceIds: [second] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        const states = (await aws.ec2(REGION).send(new DescribeInstancesCommand({ InstanceIds: [second] })))
+          .Reservations?.[0]?.Instances?.[0]?.State?.Name;
         throw new Error(`${err.message}; the second machine ${second} is ${states}`);
       });
       assert.ok(ofLeg.some((i) => i.InstanceId === second));
@@ -245,7 +331,13 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
     const worker = await startWorkerProcess(env.file, `${env.name}-worker`, proxyEnv);
     try {
       // Each leg's first look for its machine is slow: an attempt that starts late must still tag the leg's own expiry.
-      ec2Proxy.addRule({ action: 'DescribeInstances', match: hasLegTagFilter, holdMs: 6_000, holdWhere: 'before', times: 2 });
+      ec2Proxy.addRule({
+        action: 'DescribeInstances',
+        match: hasLegTagFilter,
+        holdMs: 6_000,
+        holdWhere: 'before',
+        times: 2,
+      });
       const result = await (await startRun(env, { candidate: await candidate('expires-at') })).result();
       assert.equal(result.verdict, 'passed');
       const client = await temporalClient();
@@ -254,8 +346,13 @@ describe('machines: no leaked machine under worker loss, cancel and EC2 eventual
         const leg = await client.workflow.getHandle(tag(instance, TAG.leg)!).describe();
         const expiresAt = Date.parse(tag(instance, TAG.expiresAt)!);
         const offBy = expiresAt - (leg.startTime.getTime() + ttlMs);
-        console.log(`      ${tag(instance, TAG.target)}: radix:expires-at ${tag(instance, TAG.expiresAt)}, leg start + cleanupTtl ${offBy >= 0 ? '+' : ''}${offBy} ms`);
-        assert.ok(Math.abs(offBy) < 2_000, `radix:expires-at is ${offBy} ms off the leg's start + cleanupTtl`);
+        console.log(
+          `      ${tag(instance, TAG.target)}: radix:expires-at ${tag(instance, TAG.expiresAt)}, leg start + cleanupTtl ${offBy >= 0 ? '+' : ''}${offBy} ms`,
+        );
+        assert.ok(
+          Math.abs(offBy) < 2_000,
+          `radix:expires-at is ${offBy} ms off the leg's start + cleanupTtl`,
+        );
       }
     } finally {
       await worker.stop('SIGKILL');

@@ -25,7 +25,13 @@ describe('matrix run on the real Temporal server', function () {
       assert.equal(result.verdict, 'passed');
       assert.equal(result.promotion.status, 'promoted');
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), digest);
-      assert.deepEqual(result.legs.map((l) => [l.target, l.outcome]), [['nvidia-a10g', 'passed'], ['amd-v520', 'passed']]);
+      assert.deepEqual(
+        result.legs.map((l) => [l.target, l.outcome]),
+        [
+          ['nvidia-a10g', 'passed'],
+          ['amd-v520', 'passed'],
+        ],
+      );
 
       const evidence = readEvidence(result);
       evidenceSchema.parse(evidence);
@@ -33,7 +39,13 @@ describe('matrix run on the real Temporal server', function () {
       assert.equal(evidence.approvedDigest.before?.reference, null);
       assert.equal(evidence.approvedDigest.after?.reference, digest);
       const nvidia = evidence.legs.find((l) => l.target === 'nvidia-a10g')!;
-      assert.deepEqual(nvidia.gpu, { vendor: 'nvidia', model: 'NVIDIA A10G', count: 1, driverVersion: '535.104.05', memoryMiB: 23028 });
+      assert.deepEqual(nvidia.gpu, {
+        vendor: 'nvidia',
+        model: 'NVIDIA A10G',
+        count: 1,
+        driverVersion: '535.104.05',
+        memoryMiB: 23028,
+      });
       assert.equal(nvidia.instance?.instanceType, 'g5.xlarge');
       const amd = evidence.legs.find((l) => l.target === 'amd-v520')!;
       assert.equal(amd.gpu?.model, 'Navi 12 [Radeon Pro V520]');
@@ -50,7 +62,10 @@ describe('matrix run on the real Temporal server', function () {
         const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]));
         assert.equal(tags['radix:purpose'], 'gpu-matrix');
         assert.equal(tags['radix:environment'], env.name);
-        assert.ok(Date.parse(tags['radix:expires-at']) > Date.now() + 3 * 3600_000, 'expires-at is cleanupTtl (4h) ahead');
+        assert.ok(
+          Date.parse(tags['radix:expires-at']) > Date.now() + 3 * 3600_000,
+          'expires-at is cleanupTtl (4h) ahead',
+        );
       }
     } finally {
       await worker.stop();
@@ -75,11 +90,25 @@ describe('matrix run on the real Temporal server', function () {
       assert.equal(amd.outcome, 'failed');
       assert.equal(amd.failure?.code, 'GPU_DRIVER_ERROR');
       assert.match(amd.failure.remediation, /kernel module/);
-      assert.deepEqual(amd.phases.map((p) => [p.name, p.outcome]), [['provision', 'passed'], ['host_ready', 'passed'], ['host_setup', 'passed'], ['gpu_detect', 'failed'], ['container_runtime', 'skipped'], ['installer', 'skipped'], ['onboarding', 'skipped'], ['smoke_job', 'skipped'], ['cleanup', 'passed']]);
+      assert.deepEqual(
+        amd.phases.map((p) => [p.name, p.outcome]),
+        [
+          ['provision', 'passed'],
+          ['host_ready', 'passed'],
+          ['host_setup', 'passed'],
+          ['gpu_detect', 'failed'],
+          ['container_runtime', 'skipped'],
+          ['installer', 'skipped'],
+          ['onboarding', 'skipped'],
+          ['smoke_job', 'skipped'],
+          ['cleanup', 'passed'],
+        ],
+      );
       assert.match(readFileSync(result.evidence!.markdown, 'utf8'), /GPU_DRIVER_ERROR/);
       const nvidia = result.legs.find((l) => l.target === 'nvidia-a10g')!;
       assert.equal(nvidia.outcome, 'passed');
-      for (const i of await instancesTagged(TAG.runId, result.workflowId)) assert.equal(i.State?.Name, 'terminated');
+      for (const i of await instancesTagged(TAG.runId, result.workflowId))
+        assert.equal(i.State?.Name, 'terminated');
     } finally {
       await worker.stop();
     }

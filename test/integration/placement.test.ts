@@ -1,5 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { CreateSubnetCommand, DescribeInstancesCommand, DescribeSubnetsCommand, type Instance } from '@aws-sdk/client-ec2';
+import {
+  CreateSubnetCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -9,7 +14,14 @@ import type { ManagedProcess } from '../../dev/stack/process';
 import { legWorkflowId, runWorkflowId } from '../../src/temporal/definitions';
 import { aws, candidate, instancesTagged, REGION } from '../support/aws';
 import { sentinel } from '../support/cli';
-import { EMPTY_DESCRIBE_INSTANCES, instanceTypeOf, startEc2FaultProxy, subnetOf, type Ec2Call, type Ec2FaultProxy } from '../support/ec2-fault-proxy';
+import {
+  EMPTY_DESCRIBE_INSTANCES,
+  instanceTypeOf,
+  startEc2FaultProxy,
+  subnetOf,
+  type Ec2Call,
+  type Ec2FaultProxy,
+} from '../support/ec2-fault-proxy';
 import { testEnvironment, type TestEnvironment } from '../support/invariants';
 import { readEvidence, startRun } from '../support/runs';
 import { sharedStack, suiteDir } from '../support/stack';
@@ -22,7 +34,9 @@ const ZONE_D_SUBNET = 'sentinel-test-us-west-2d';
 async function zoneDSubnet(): Promise<string> {
   const stack = await sharedStack();
   const ec2 = aws.ec2(REGION);
-  const found = await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [ZONE_D_SUBNET] }] }));
+  const found = await ec2.send(
+    new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [ZONE_D_SUBNET] }] }),
+  );
   if (found.Subnets?.[0]?.SubnetId) return found.Subnets[0].SubnetId;
   const made = await ec2.send(
     new CreateSubnetCommand({
@@ -105,16 +119,44 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
 
   it('sweeps (type, subnet) pairs in configured order, skips zones that do not offer a type, and records every attempt', async () => {
     const env = testEnvironment('sweep-order', (e) => {
-      e.network.subnets = ['name:sentinel-sandbox-us-west-2a', 'name:sentinel-sandbox-us-west-2b', `name:${ZONE_D_SUBNET}`];
+      e.network.subnets = [
+        'name:sentinel-sandbox-us-west-2a',
+        'name:sentinel-sandbox-us-west-2b',
+        `name:${ZONE_D_SUBNET}`,
+      ];
       e.targets[0].instanceTypes = ['g5.xlarge', 'g6.xlarge'];
     });
     // nvidia: no luck until the last pair; (g5.xlarge, us-west-2d) is never tried: the zone does not offer it.
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g5.xlarge' && subnetOf(p) === subnetA, error: 'InsufficientInstanceCapacity', zone: `${REGION}a` });
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g5.xlarge' && subnetOf(p) === subnetB, error: 'Unsupported', zone: `${REGION}b` });
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g6.xlarge' && subnetOf(p) === subnetA, error: 'InstanceLimitExceeded' });
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g6.xlarge' && subnetOf(p) === subnetB, error: 'InsufficientInstanceCapacity', zone: `${REGION}b` });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g5.xlarge' && subnetOf(p) === subnetA,
+      error: 'InsufficientInstanceCapacity',
+      zone: `${REGION}a`,
+    });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g5.xlarge' && subnetOf(p) === subnetB,
+      error: 'Unsupported',
+      zone: `${REGION}b`,
+    });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g6.xlarge' && subnetOf(p) === subnetA,
+      error: 'InstanceLimitExceeded',
+    });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g6.xlarge' && subnetOf(p) === subnetB,
+      error: 'InsufficientInstanceCapacity',
+      zone: `${REGION}b`,
+    });
     // amd: the answer to its first launch is lost (the machine exists, the worker never learns): the retry finds it by its tag.
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g4ad.xlarge', dropAnswer: true, times: 1 });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g4ad.xlarge',
+      dropAnswer: true,
+      times: 1,
+    });
 
     const worker = await proxiedWorker(env, 'worker-sweep-order');
     try {
@@ -134,7 +176,11 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
         `g6.xlarge@${subnetB}`,
         `g6.xlarge@${subnetD}`,
       ]);
-      assert.deepEqual(launchesOf(proxy, amd).map(pairOf), [`g4ad.xlarge@${subnetA}`], 'the lost answer is not followed by a second launch');
+      assert.deepEqual(
+        launchesOf(proxy, amd).map(pairOf),
+        [`g4ad.xlarge@${subnetA}`],
+        'the lost answer is not followed by a second launch',
+      );
 
       const evidence = readEvidence(result);
       const nvidiaLeg = evidence.legs.find((l) => l.target === 'nvidia-a10g')!;
@@ -148,7 +194,8 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
           ['g6.xlarge', `${REGION}d`, subnetD, 'launched'],
         ],
       );
-      for (const a of nvidiaLeg.provisionAttempts!) assert.ok(!Number.isNaN(Date.parse(a.at)), 'each attempt has its time');
+      for (const a of nvidiaLeg.provisionAttempts!)
+        assert.ok(!Number.isNaN(Date.parse(a.at)), 'each attempt has its time');
       assert.equal(nvidiaLeg.instance?.availabilityZone, `${REGION}d`);
       assert.equal(nvidiaLeg.instance?.subnetId, subnetD);
       const amdLeg = evidence.legs.find((l) => l.target === 'amd-v520')!;
@@ -166,9 +213,13 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
       // RunInstances sent the placement as one network interface: the pair's subnet, the security group, no public IP.
       const launched = launchesOf(proxy, nvidia).at(-1)!.params;
       assert.equal(launched.get('NetworkInterface.1.SubnetId'), subnetD);
-      assert.equal(launched.get('NetworkInterface.1.SecurityGroupId.1'), (await sharedStack()).network.securityGroupId);
+      assert.equal(
+        launched.get('NetworkInterface.1.SecurityGroupId.1'),
+        (await sharedStack()).network.securityGroupId,
+      );
       assert.equal(launched.get('NetworkInterface.1.AssociatePublicIpAddress'), 'false');
-      for (const leg of [nvidia, amd]) assert.ok((peak.get(leg) ?? 0) <= 1, `${leg} had ${peak.get(leg)} live instances at once`);
+      for (const leg of [nvidia, amd])
+        assert.ok((peak.get(leg) ?? 0) <= 1, `${leg} had ${peak.get(leg)} live instances at once`);
       assert.ok((peak.get(nvidia) ?? 0) === 1, 'the watch saw the machines (it can fail)');
     } finally {
       await worker.stop('SIGKILL');
@@ -177,21 +228,38 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
 
   it('backs off on RequestLimitExceeded and tries the same pair again, never the next one', async () => {
     const env = testEnvironment('sweep-throttle');
-    proxy.addRule({ action: 'RunInstances', match: (p) => instanceTypeOf(p) === 'g4ad.xlarge' && subnetOf(p) === subnetA, error: 'RequestLimitExceeded', times: 3 });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => instanceTypeOf(p) === 'g4ad.xlarge' && subnetOf(p) === subnetA,
+      error: 'RequestLimitExceeded',
+      times: 3,
+    });
     const worker = await proxiedWorker(env, 'worker-sweep-throttle');
     try {
       const id = runWorkflowId(env.name, 'r1');
-      const result = await (await startRun(env, { candidate: await candidate('sweep-throttle'), ciRunId: 'r1' })).result();
+      const result = await (
+        await startRun(env, { candidate: await candidate('sweep-throttle'), ciRunId: 'r1' })
+      ).result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.legs));
       const calls = launchesOf(proxy, legWorkflowId(id, 'amd-v520'));
-      assert.deepEqual(calls.map(pairOf), Array(4).fill(`g4ad.xlarge@${subnetA}`), 'throttled: the same pair again, never subnet B');
-      assert.deepEqual(calls.map((c) => c.injected ?? c.status), ['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', 200]);
+      assert.deepEqual(
+        calls.map(pairOf),
+        Array(4).fill(`g4ad.xlarge@${subnetA}`),
+        'throttled: the same pair again, never subnet B',
+      );
+      assert.deepEqual(
+        calls.map((c) => c.injected ?? c.status),
+        ['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', 200],
+      );
       // polling.initialInterval 200ms, doubling: the gaps grow.
       const gaps = calls.slice(1).map((c, i) => c.at - calls[i]!.at);
       assert.ok(gaps[0]! >= 180, `first backoff ${gaps[0]}ms`);
       assert.ok(gaps[1]! >= 360 && gaps[2]! >= 720, `backoff doubles: ${gaps.join(', ')}ms`);
       const amdLeg = readEvidence(result).legs.find((l) => l.target === 'amd-v520')!;
-      assert.deepEqual(amdLeg.provisionAttempts!.map((a) => a.result), ['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', 'launched']);
+      assert.deepEqual(
+        amdLeg.provisionAttempts!.map((a) => a.result),
+        ['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', 'launched'],
+      );
     } finally {
       await worker.stop('SIGKILL');
     }
@@ -200,8 +268,18 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
   it('a worker killed with SIGKILL in the middle of a capacity sweep leaves exactly one instance per leg', async () => {
     const env = testEnvironment('sweep-kill');
     // Zone a has no capacity; zone b launches at once but its answer is held, and the worker dies meanwhile.
-    proxy.addRule({ action: 'RunInstances', match: (p) => subnetOf(p) === subnetA, error: 'InsufficientInstanceCapacity', zone: `${REGION}a` });
-    proxy.addRule({ action: 'RunInstances', match: (p) => subnetOf(p) === subnetB, holdMs: 30_000, times: 2 });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => subnetOf(p) === subnetA,
+      error: 'InsufficientInstanceCapacity',
+      zone: `${REGION}a`,
+    });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => subnetOf(p) === subnetB,
+      holdMs: 30_000,
+      times: 2,
+    });
     const first = await proxiedWorker(env, 'worker-sweep-kill-1');
     let second: ManagedProcess | undefined;
     try {
@@ -209,7 +287,14 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
       const watch = watchLiveInstancesPerLeg(id);
       const handle = await startRun(env, { candidate: await candidate('sweep-kill'), ciRunId: 'r1' });
       const legs = [legWorkflowId(id, 'nvidia-a10g'), legWorkflowId(id, 'amd-v520')];
-      await eventually('both legs to launch in zone b', async () => (legs.every((leg) => launchesOf(proxy, leg).some((c) => subnetOf(c.params) === subnetB)) ? true : undefined), 60_000);
+      await eventually(
+        'both legs to launch in zone b',
+        async () =>
+          legs.every((leg) => launchesOf(proxy, leg).some((c) => subnetOf(c.params) === subnetB))
+            ? true
+            : undefined,
+        60_000,
+      );
       await first.stop('SIGKILL');
       second = await proxiedWorker(env, 'worker-sweep-kill-2');
       const result = await handle.result();
@@ -218,7 +303,11 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
       const all = await instancesTagged(TAG.runId, id);
       for (const leg of legs) {
         const mine = legInstances(all, leg);
-        assert.equal(mine.length, 1, `${leg}: ${mine.map((i) => `${i.InstanceId} ${i.SubnetId}`).join(', ')}`);
+        assert.equal(
+          mine.length,
+          1,
+          `${leg}: ${mine.map((i) => `${i.InstanceId} ${i.SubnetId}`).join(', ')}`,
+        );
         assert.equal(mine[0]!.SubnetId, subnetB);
         assert.equal(mine[0]!.State?.Name, 'terminated', 'and the leg cleaned it up');
         assert.ok((peak.get(leg) ?? 0) <= 1, `${leg} had ${peak.get(leg)} live instances at once`);
@@ -233,28 +322,63 @@ describe('placement and the capacity sweep, through the EC2 fault proxy', functi
     const env = testEnvironment('sweep-resume');
     const g5 = (p: URLSearchParams) => instanceTypeOf(p) === 'g5.xlarge';
     // Zone a has no capacity; zone b launches at once, but its answer is held while the worker dies.
-    proxy.addRule({ action: 'RunInstances', match: (p) => g5(p) && subnetOf(p) === subnetA, error: 'InsufficientInstanceCapacity', zone: `${REGION}a` });
-    proxy.addRule({ action: 'RunInstances', match: (p) => g5(p) && subnetOf(p) === subnetB, holdMs: 60_000, times: 1 });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => g5(p) && subnetOf(p) === subnetA,
+      error: 'InsufficientInstanceCapacity',
+      zone: `${REGION}a`,
+    });
+    proxy.addRule({
+      action: 'RunInstances',
+      match: (p) => g5(p) && subnetOf(p) === subnetB,
+      holdMs: 60_000,
+      times: 1,
+    });
     const first = await proxiedWorker(env, 'worker-sweep-resume-1');
     let second: ManagedProcess | undefined;
     try {
       const id = runWorkflowId(env.name, 'r1');
       const leg = legWorkflowId(id, 'nvidia-a10g');
       const handle = await startRun(env, { candidate: await candidate('sweep-resume'), ciRunId: 'r1' });
-      const inB = await eventually('the launch in zone b', async () => launchesOf(proxy, leg).find((c) => subnetOf(c.params) === subnetB), 60_000);
+      const inB = await eventually(
+        'the launch in zone b',
+        async () => launchesOf(proxy, leg).find((c) => subnetOf(c.params) === subnetB),
+        60_000,
+      );
       // Heartbeats are throttled to 0.8 x timeouts.heartbeat (8 s): wait until the one naming the pair in flight has gone out.
-      await eventually('the heartbeat to go out', async () => (Date.now() - inB.at > 9_000 ? true : undefined), 20_000);
+      await eventually(
+        'the heartbeat to go out',
+        async () => (Date.now() - inB.at > 9_000 ? true : undefined),
+        20_000,
+      );
       await first.stop('SIGKILL');
       // Meanwhile zone a has capacity again, and the retry's tag lookup does not see the machine yet.
       proxy.clearRules();
-      proxy.addRule({ action: 'DescribeInstances', match: (p) => [...p.values()].includes(leg), answer: EMPTY_DESCRIBE_INSTANCES, times: 1 });
+      proxy.addRule({
+        action: 'DescribeInstances',
+        match: (p) => [...p.values()].includes(leg),
+        answer: EMPTY_DESCRIBE_INSTANCES,
+        times: 1,
+      });
       second = await proxiedWorker(env, 'worker-sweep-resume-2');
       const result = await handle.result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.legs));
-      assert.equal(proxy.callsOf('DescribeInstances').filter((c) => c.injected === 'answer').length, 1, 'the retry\'s tag lookup missed the machine');
+      assert.equal(
+        proxy.callsOf('DescribeInstances').filter((c) => c.injected === 'answer').length,
+        1,
+        "the retry's tag lookup missed the machine",
+      );
       const launches = launchesOf(proxy, leg);
-      assert.deepEqual(launches.map(pairOf), [`g5.xlarge@${subnetA}`, `g5.xlarge@${subnetB}`, `g5.xlarge@${subnetB}`], 'the retry went to the pair in flight, not back to zone a');
-      assert.equal(launches.at(-1)!.replayedClientToken, true, 'EC2 answered the repeated token with the machine it had launched');
+      assert.deepEqual(
+        launches.map(pairOf),
+        [`g5.xlarge@${subnetA}`, `g5.xlarge@${subnetB}`, `g5.xlarge@${subnetB}`],
+        'the retry went to the pair in flight, not back to zone a',
+      );
+      assert.equal(
+        launches.at(-1)!.replayedClientToken,
+        true,
+        'EC2 answered the repeated token with the machine it had launched',
+      );
       const mine = legInstances(await instancesTagged(TAG.runId, id), leg);
       assert.equal(mine.length, 1, mine.map((i) => `${i.InstanceId} ${i.SubnetId}`).join(', '));
       assert.equal(mine[0]!.SubnetId, subnetB);
@@ -278,27 +402,39 @@ describe('bad placement configuration: refused with its path and its own exit co
     writeFileSync(broken, stringify(file));
     const run = await sentinel(['run', '--env', env.name, '--digest', await candidate('bad-subnet')], broken);
     assert.equal(run.code, EXIT.CONFIG_INVALID, run.stderr);
-    assert.match(run.stderr, new RegExp(`environments\\.${env.name}\\.network\\.subnets\\[0\\]: expected subnet-<8 or 17 lower-case hex>, or name:<the subnet's Name tag>`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `environments\\.${env.name}\\.network\\.subnets\\[0\\]: expected subnet-<8 or 17 lower-case hex>, or name:<the subnet's Name tag>`,
+      ),
+    );
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
     const check = await sentinel(['config', 'check'], broken);
     assert.equal(check.code, EXIT.CONFIG_INVALID);
     assert.equal((await instancesTagged(TAG.environment, env.name)).length, 0);
   });
 
-  it('zones that offer none of a target\'s types: preflight says so before any launch, exit 17', async () => {
+  it("zones that offer none of a target's types: preflight says so before any launch, exit 17", async () => {
     await zoneDSubnet();
     const env = testEnvironment('no-offering', (e) => {
       e.network.subnets = [`name:${ZONE_D_SUBNET}`];
     });
     const worker = await startWorker(env.invariants);
     try {
-      const run = await sentinel(['run', '--env', env.name, '--run-id', 'r1', '--digest', await candidate('no-offering')], env.file);
+      const run = await sentinel(
+        ['run', '--env', env.name, '--run-id', 'r1', '--digest', await candidate('no-offering')],
+        env.file,
+      );
       assert.equal(run.code, EXIT.PLACEMENT_UNAVAILABLE, run.stdout + run.stderr);
       const out = run.stdout + run.stderr;
       assert.match(out, /PLACEMENT_UNAVAILABLE/);
       assert.match(out, /nvidia-a10g: none of g5\.xlarge is offered in us-west-2d/);
       assert.match(out, /amd-v520: none of g4ad\.xlarge is offered in us-west-2d/);
-      assert.equal(worker.sentinel.aws.callCounts()['EC2.RunInstances'], undefined, 'no launch was attempted');
+      assert.equal(
+        worker.sentinel.aws.callCounts()['EC2.RunInstances'],
+        undefined,
+        'no launch was attempted',
+      );
       assert.equal((await instancesTagged(TAG.runId, runWorkflowId(env.name, 'r1'))).length, 0);
     } finally {
       await worker.stop();
@@ -311,7 +447,10 @@ describe('bad placement configuration: refused with its path and its own exit co
     });
     const worker = await startWorker(env.invariants);
     try {
-      const run = await sentinel(['run', '--env', env.name, '--run-id', 'r1', '--dry-run', '--digest', await candidate('no-subnet')], env.file);
+      const run = await sentinel(
+        ['run', '--env', env.name, '--run-id', 'r1', '--dry-run', '--digest', await candidate('no-subnet')],
+        env.file,
+      );
       assert.equal(run.code, EXIT.FAILED, run.stdout + run.stderr);
       assert.match(run.stdout + run.stderr, /NETWORK_NOT_FOUND/);
       assert.match(run.stdout + run.stderr, /network\.subnets\[0\]: subnet-0123456789abcdef0 does not exist/);

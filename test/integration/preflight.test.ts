@@ -7,7 +7,8 @@ import { readEvidence, startRun } from '../support/runs';
 import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
 
-const ec2Calls = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).filter(([op]) => op.startsWith('EC2.')));
+const ec2Calls = (counts: Record<string, number>) =>
+  Object.fromEntries(Object.entries(counts).filter(([op]) => op.startsWith('EC2.')));
 
 describe('preflight and dry run (real registry, moto_server)', function () {
   before(async () => {
@@ -26,12 +27,26 @@ describe('preflight and dry run (real registry, moto_server)', function () {
       assert.equal(result.promotion.status, 'not_promoted_dry_run');
       assert.deepEqual(result.legs, []);
       assert.equal(await parameterValue(`/radix/${env.name}/agent_digest_approved`), undefined);
-      assert.deepEqual(result.preflight?.map((c) => [c.name, c.outcome]), [['approved_digest', 'passed'], ['manifest', 'passed'], ['amis', 'passed'], ['placement', 'passed']]);
+      assert.deepEqual(
+        result.preflight?.map((c) => [c.name, c.outcome]),
+        [
+          ['approved_digest', 'passed'],
+          ['manifest', 'passed'],
+          ['amis', 'passed'],
+          ['placement', 'passed'],
+        ],
+      );
       assert.match(result.preflight[1]!.detail, /application\/vnd\.oci\.image\.manifest\.v1\+json/);
       assert.match(result.preflight[2]!.detail, /nvidia-a10g: ami-0c2b8ca305e393e06 .*available/);
       // The sandbox's network, by name, resolved to the emulator's ids, with each target's sweep order.
-      assert.match(result.preflight[3]!.detail, /subnet-[0-9a-f]+ \(us-west-2a, name:sentinel-sandbox-us-west-2a\)/);
-      assert.match(result.preflight[3]!.detail, /amd-v520: g4ad\.xlarge in us-west-2a \(subnet-[0-9a-f]+\), g4ad\.xlarge in us-west-2b/);
+      assert.match(
+        result.preflight[3]!.detail,
+        /subnet-[0-9a-f]+ \(us-west-2a, name:sentinel-sandbox-us-west-2a\)/,
+      );
+      assert.match(
+        result.preflight[3]!.detail,
+        /amd-v520: g4ad\.xlarge in us-west-2a \(subnet-[0-9a-f]+\), g4ad\.xlarge in us-west-2b/,
+      );
 
       const evidence = readEvidence(result);
       evidenceSchema.parse(evidence);
@@ -47,7 +62,11 @@ describe('preflight and dry run (real registry, moto_server)', function () {
       assert.equal(calls['EC2.TerminateInstances'], undefined, 'nothing terminated');
       assert.equal(calls['EC2.DescribeImages'], 1, 'one DescribeImages for the pinned AMIs');
       assert.equal(calls['EC2.DescribeSubnets'], 1, 'one DescribeSubnets for the placement');
-      assert.equal(calls['EC2.DescribeInstanceTypeOfferings'], 1, 'one DescribeInstanceTypeOfferings for the placement');
+      assert.equal(
+        calls['EC2.DescribeInstanceTypeOfferings'],
+        1,
+        'one DescribeInstanceTypeOfferings for the placement',
+      );
     } finally {
       await worker.stop();
     }
@@ -57,14 +76,22 @@ describe('preflight and dry run (real registry, moto_server)', function () {
     const env = testEnvironment('dry-missing');
     const worker = await startWorker(env.invariants);
     try {
-      const result = await (await startRun(env, { candidate: unknownCandidate('dry-missing'), dryRun: true })).result();
+      const result = await (
+        await startRun(env, { candidate: unknownCandidate('dry-missing'), dryRun: true })
+      ).result();
 
       assert.equal(result.verdict, 'failed');
       assert.equal(result.failure?.code, 'MANIFEST_NOT_FOUND');
       assert.match(result.failure.remediation, /Push the image first/);
       assert.match(result.failure.detail!, /404/);
       assert.equal(result.promotion.status, 'not_promoted_failed');
-      assert.deepEqual(result.preflight?.map((c) => [c.name, c.outcome]), [['approved_digest', 'passed'], ['manifest', 'failed']]);
+      assert.deepEqual(
+        result.preflight?.map((c) => [c.name, c.outcome]),
+        [
+          ['approved_digest', 'passed'],
+          ['manifest', 'failed'],
+        ],
+      );
       assert.deepEqual(ec2Calls(worker.sentinel.aws.callCounts()), {}, 'no EC2 call at all');
 
       const evidence = readEvidence(result);

@@ -26,12 +26,20 @@ async function pointer(env: TestEnvironment): Promise<{ value?: string; version?
 }
 
 async function pointerHistory(env: TestEnvironment): Promise<string[]> {
-  const out = await aws.ssm(REGION).send(new GetParameterHistoryCommand({ Name: parameterOf(env), MaxResults: 50 }));
+  const out = await aws
+    .ssm(REGION)
+    .send(new GetParameterHistoryCommand({ Name: parameterOf(env), MaxResults: 50 }));
   return (out.Parameters ?? []).sort((a, b) => a.Version! - b.Version!).map((p) => p.Value!);
 }
 
-function isPutOf(call: { target: string; json?: Record<string, unknown> }, parameter: string, value: string): boolean {
-  return call.target === 'AmazonSSM.PutParameter' && call.json?.Name === parameter && call.json?.Value === value;
+function isPutOf(
+  call: { target: string; json?: Record<string, unknown> },
+  parameter: string,
+  value: string,
+): boolean {
+  return (
+    call.target === 'AmazonSSM.PutParameter' && call.json?.Name === parameter && call.json?.Value === value
+  );
 }
 
 describe('the approved pointer: forward only, truthful about races, consistent after a cancel', function () {
@@ -56,12 +64,21 @@ describe('the approved pointer: forward only, truthful about races, consistent a
     try {
       const newRun = await startRun(env, { candidate: newer, ciRunId: 'new' });
       await legReachesPhase(newRun.workflowId, 'nvidia-a10g', 'gpu_detect');
-      const oldRun = sentinel(['run', '--env', env.name, '--digest', old, '--run-id', 'old', '--json'], env.file);
+      const oldRun = sentinel(
+        ['run', '--env', env.name, '--digest', old, '--run-id', 'old', '--json'],
+        env.file,
+      );
       const client = await temporalClient();
-      await eventually('the old image\'s run to queue at the lane', async () => {
-        const progress = await client.workflow.getHandle(runWorkflowId(env.name, 'old')).query(runProgressQuery);
-        return progress.stage === 'waiting_for_lane' ? true : undefined;
-      }, 60_000);
+      await eventually(
+        "the old image's run to queue at the lane",
+        async () => {
+          const progress = await client.workflow
+            .getHandle(runWorkflowId(env.name, 'old'))
+            .query(runProgressQuery);
+          return progress.stage === 'waiting_for_lane' ? true : undefined;
+        },
+        60_000,
+      );
       const newResult = await newRun.result();
       const oldCli = await oldRun;
 
@@ -84,15 +101,28 @@ describe('the approved pointer: forward only, truthful about races, consistent a
       const evidence = JSON.parse(readFileSync(oldResult.evidence.json, 'utf8')) as EvidenceRecord;
       evidenceSchema.parse(evidence);
       // OLD really was queued behind NEW: it started before NEW finished and read NEW as its baseline after the wait.
-      assert.ok(Date.parse(evidence.run.startedAt) < Date.parse(newEvidence.run.finishedAt), 'the old run was waiting at the lane while the new one ran');
+      assert.ok(
+        Date.parse(evidence.run.startedAt) < Date.parse(newEvidence.run.finishedAt),
+        'the old run was waiting at the lane while the new one ran',
+      );
       assert.equal(evidence.approvedDigest.before?.reference, newer);
       assert.equal(evidence.approvedDigest.after?.reference, newer);
       assert.equal(evidence.verdict, 'promotion_stale');
       assert.equal(evidence.promotion.status, 'stale');
       assert.equal(evidence.promotion.order?.approvedReference, newer);
-      assert.ok(Date.parse(evidence.promotion.order.candidateCreated) < Date.parse(evidence.promotion.order.approvedCreated));
-      assert.deepEqual(evidence.legs.map((l) => l.outcome), ['passed', 'passed'], 'the legs passed: only the order refused it');
-      assert.match(readFileSync(oldResult.evidence.markdown, 'utf8'), /# Sentinel GPU matrix: PROMOTION STALE/);
+      assert.ok(
+        Date.parse(evidence.promotion.order.candidateCreated) <
+          Date.parse(evidence.promotion.order.approvedCreated),
+      );
+      assert.deepEqual(
+        evidence.legs.map((l) => l.outcome),
+        ['passed', 'passed'],
+        'the legs passed: only the order refused it',
+      );
+      assert.match(
+        readFileSync(oldResult.evidence.markdown, 'utf8'),
+        /# Sentinel GPU matrix: PROMOTION STALE/,
+      );
 
       // Going back on purpose is still possible, explicitly, to a digest with its signed proof.
       await attestAsPassed(env, seed);
@@ -104,14 +134,14 @@ describe('the approved pointer: forward only, truthful about races, consistent a
     }
   });
 
-  describe('with a fault proxy in front of moto\'s SSM', function () {
+  describe("with a fault proxy in front of moto's SSM", function () {
     let proxy: SsmFaultProxy | undefined;
     afterEach(async () => {
       await proxy?.stop();
       proxy = undefined;
     });
 
-    it('reports PROMOTION_OVERWRITTEN (exit 13) naming the value another writer put between Sentinel\'s read and its write, and raises the alert metric', async () => {
+    it("reports PROMOTION_OVERWRITTEN (exit 13) naming the value another writer put between Sentinel's read and its write, and raises the alert metric", async () => {
       const env = testEnvironment('overwritten');
       const parameter = parameterOf(env);
       const before = await candidate(`${env.name}-before`);
@@ -123,21 +153,42 @@ describe('the approved pointer: forward only, truthful about races, consistent a
       proxy = await startSsmFaultProxy(motoEndpoint, async (call) => {
         if (raced || !isPutOf(call, parameter, wanted)) return;
         raced = true;
-        await aws.ssm(REGION).send(new PutParameterCommand({ Name: parameter, Value: other, Type: 'String', Overwrite: true, Description: 'hand edit by an operator' }));
+        await aws.ssm(REGION).send(
+          new PutParameterCommand({
+            Name: parameter,
+            Value: other,
+            Type: 'String',
+            Overwrite: true,
+            Description: 'hand edit by an operator',
+          }),
+        );
       });
       const metrics = `127.0.0.1:${await freePort()}`;
-      const worker = await startWorkerProcess(env.file, `${env.name}-worker`, { AWS_ENDPOINT_URL_SSM: proxy.url, SENTINEL_METRICS_ADDRESS: metrics });
+      const worker = await startWorkerProcess(env.file, `${env.name}-worker`, {
+        AWS_ENDPOINT_URL_SSM: proxy.url,
+        SENTINEL_METRICS_ADDRESS: metrics,
+      });
       try {
         const result = await (await startRun(env, { candidate: wanted })).result();
         assert.ok(raced, 'the other write was injected');
         // The window another writer has: from Sentinel's last read of the pointer to its write arriving.
         const put = proxy.calls.findIndex((c) => isPutOf(c, parameter, wanted));
-        const lastRead = proxy.calls.slice(0, put).reverse().find((c) => c.target === 'AmazonSSM.GetParameter' && c.json?.Name === parameter);
+        const lastRead = proxy.calls
+          .slice(0, put)
+          .reverse()
+          .find((c) => c.target === 'AmazonSSM.GetParameter' && c.json?.Name === parameter);
         assert.ok(lastRead, 'the pointer was read right before the write');
-        console.log(`      race window: ${(proxy.calls[put]!.at - lastRead.at).toFixed(1)} ms from the last read to the write reaching SSM (loopback)`);
+        console.log(
+          `      race window: ${(proxy.calls[put]!.at - lastRead.at).toFixed(1)} ms from the last read to the write reaching SSM (loopback)`,
+        );
         assert.equal(result.verdict, 'promotion_overwritten');
         assert.equal(result.failure?.code, 'PROMOTION_OVERWRITTEN');
-        assert.match(result.failure.detail!, new RegExp(`overwritten: ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(version 2, hand edit by an operator\\)`));
+        assert.match(
+          result.failure.detail!,
+          new RegExp(
+            `overwritten: ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(version 2, hand edit by an operator\\)`,
+          ),
+        );
         assert.deepEqual(await pointerHistory(env), [before, other, wanted]);
         assert.deepEqual(await pointer(env), { value: wanted, version: 3 });
 
@@ -149,12 +200,26 @@ describe('the approved pointer: forward only, truthful about races, consistent a
           evidence.promotion.overwritten?.map((o) => [o.reference, o.version, o.description]),
           [[other, 2, 'hand edit by an operator']],
         );
-        assert.equal(evidence.approvedDigest.after?.reference, wanted, 'the evidence says what the pointer holds');
+        assert.equal(
+          evidence.approvedDigest.after?.reference,
+          wanted,
+          'the evidence says what the pointer holds',
+        );
         assert.match(readFileSync(result.evidence!.markdown, 'utf8'), /\*\*Overwritten\*\*/);
 
         const scrape = await (await fetch(`http://${metrics}/metrics`)).text();
-        const line = scrape.split('\n').find((l) => l.startsWith('sentinel_promotion_overwritten{') && l.includes(`parameter="${parameter}"`));
-        assert.ok(line && Number(line.slice(line.lastIndexOf(' ') + 1)) >= 1, `alert counter raised; metrics:\n${scrape.split('\n').filter((l) => l.startsWith('sentinel_')).join('\n')}`);
+        const line = scrape
+          .split('\n')
+          .find(
+            (l) => l.startsWith('sentinel_promotion_overwritten{') && l.includes(`parameter="${parameter}"`),
+          );
+        assert.ok(
+          line && Number(line.slice(line.lastIndexOf(' ') + 1)) >= 1,
+          `alert counter raised; metrics:\n${scrape
+            .split('\n')
+            .filter((l) => l.startsWith('sentinel_'))
+            .join('\n')}`,
+        );
       } finally {
         await worker.stop('SIGTERM');
       }
@@ -171,19 +236,33 @@ describe('the approved pointer: forward only, truthful about races, consistent a
         held = true;
         await new Promise((r) => setTimeout(r, 6_000));
       });
-      const worker = await startWorkerProcess(env.file, `${env.name}-worker`, { AWS_ENDPOINT_URL_SSM: proxy.url });
+      const worker = await startWorkerProcess(env.file, `${env.name}-worker`, {
+        AWS_ENDPOINT_URL_SSM: proxy.url,
+      });
       try {
         const handle = await startRun(env, { candidate: wanted });
-        await eventually('the promotion write to reach the proxy', async () => (held ? true : undefined), 120_000);
+        await eventually(
+          'the promotion write to reach the proxy',
+          async () => (held ? true : undefined),
+          120_000,
+        );
         await handle.cancel();
         const result = await handle.result();
         // Whatever the run did, the write it sent has settled before we compare.
-        await eventually('the held write to be answered', async () => (proxy!.inFlight() === 0 ? true : undefined), 60_000);
+        await eventually(
+          'the held write to be answered',
+          async () => (proxy!.inFlight() === 0 ? true : undefined),
+          60_000,
+        );
 
         const now = await parameterValue(parameter);
         const evidence = readEvidence(result);
         evidenceSchema.parse(evidence);
-        assert.equal(evidence.approvedDigest.after?.reference ?? undefined, now, 'the evidence records the pointer as it is');
+        assert.equal(
+          evidence.approvedDigest.after?.reference ?? undefined,
+          now,
+          'the evidence records the pointer as it is',
+        );
         assert.equal(now, wanted, 'the write that was sent was completed');
         assert.equal(result.verdict, 'passed');
         assert.equal(evidence.promotion.status, 'promoted');

@@ -13,7 +13,13 @@ import type { JanitorReport } from '../../src/domain/janitor';
 import type { MatrixRunResult } from '../../src/domain/run';
 import { legMachineTags } from '../../src/machines/tags';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { janitorPreStepWorkflowId, laneReleaseSignal, laneRequestSignal, laneWorkflowId, runWorkflowId } from '../../src/temporal/definitions';
+import {
+  janitorPreStepWorkflowId,
+  laneReleaseSignal,
+  laneRequestSignal,
+  laneWorkflowId,
+  runWorkflowId,
+} from '../../src/temporal/definitions';
 import { aws, candidate, REGION } from '../support/aws';
 import { testEnvironment } from '../support/invariants';
 import { laneState } from '../support/lane';
@@ -24,7 +30,7 @@ import { startWorker, startWorkerProcess } from '../support/worker';
 
 const HOUR = 3600_000;
 
-describe('a run\'s configuration snapshot: its janitor and its lane use the run\'s plan, not the worker\'s configuration', function () {
+describe("a run's configuration snapshot: its janitor and its lane use the run's plan, not the worker's configuration", function () {
   this.timeout(240_000);
   before(async () => {
     const stack = await sharedStack();
@@ -36,14 +42,30 @@ describe('a run\'s configuration snapshot: its janitor and its lane use the run\
     const client = await temporalClient();
     const taskQueue = env.invariants.temporal.taskQueue;
     // A machine of a long-gone run, expiring in an hour: young under the run's cleanupTtl (4h), expired under one of 1s.
-    const tags = legMachineTags({ environment: env.name, runWorkflowId: runWorkflowId(env.name, 'long-gone'), legWorkflowId: `${runWorkflowId(env.name, 'long-gone')}--nvidia-a10g`, target: 'nvidia-a10g', expiresAt: new Date(Date.now() + HOUR).toISOString() });
+    const tags = legMachineTags({
+      environment: env.name,
+      runWorkflowId: runWorkflowId(env.name, 'long-gone'),
+      legWorkflowId: `${runWorkflowId(env.name, 'long-gone')}--nvidia-a10g`,
+      target: 'nvidia-a10g',
+      expiresAt: new Date(Date.now() + HOUR).toISOString(),
+    });
     const launched = await aws.ec2(REGION).send(
-      new RunInstancesCommand({ ImageId: 'ami-0c2b8ca305e393e06', InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] }),
+      new RunInstancesCommand({
+        ImageId: 'ami-0c2b8ca305e393e06',
+        InstanceType: 'g5.xlarge',
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+      }),
     );
     const instanceId = launched.Instances![0]!.InstanceId!;
 
     // The lane is held by a run no worker serves, so the run waits there after its plan was captured.
-    const blocker = await client.workflow.start('gpuMatrixWorkflow', { workflowId: runWorkflowId(env.name, 'blocker'), taskQueue: `nobody-polls-${env.name}`, args: [] });
+    const blocker = await client.workflow.start('gpuMatrixWorkflow', {
+      workflowId: runWorkflowId(env.name, 'blocker'),
+      taskQueue: `nobody-polls-${env.name}`,
+      args: [],
+    });
     await client.workflow.signalWithStart('sentinelLaneWorkflow', {
       workflowId: laneWorkflowId(env.name),
       taskQueue,
@@ -57,7 +79,12 @@ describe('a run\'s configuration snapshot: its janitor and its lane use the run\
     let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       const run = await startRun(env, { candidate: await candidate('plan-janitor-ttl'), dryRun: true });
-      await eventually('the run queued at the lane', async () => ((await laneState(env.name))?.queue.some((q) => q.workflowId === run.workflowId) ? true : undefined), 60_000);
+      await eventually(
+        'the run queued at the lane',
+        async () =>
+          (await laneState(env.name))?.queue.some((q) => q.workflowId === run.workflowId) ? true : undefined,
+        60_000,
+      );
 
       // Redeployed: the same queue, a file whose cleanupTtl is 1s.
       await first.stop();
@@ -68,13 +95,21 @@ describe('a run\'s configuration snapshot: its janitor and its lane use the run\
       const changed = loadInvariants(env.file);
       assert.equal(changed.environments[env.name]!.cleanupTtl, 1_000);
       second = await startWorker(changed);
-      await client.workflow.getHandle(laneWorkflowId(env.name)).signal(laneReleaseSignal, { workflowId: blocker.workflowId, runId: blocker.firstExecutionRunId });
+      await client.workflow
+        .getHandle(laneWorkflowId(env.name))
+        .signal(laneReleaseSignal, { workflowId: blocker.workflowId, runId: blocker.firstExecutionRunId });
 
       const result: MatrixRunResult = await run.result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.failure));
-      const report: JanitorReport = await client.workflow.getHandle(janitorPreStepWorkflowId(run.workflowId)).result();
-      assert.equal(report.cleanupTtlSeconds, 4 * 3600, 'the cleanupTtl of the run\'s snapshot');
-      assert.deepEqual(report.wouldTerminate.map((w) => w.instanceId), [], 'nothing is expired under the run\'s cleanupTtl');
+      const report: JanitorReport = await client.workflow
+        .getHandle(janitorPreStepWorkflowId(run.workflowId))
+        .result();
+      assert.equal(report.cleanupTtlSeconds, 4 * 3600, "the cleanupTtl of the run's snapshot");
+      assert.deepEqual(
+        report.wouldTerminate.map((w) => w.instanceId),
+        [],
+        "nothing is expired under the run's cleanupTtl",
+      );
       assert.deepEqual(
         report.spared.filter((s) => s.instanceId === instanceId).map((s) => s.reason),
         ['young'],
@@ -86,7 +121,7 @@ describe('a run\'s configuration snapshot: its janitor and its lane use the run\
     }
   });
 
-  it('the lane starts on the run\'s own task queue, not on the one the worker\'s file names', async () => {
+  it("the lane starts on the run's own task queue, not on the one the worker's file names", async () => {
     // The worker serves another queue than its file names (TEMPORAL_TASK_QUEUE); a lane started on the file's queue would never run.
     const env = testEnvironment('plan-lane-queue', (e) => {
       e.timeouts.laneWait = '20s';
@@ -98,13 +133,26 @@ describe('a run\'s configuration snapshot: its janitor and its lane use the run\
       const run = await client.workflow.start<typeof gpuMatrixWorkflow>('gpuMatrixWorkflow', {
         workflowId: runWorkflowId(env.name, 'r1'),
         taskQueue: served,
-        args: [{ environment: env.name, gitSha: '0123456789abcdef0123456789abcdef01234567', ciRunId: 'r1', dryRun: true, queue: 'wait', trigger: 'cli', candidate: await candidate('plan-lane-queue') }],
+        args: [
+          {
+            environment: env.name,
+            gitSha: '0123456789abcdef0123456789abcdef01234567',
+            ciRunId: 'r1',
+            dryRun: true,
+            queue: 'wait',
+            trigger: 'cli',
+            candidate: await candidate('plan-lane-queue'),
+          },
+        ],
       });
       const result = await run.result();
       assert.equal(result.verdict, 'passed', JSON.stringify(result.failure));
       assert.equal((await client.workflow.getHandle(laneWorkflowId(env.name)).describe()).taskQueue, served);
     } finally {
-      await client.workflow.getHandle(laneWorkflowId(env.name)).terminate('test over').catch(() => undefined);
+      await client.workflow
+        .getHandle(laneWorkflowId(env.name))
+        .terminate('test over')
+        .catch(() => undefined);
       await worker.stop('SIGKILL');
     }
   });

@@ -53,38 +53,77 @@ describe('a sandbox run never touches real AWS: every service it uses must be em
     const client = await temporalClient();
     const workflowId = runWorkflowId(env.name, 'only-ec2');
     try {
-      const run = await sentinel(['run', '--env', env.name, '--digest', digest, '--run-id', 'only-ec2', '--no-wait'], env.file, onlyEc2Emulated(moto));
+      const run = await sentinel(
+        ['run', '--env', env.name, '--digest', digest, '--run-id', 'only-ec2', '--no-wait'],
+        env.file,
+        onlyEc2Emulated(moto),
+      );
       assert.equal(run.code, EXIT.SANDBOX_NOT_EMULATED, `${run.stdout}\n${run.stderr}`);
       assert.match(run.stderr, /sentinel: .* is a sandbox environment .* nothing was started/);
-      assert.match(run.stderr, /- AWS_ENDPOINT_URL_SSM \(or AWS_ENDPOINT_URL\) is not set: SSM \(the approved pointer \/radix\/.*\/agent_digest_approved\) would be real AWS/);
+      assert.match(
+        run.stderr,
+        /- AWS_ENDPOINT_URL_SSM \(or AWS_ENDPOINT_URL\) is not set: SSM \(the approved pointer \/radix\/.*\/agent_digest_approved\) would be real AWS/,
+      );
       assert.doesNotMatch(run.stderr, /AWS_ENDPOINT_URL_EC2 \(or/, 'EC2 is emulated');
       assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
       await assert.rejects(client.workflow.getHandle(workflowId).describe(), WorkflowNotFoundError);
 
-      const real = await sentinel(['run', '--env', env.name, '--digest', digest, '--no-wait'], env.file, { AWS_ENDPOINT_URL_SSM: 'https://ssm.us-west-2.amazonaws.com' });
+      const real = await sentinel(['run', '--env', env.name, '--digest', digest, '--no-wait'], env.file, {
+        AWS_ENDPOINT_URL_SSM: 'https://ssm.us-west-2.amazonaws.com',
+      });
       assert.equal(real.code, EXIT.SANDBOX_NOT_EMULATED, real.stderr);
-      assert.match(real.stderr, /AWS_ENDPOINT_URL_SSM=https:\/\/ssm.us-west-2.amazonaws.com is AWS itself, not an emulator/);
+      assert.match(
+        real.stderr,
+        /AWS_ENDPOINT_URL_SSM=https:\/\/ssm.us-west-2.amazonaws.com is AWS itself, not an emulator/,
+      );
     } finally {
-      await client.workflow.getHandle(workflowId).terminate('test cleanup').catch(() => undefined);
+      await client.workflow
+        .getHandle(workflowId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
     }
   });
 
   it('the worker refuses too (prepareRun): every service of the run, S3 evidence and Cognito included, whatever started the run', async () => {
     const env = testEnvironment('sandbox-worker');
     const digest = await candidate('sandbox-worker');
-    await assert.rejects(prepare(env, onlyEc2Emulated(moto), digest), refusal(/AWS_ENDPOINT_URL_SSM \(or AWS_ENDPOINT_URL\) is not set: SSM/));
-    await assert.rejects(prepare(env, { AWS_ENDPOINT_URL_SSM: moto, AWS_ENDPOINT_URL_EC2: moto }, digest), refusal(/AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER .* Cognito/));
-    await assert.rejects(prepare(env, { AWS_ENDPOINT_URL: moto, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, digest), refusal(/AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true/));
+    await assert.rejects(
+      prepare(env, onlyEc2Emulated(moto), digest),
+      refusal(/AWS_ENDPOINT_URL_SSM \(or AWS_ENDPOINT_URL\) is not set: SSM/),
+    );
+    await assert.rejects(
+      prepare(env, { AWS_ENDPOINT_URL_SSM: moto, AWS_ENDPOINT_URL_EC2: moto }, digest),
+      refusal(/AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER .* Cognito/),
+    );
+    await assert.rejects(
+      prepare(env, { AWS_ENDPOINT_URL: moto, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, digest),
+      refusal(/AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true/),
+    );
     const plan = await prepare(env, { AWS_ENDPOINT_URL: moto }, digest);
     assert.equal(plan.simulated, true);
     // A per-service variable wins over AWS_ENDPOINT_URL, as in the SDK: one real service is enough to refuse.
-    await assert.rejects(prepare(env, { AWS_ENDPOINT_URL: moto, AWS_ENDPOINT_URL_SSM: 'https://ssm.us-west-2.amazonaws.com' }, digest), refusal(/is AWS itself/));
+    await assert.rejects(
+      prepare(
+        env,
+        { AWS_ENDPOINT_URL: moto, AWS_ENDPOINT_URL_SSM: 'https://ssm.us-west-2.amazonaws.com' },
+        digest,
+      ),
+      refusal(/is AWS itself/),
+    );
 
     const s3 = testEnvironment('sandbox-s3', (e) => {
       e.evidence.location = 's3://sentinel-sandbox-evidence/runs/';
     });
     await assert.rejects(
-      prepare(s3, { AWS_ENDPOINT_URL_EC2: moto, AWS_ENDPOINT_URL_SSM: moto, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: moto }, digest),
+      prepare(
+        s3,
+        {
+          AWS_ENDPOINT_URL_EC2: moto,
+          AWS_ENDPOINT_URL_SSM: moto,
+          AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: moto,
+        },
+        digest,
+      ),
       refusal(/AWS_ENDPOINT_URL_S3 .* S3 \(the evidence at s3:\/\/sentinel-sandbox-evidence\/runs\/\)/),
     );
   });
@@ -103,7 +142,10 @@ describe('a sandbox run never touches real AWS: every service it uses must be em
         assert.match(cause.message, /AWS_ENDPOINT_URL_SSM/);
         return true;
       });
-      assert.equal(await parameterValue(env.invariants.environments[env.name]!.approvedDigestParameter), undefined);
+      assert.equal(
+        await parameterValue(env.invariants.environments[env.name]!.approvedDigestParameter),
+        undefined,
+      );
       assert.deepEqual(await instancesTagged(TAG.runId, handle.workflowId), []);
 
       // The CLI, whose own environment is fully emulated, reports the worker's refusal with the same exit code.

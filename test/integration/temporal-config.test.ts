@@ -20,10 +20,26 @@ describe('bad Temporal connection settings at startup', function () {
   const config = path.join(dir, 'temporal.toml');
   writeFileSync(config, '[profile.staging]\naddress = "staging.example:7233"\n');
   const cases: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
-    ['a missing CA file', { TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'missing-ca.pem') }, /TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*missing-ca\.pem: ENOENT/],
-    ['an unknown profile', { TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'prod' }, /TEMPORAL_PROFILE=prod: .*temporal\.toml has no \[profile\.prod\] \(it has staging\)/],
-    ['a config file that is not there', { TEMPORAL_CONFIG_FILE: path.join(dir, 'nowhere.toml'), TEMPORAL_PROFILE: '' }, /TEMPORAL_CONFIG_FILE=.*nowhere\.toml: ENOENT/],
-    ['a former variable name', { TEMPORAL_TLS_CA: path.join(dir, 'ca.pem') }, /TEMPORAL_TLS_CA is no longer read: set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead/],
+    [
+      'a missing CA file',
+      { TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'missing-ca.pem') },
+      /TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*missing-ca\.pem: ENOENT/,
+    ],
+    [
+      'an unknown profile',
+      { TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'prod' },
+      /TEMPORAL_PROFILE=prod: .*temporal\.toml has no \[profile\.prod\] \(it has staging\)/,
+    ],
+    [
+      'a config file that is not there',
+      { TEMPORAL_CONFIG_FILE: path.join(dir, 'nowhere.toml'), TEMPORAL_PROFILE: '' },
+      /TEMPORAL_CONFIG_FILE=.*nowhere\.toml: ENOENT/,
+    ],
+    [
+      'a former variable name',
+      { TEMPORAL_TLS_CA: path.join(dir, 'ca.pem') },
+      /TEMPORAL_TLS_CA is no longer read: set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead/,
+    ],
   ];
 
   before(async () => {
@@ -44,18 +60,33 @@ describe('bad Temporal connection settings at startup', function () {
   it('the worker exits 3 for an unknown profile, before it connects', async () => {
     const stack = await sharedStack();
     const env = testEnvironment('bad-temporal-worker');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')], {
-      env: { ...process.env, ...stack.env, SENTINEL_INVARIANTS: env.file, TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'prod' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')],
+      {
+        env: {
+          ...process.env,
+          ...stack.env,
+          SENTINEL_INVARIANTS: env.file,
+          TEMPORAL_CONFIG_FILE: config,
+          TEMPORAL_PROFILE: 'prod',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     // A worker that does not refuse runs on: stop it after a generous deadline rather than leave it behind.
     const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve)).finally(() => clearTimeout(deadline));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve)).finally(() =>
+      clearTimeout(deadline),
+    );
     assert.equal(code, EXIT.CONFIG_INVALID, `the worker did not stop with exit 3 (code ${code}):\n${output}`);
-    assert.match(output, /invalid Temporal connection settings: TEMPORAL_PROFILE=prod: .*has no \[profile\.prod\]/);
+    assert.match(
+      output,
+      /invalid Temporal connection settings: TEMPORAL_PROFILE=prod: .*has no \[profile\.prod\]/,
+    );
     assert.doesNotMatch(output, /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
     assert.doesNotMatch(output, /sentinel worker started/);
   });

@@ -22,7 +22,10 @@ describe('sentinel verify: the signed proof behind a promotion', function () {
     const worker = await startWorker(passedRun.invariants);
     try {
       promoted = await candidate('verify-pass');
-      const run = await sentinel(['run', '--env', passedRun.name, '--digest', promoted, '--run-id', 'v1', '--json'], passedRun.file);
+      const run = await sentinel(
+        ['run', '--env', passedRun.name, '--digest', promoted, '--run-id', 'v1', '--json'],
+        passedRun.file,
+      );
       assert.equal(run.code, EXIT.PASSED, run.stderr);
       assert.equal(run.json.attestation.result, 'PASSED', 'the run reports its signed summary');
     } finally {
@@ -33,7 +36,12 @@ describe('sentinel verify: the signed proof behind a promotion', function () {
   it('prints the chain for the approved digest: pointer, key, summary, every leg (exit 0)', async function () {
     const out = await sentinel(['verify', '--env', passedRun.name], passedRun.file);
     assert.equal(out.code, EXIT.PASSED, `${out.stdout}\n${out.stderr}`);
-    assert.match(out.stdout, new RegExp(`pointer +/radix/${passedRun.name}/agent_digest_approved = ${promoted.replace(/[.@/]/g, '\\$&')}`));
+    assert.match(
+      out.stdout,
+      new RegExp(
+        `pointer +/radix/${passedRun.name}/agent_digest_approved = ${promoted.replace(/[.@/]/g, '\\$&')}`,
+      ),
+    );
     assert.match(out.stdout, /summary +PASSED at .* by urn:radix:sentinel:gpu-matrix/);
     assert.match(out.stdout, /leg +ok +leg:nvidia-a10g PASSED/);
     assert.match(out.stdout, /leg +ok +leg:amd-v520 PASSED/);
@@ -55,7 +63,10 @@ describe('sentinel verify: the signed proof behind a promotion', function () {
   });
 
   it("refuses another environment's summary for the same digest (ENVIRONMENT_MISMATCH)", async function () {
-    const out = await sentinel(['verify', '--env', otherEnv.name, '--digest', promoted, '--json'], otherEnv.file);
+    const out = await sentinel(
+      ['verify', '--env', otherEnv.name, '--digest', promoted, '--json'],
+      otherEnv.file,
+    );
     assert.equal(out.code, EXIT.UNATTESTED, out.stderr);
     assert.equal(out.json.reason, 'ENVIRONMENT_MISMATCH');
   });
@@ -65,7 +76,10 @@ describe('sentinel verify: the signed proof behind a promotion', function () {
     const unset = await sentinel(['verify', '--env', env.name, '--json'], env.file);
     assert.equal(unset.code, EXIT.UNATTESTED);
     assert.equal(unset.json.reason, 'POINTER_UNSET');
-    const bad = await sentinel(['verify', '--env', env.name, '--digest', 'ghcr.io/iangreen74/radix-cluster-agent:latest'], env.file);
+    const bad = await sentinel(
+      ['verify', '--env', env.name, '--digest', 'ghcr.io/iangreen74/radix-cluster-agent:latest'],
+      env.file,
+    );
     assert.equal(bad.code, EXIT.REFUSED);
     assert.match(bad.stderr, /--digest: .*is a tag; pin it by digest/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');

@@ -27,11 +27,19 @@ const TARGETS = ['nvidia-a10g', 'amd-v520'] as const;
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
 
-async function startBuild(env: TestEnvironment, buildId: string, bundle: WorkflowBundle): Promise<{ sentinel: SentinelWorker; stop(): Promise<void> }> {
+async function startBuild(
+  env: TestEnvironment,
+  buildId: string,
+  bundle: WorkflowBundle,
+): Promise<{ sentinel: SentinelWorker; stop(): Promise<void> }> {
   const stack = await sharedStack();
   const sentinel = await createSentinelWorker({
     invariants: env.invariants,
-    temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace, connectionOptions: { address: stack.temporal.address } },
+    temporal: {
+      address: stack.temporal.address,
+      namespace: stack.temporal.namespace,
+      connectionOptions: { address: stack.temporal.address },
+    },
     workflowBundle: bundle,
     localWorkRoot: path.join(suiteDir, 'hosts-work'),
     versioning: { enabled: true, version: { deploymentName: env.invariants.temporal.taskQueue, buildId } },
@@ -54,14 +62,17 @@ async function history(workflowId: string): Promise<HistoryEvent[]> {
 
 /** The build id of every workflow task the execution completed, in order. */
 function buildsOf(events: HistoryEvent[]): string[] {
-  return events.filter((e) => e.workflowTaskCompletedEventAttributes).map((e) => e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(none)');
+  return events
+    .filter((e) => e.workflowTaskCompletedEventAttributes)
+    .map((e) => e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(none)');
 }
 
 function nonDeterminismFailures(events: HistoryEvent[]): HistoryEvent[] {
   return events.filter(
     (e) =>
       e.workflowTaskFailedEventAttributes &&
-      (Number(e.workflowTaskFailedEventAttributes.cause) === NON_DETERMINISTIC_CAUSE || /TMPRL1100|[Nn]ondetermin/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '')),
+      (Number(e.workflowTaskFailedEventAttributes.cause) === NON_DETERMINISTIC_CAUSE ||
+        /TMPRL1100|[Nn]ondetermin/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '')),
   );
 }
 
@@ -73,7 +84,8 @@ function firstCommandEvent(events: HistoryEvent[]): HistoryEvent | undefined {
 
 async function versioningOf(workflowId: string) {
   const client = await temporalClient();
-  const info = (await client.workflow.getHandle(workflowId).describe()).raw.workflowExecutionInfo?.versioningInfo;
+  const info = (await client.workflow.getHandle(workflowId).describe()).raw.workflowExecutionInfo
+    ?.versioningInfo;
   return { behavior: decodeVersioningBehavior(info?.behavior), buildId: info?.deploymentVersion?.buildId };
 }
 
@@ -84,7 +96,10 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
   before(async () => {
     const stack = await sharedStack();
     await stack.bootstrap('local');
-    buildBBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/build-b-workflows'), logger: quietLogger });
+    buildBBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../fixtures/build-b-workflows'),
+      logger: quietLogger,
+    });
   });
 
   it('finishes a run on build A after build B (an incompatible leg) is made current, sends new runs to B and moves the lane to B', async () => {
@@ -109,21 +124,41 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
 
       // The rollout, as docs/versioning.md gives it.
       await promisify(execFile)(temporalBinary(), [
-        'worker', 'deployment', 'set-current-version',
-        '--address', stack.temporal.address, '--namespace', stack.temporal.namespace,
-        '--deployment-name', deploymentName, '--build-id', 'build-b', '--yes',
+        'worker',
+        'deployment',
+        'set-current-version',
+        '--address',
+        stack.temporal.address,
+        '--namespace',
+        stack.temporal.namespace,
+        '--deployment-name',
+        deploymentName,
+        '--build-id',
+        'build-b',
+        '--yes',
       ]);
       for (const target of TARGETS) {
         const leg = await client.workflow.getHandle(legWorkflowId(first.workflowId, target)).describe();
-        assert.equal(leg.status.name, 'RUNNING', `the first run's ${target} leg is still running when build B becomes current`);
+        assert.equal(
+          leg.status.name,
+          'RUNNING',
+          `the first run's ${target} leg is still running when build B becomes current`,
+        );
       }
 
       // Queued behind the first run in the lane, which receives its request on build B.
       const second = await startRun(env, { candidate: await candidate('versioning-b') });
-      await eventually('the second run to wait behind the first at the lane', async () => {
-        const progress = await client.workflow.getHandle(second.workflowId).query(runProgressQuery).catch(() => undefined);
-        return progress?.stage === 'waiting_for_lane' ? true : undefined;
-      }, 60_000);
+      await eventually(
+        'the second run to wait behind the first at the lane',
+        async () => {
+          const progress = await client.workflow
+            .getHandle(second.workflowId)
+            .query(runProgressQuery)
+            .catch(() => undefined);
+          return progress?.stage === 'waiting_for_lane' ? true : undefined;
+        },
+        60_000,
+      );
       release();
       const firstResult = await first.result();
       const secondResult = await second.result();
@@ -140,7 +175,10 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
       }
       for (const target of TARGETS) {
         const events = await history(legWorkflowId(first.workflowId, target));
-        assert.ok(!firstCommandEvent(events)?.timerStartedEventAttributes, `the first run's ${target} leg ran build A's code`);
+        assert.ok(
+          !firstCommandEvent(events)?.timerStartedEventAttributes,
+          `the first run's ${target} leg ran build A's code`,
+        );
       }
 
       // The second run: pinned to B, and its legs ran B's changed code (they start with its timer).
@@ -152,18 +190,29 @@ describe('Worker Versioning: a deploy in the middle of a run', function () {
       }
       for (const target of TARGETS) {
         const events = await history(legWorkflowId(second.workflowId, target));
-        assert.equal(firstCommandEvent(events)?.timerStartedEventAttributes?.startToFireTimeout?.seconds?.toString(), '1', `the second run's ${target} leg ran build B's code`);
+        assert.equal(
+          firstCommandEvent(events)?.timerStartedEventAttributes?.startToFireTimeout?.seconds?.toString(),
+          '1',
+          `the second run's ${target} leg ran build B's code`,
+        );
       }
 
       // The lane: one execution, started on A, moved to B (AUTO_UPGRADE), never failing non-determinism.
-      const lane = await eventually('the lane to record a workflow task on build B', async () => {
-        const events = await history(laneWorkflowId(env.name));
-        return buildsOf(events).includes('build-b') ? events : undefined;
-      }, 60_000);
+      const lane = await eventually(
+        'the lane to record a workflow task on build B',
+        async () => {
+          const events = await history(laneWorkflowId(env.name));
+          return buildsOf(events).includes('build-b') ? events : undefined;
+        },
+        60_000,
+      );
       const laneBuilds = buildsOf(lane);
       assert.equal(laneBuilds[0], 'build-a', 'the lane started on build A');
       const firstB = laneBuilds.indexOf('build-b');
-      assert.ok(laneBuilds.slice(firstB).every((b) => b === 'build-b'), `once on build B the lane stays there (${laneBuilds.join(', ')})`);
+      assert.ok(
+        laneBuilds.slice(firstB).every((b) => b === 'build-b'),
+        `once on build B the lane stays there (${laneBuilds.join(', ')})`,
+      );
       assert.deepEqual(nonDeterminismFailures(lane), [], 'the lane had no non-determinism failure');
       assert.equal((await versioningOf(laneWorkflowId(env.name))).behavior, 'AUTO_UPGRADE');
     } finally {

@@ -11,7 +11,7 @@ import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../de
 import { projectGitHead } from '../../src/worker/versioning';
 import { compose } from './stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export interface ImageCommand {
   command: string[];
@@ -24,7 +24,9 @@ export interface ImageCommand {
  * argument's value (SENTINEL_BUILD_ID: the git sha, as the compose file's
  * build passes it).
  */
-export function imageCommand(buildArgs: Record<string, string> = { SENTINEL_BUILD_ID: projectGitHead() ?? '' }): ImageCommand {
+export function imageCommand(
+  buildArgs: Record<string, string> = { SENTINEL_BUILD_ID: projectGitHead() ?? '' },
+): ImageCommand {
   const text = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
   const runtime = text.slice(text.indexOf('AS runtime'));
   const cmd = /^CMD (\[.*\])$/m.exec(runtime)?.[1];
@@ -54,13 +56,23 @@ export async function startImageWorker(logFile: string, env: Record<string, stri
   const image = imageCommand();
   const metricsAddress = `127.0.0.1:${await freePort()}`;
   const [command, ...args] = image.command;
-  const proc = startProcess(command === 'node' ? process.execPath : command!, args.map((a) => (a.startsWith('dist/') ? path.join(PROJECT_ROOT, a) : a)), logFile, {
-    ...process.env,
-    ...image.env,
-    ...env,
-    // Loopback instead of the image's 0.0.0.0, on a free port.
-    SENTINEL_METRICS_ADDRESS: metricsAddress,
-  });
-  await waitUntil('the worker', async () => readFileSync(logFile, 'utf8').includes('sentinel worker started'), 90_000, proc);
+  const proc = startProcess(
+    command === 'node' ? process.execPath : command!,
+    args.map((a) => (a.startsWith('dist/') ? path.join(PROJECT_ROOT, a) : a)),
+    logFile,
+    {
+      ...process.env,
+      ...image.env,
+      ...env,
+      // Loopback instead of the image's 0.0.0.0, on a free port.
+      SENTINEL_METRICS_ADDRESS: metricsAddress,
+    },
+  );
+  await waitUntil(
+    'the worker',
+    async () => readFileSync(logFile, 'utf8').includes('sentinel worker started'),
+    90_000,
+    proc,
+  );
   return { proc, metricsAddress, stop: (signal = 'SIGTERM') => proc.stop(signal) };
 }

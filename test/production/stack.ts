@@ -26,22 +26,29 @@ import type { TemporalDevServer } from '../../dev/stack/temporal-server';
 import { temporalBinary } from '../../dev/stack/tools';
 import { useStack } from '../support/stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
-export const compose = (): Json => parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.temporal.yml'), 'utf8')) as Json;
+export const compose = (): Json =>
+  parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.temporal.yml'), 'utf8')) as Json;
 
 /** `temporalio/server:1.30.1` → 1.30.1; `postgres:15-bookworm@sha256:…` → 15. */
 export function composeVersions(): { temporal: string; postgresMajor: string } {
   const services = compose().services as Json;
   const temporal = /^temporalio\/server:(\d+\.\d+\.\d+)$/.exec(services.temporal.image)?.[1];
   const postgresMajor = /^postgres:(\d+)[\w.-]*@sha256:[0-9a-f]{64}$/.exec(services.postgresql.image)?.[1];
-  if (!temporal || !postgresMajor) throw new Error(`docker-compose.temporal.yml pins no Temporal or PostgreSQL version (${services.temporal.image}, ${services.postgresql.image})`);
+  if (!temporal || !postgresMajor)
+    throw new Error(
+      `docker-compose.temporal.yml pins no Temporal or PostgreSQL version (${services.temporal.image}, ${services.postgresql.image})`,
+    );
   return { temporal, postgresMajor };
 }
 
 function required(variable: string): string {
   const value = process.env[variable];
-  if (!value) throw new Error(`${variable} is not set: run the tier with \`npm run test:production\` (scripts/test-production.sh)`);
+  if (!value)
+    throw new Error(
+      `${variable} is not set: run the tier with \`npm run test:production\` (scripts/test-production.sh)`,
+    );
   return value;
 }
 
@@ -49,12 +56,18 @@ function required(variable: string): string {
 export function postgresBin(major: string): string {
   const dir = `/usr/lib/postgresql/${major}/bin`;
   const out = spawnSync(path.join(dir, 'postgres'), ['--version'], { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`PostgreSQL ${major} is not installed (${dir}/postgres): apt-get install postgresql-${major}`);
+  if (out.status !== 0)
+    throw new Error(
+      `PostgreSQL ${major} is not installed (${dir}/postgres): apt-get install postgresql-${major}`,
+    );
   return dir;
 }
 
 // PostgreSQL refuses to run as root: its files and process belong to the `postgres` user.
-const asPostgres = (command: string, args: string[]): [string, string[]] => ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', command, ...args]];
+const asPostgres = (command: string, args: string[]): [string, string[]] => [
+  'setpriv',
+  ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', command, ...args],
+];
 
 export interface Postgres {
   port: number;
@@ -70,15 +83,42 @@ export async function startPostgres(logDir: string, major: string): Promise<Post
   const group = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
   chownSync(base, owner, group);
   const passwordFile = path.join(base, 'postgres_password');
-  writeFileSync(passwordFile, `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}\n`, { mode: 0o600 });
+  writeFileSync(passwordFile, `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}\n`, {
+    mode: 0o600,
+  });
   chownSync(passwordFile, owner, group);
   const data = path.join(base, 'data');
-  const [initdb, initArgs] = asPostgres(path.join(bin, 'initdb'), ['-D', data, '-U', 'temporal', '--pwfile', passwordFile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8']);
+  const [initdb, initArgs] = asPostgres(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'temporal',
+    '--pwfile',
+    passwordFile,
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    '-E',
+    'UTF8',
+  ]);
   execFileSync(initdb, initArgs, { stdio: 'ignore' });
   const port = await freePort();
-  const [command, args] = asPostgres(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', base, '-c', 'listen_addresses=127.0.0.1']);
+  const [command, args] = asPostgres(path.join(bin, 'postgres'), [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    base,
+    '-c',
+    'listen_addresses=127.0.0.1',
+  ]);
   const proc = startProcess(command, args, path.join(logDir, 'postgresql.log'));
-  await waitUntil('PostgreSQL', async () => spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0, 60_000, proc);
+  await waitUntil(
+    'PostgreSQL',
+    async () => spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0,
+    60_000,
+    proc,
+  );
   const version = execFileSync(path.join(bin, 'postgres'), ['--version'], { encoding: 'utf8' }).trim();
   return {
     port,
@@ -96,18 +136,33 @@ function adminToolsPath(workDir: string): string {
   const dir = path.join(workDir, 'admin-tools-bin');
   mkdirSync(dir, { recursive: true });
   rmSync(path.join(dir, 'temporal-sql-tool'), { force: true });
-  execFileSync('ln', ['-s', path.join(required('SENTINEL_TEMPORAL_SERVER_DIR'), 'sql'), path.join(dir, 'temporal-sql-tool')]);
+  execFileSync('ln', [
+    '-s',
+    path.join(required('SENTINEL_TEMPORAL_SERVER_DIR'), 'sql'),
+    path.join(dir, 'temporal-sql-tool'),
+  ]);
   // setup-schema.sh only asks `nc -z -w 5 <host> <port>`: answered by bash's /dev/tcp.
-  writeFileSync(path.join(dir, 'nc'), '#!/usr/bin/env bash\nhost="${@: -2:1}" port="${@: -1}"\nexec timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port"\n', { mode: 0o755 });
+  writeFileSync(
+    path.join(dir, 'nc'),
+    '#!/usr/bin/env bash\nhost="${@: -2:1}" port="${@: -1}"\nexec timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port"\n',
+    { mode: 0o755 },
+  );
   rmSync(path.join(dir, 'temporal'), { force: true });
   execFileSync('ln', ['-s', temporalBinary(), path.join(dir, 'temporal')]);
   return dir;
 }
 
 function runScript(script: string, env: NodeJS.ProcessEnv, logFile: string): void {
-  const out = spawnSync('sh', [path.join(PROJECT_ROOT, 'deploy/temporal', script)], { env, encoding: 'utf8', timeout: 300_000 });
+  const out = spawnSync('sh', [path.join(PROJECT_ROOT, 'deploy/temporal', script)], {
+    env,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   writeFileSync(logFile, `${out.stdout ?? ''}${out.stderr ?? ''}`);
-  if (out.status !== 0) throw new Error(`deploy/temporal/${script} failed (exit ${out.status}); see ${logFile}:\n${out.stdout}${out.stderr}`);
+  if (out.status !== 0)
+    throw new Error(
+      `deploy/temporal/${script} failed (exit ${out.status}); see ${logFile}:\n${out.stdout}${out.stderr}`,
+    );
 }
 
 /** A free loopback port below the ephemeral range (which starts at 32768 on Linux). */
@@ -134,7 +189,8 @@ export interface ProductionTemporal extends TemporalDevServer {
 async function startTemporalServer(workDir: string, postgres: Postgres): Promise<ProductionTemporal> {
   const serverDir = required('SENTINEL_TEMPORAL_SERVER_DIR');
   const bin = path.join(serverDir, 'server');
-  const version = /version (\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  const version =
+    /version (\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
   const password = readFileSync(postgres.passwordFile, 'utf8').trim();
   // The cluster-membership table keeps ports as smallint: every port stays below 32768.
   const ports: number[] = [];
@@ -142,13 +198,34 @@ async function startTemporalServer(workDir: string, postgres: Postgres): Promise
     const p = await freeLowPort();
     if (!ports.includes(p)) ports.push(p);
   }
-  const [frontend, frontendMembership, frontendHttp, history, historyMembership, matching, matchingMembership, worker, workerMembership, metrics] = ports as [
-    number, number, number, number, number, number, number, number, number, number,
-  ];
+  const [
+    frontend,
+    frontendMembership,
+    frontendHttp,
+    history,
+    historyMembership,
+    matching,
+    matchingMembership,
+    worker,
+    workerMembership,
+    metrics,
+  ] = ports as [number, number, number, number, number, number, number, number, number, number];
   const store = (db: string, conns: number) => ({
-    sql: { pluginName: 'postgres12', databaseName: db, connectAddr: `127.0.0.1:${postgres.port}`, connectProtocol: 'tcp', user: 'temporal', password, maxConns: conns, maxIdleConns: conns, maxConnLifetime: '1h' },
+    sql: {
+      pluginName: 'postgres12',
+      databaseName: db,
+      connectAddr: `127.0.0.1:${postgres.port}`,
+      connectProtocol: 'tcp',
+      user: 'temporal',
+      password,
+      maxConns: conns,
+      maxIdleConns: conns,
+      maxConnLifetime: '1h',
+    },
   });
-  const rpc = (grpcPort: number, membershipPort: number, extra: Json = {}) => ({ rpc: { grpcPort, membershipPort, bindOnLocalHost: true, ...extra } });
+  const rpc = (grpcPort: number, membershipPort: number, extra: Json = {}) => ({
+    rpc: { grpcPort, membershipPort, bindOnLocalHost: true, ...extra },
+  });
   // The shape of the server image's config for DB=postgres12 (NUM_HISTORY_SHARDS 4), on loopback ports.
   const config = {
     log: { stdout: true, level: 'warn' },
@@ -156,11 +233,16 @@ async function startTemporalServer(workDir: string, postgres: Postgres): Promise
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: 4,
-      datastores: { 'postgres-default': store('temporal', 20), 'postgres-visibility': store('temporal_visibility', 10) },
+      datastores: {
+        'postgres-default': store('temporal', 20),
+        'postgres-visibility': store('temporal_visibility', 10),
+      },
     },
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
-      metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${metrics}` } },
+      metrics: {
+        prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${metrics}` },
+      },
     },
     services: {
       frontend: rpc(frontend, frontendMembership, { httpPort: frontendHttp }),
@@ -173,11 +255,21 @@ async function startTemporalServer(workDir: string, postgres: Postgres): Promise
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${frontend}` } },
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${frontend}`,
+        },
+      },
     },
     dcRedirectionPolicy: { policy: 'noop' },
     // The compose's DYNAMIC_CONFIG_FILE_PATH.
-    dynamicConfigClient: { filepath: path.join(PROJECT_ROOT, 'deploy/temporal/dynamicconfig.yaml'), pollInterval: '10s' },
+    dynamicConfigClient: {
+      filepath: path.join(PROJECT_ROOT, 'deploy/temporal/dynamicconfig.yaml'),
+      pollInterval: '10s',
+    },
   };
   const configFile = path.join(workDir, 'temporal-server.yaml');
   writeFileSync(configFile, stringify(config), { mode: 0o600 });
@@ -191,7 +283,11 @@ async function startTemporalServer(workDir: string, postgres: Postgres): Promise
       return proc!;
     },
     async start() {
-      proc = startProcess(bin, ['--config-file', configFile, '--allow-no-auth', 'start'], path.join(workDir, 'temporal-server.log'));
+      proc = startProcess(
+        bin,
+        ['--config-file', configFile, '--allow-no-auth', 'start'],
+        path.join(workDir, 'temporal-server.log'),
+      );
       await waitUntil(
         'Temporal server',
         async () => {
@@ -257,21 +353,29 @@ export function useProductionStack(): void {
       const tools = adminToolsPath(workDir);
       const PATH = `${tools}${path.delimiter}${process.env.PATH ?? ''}`;
       const schema = compose().services['temporal-schema'].environment as Json;
-      runScript('setup-schema.sh', {
-        ...process.env,
-        PATH,
-        POSTGRES_SEEDS: '127.0.0.1',
-        DB_PORT: String(postgres.port),
-        POSTGRES_USER: schema.POSTGRES_USER,
-        POSTGRES_PASSWORD_FILE: postgres.passwordFile,
-        TEMPORAL_SCHEMA_DIR: required('TEMPORAL_SCHEMA_DIR'),
-      }, path.join(workDir, 'setup-schema.log'));
+      runScript(
+        'setup-schema.sh',
+        {
+          ...process.env,
+          PATH,
+          POSTGRES_SEEDS: '127.0.0.1',
+          DB_PORT: String(postgres.port),
+          POSTGRES_USER: schema.POSTGRES_USER,
+          POSTGRES_PASSWORD_FILE: postgres.passwordFile,
+          TEMPORAL_SCHEMA_DIR: required('TEMPORAL_SCHEMA_DIR'),
+        },
+        path.join(workDir, 'setup-schema.log'),
+      );
       const temporal = await startTemporalServer(workDir, postgres);
       const setup = compose().services['temporal-setup'].environment as Json;
       // The compose file restarts this one-shot on failure (a namespace just created is not served at once): so does this.
       for (let attempt = 1; ; attempt++) {
         try {
-          runScript('setup-namespace.sh', { ...process.env, ...setup, PATH, TEMPORAL_ADDRESS: temporal.address }, path.join(workDir, `setup-namespace-${attempt}.log`));
+          runScript(
+            'setup-namespace.sh',
+            { ...process.env, ...setup, PATH, TEMPORAL_ADDRESS: temporal.address },
+            path.join(workDir, `setup-namespace-${attempt}.log`),
+          );
           break;
         } catch (err) {
           if (attempt >= 5) throw err;
@@ -298,4 +402,3 @@ export function useProductionStack(): void {
     }
   });
 }
-

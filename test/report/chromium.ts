@@ -3,7 +3,7 @@
  * few calls the tests use typed here: playwright's own typings need the DOM
  * library, which the project's Node-only type check does not include.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
+
 import { createRequire } from 'node:module';
 
 export interface Locator {
@@ -33,7 +33,9 @@ export interface Browser {
 }
 
 export function launchChromium(executablePath: string): Promise<Browser> {
-  const { chromium } = createRequire(__filename)('playwright-core') as { chromium: { launch(options: Record<string, unknown>): Promise<Browser> } };
+  const { chromium } = createRequire(__filename)('playwright-core') as {
+    chromium: { launch(options: Record<string, unknown>): Promise<Browser> };
+  };
   // --no-sandbox: the suite runs as root on CI machines, where chromium's sandbox refuses to start.
   return chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
 }

@@ -28,7 +28,7 @@ export async function sentinelReport(args: string[], env: NodeJS.ProcessEnv = {}
 }
 
 /** The fixture's packs, read without the report's code. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export function fixturePacks(dir = FIXTURE): any[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))

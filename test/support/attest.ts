@@ -8,7 +8,11 @@ import { aws } from './aws';
 import type { TestEnvironment } from './invariants';
 
 /** `overrides` change the proof for tests of refusals (another key, another environment, a FAILED result). */
-export async function attestAsPassed(env: TestEnvironment, reference: string, overrides: Partial<AttestRunRequest> = {}): Promise<void> {
+export async function attestAsPassed(
+  env: TestEnvironment,
+  reference: string,
+  overrides: Partial<AttestRunRequest> = {},
+): Promise<void> {
   const settings = env.invariants.environments[env.name]!;
   await attestRun(aws, {
     environment: env.name,

@@ -47,7 +47,16 @@ export function iamAction(prefix: string, operation: string): string {
 /** `EC2.RunInstances` (AwsClients.callCounts keys) as an IAM action. */
 export function iamActionOfCall(call: string): string {
   const [service, operation] = call.split('.') as [string, string];
-  const prefix = { EC2: 'ec2', SSM: 'ssm', S3: 's3', IAM: 'iam', STS: 'sts', KMS: 'kms', COGNITO: 'cognito-idp', 'COGNITO-IDP': 'cognito-idp' }[service.toUpperCase()];
+  const prefix = {
+    EC2: 'ec2',
+    SSM: 'ssm',
+    S3: 's3',
+    IAM: 'iam',
+    STS: 'sts',
+    KMS: 'kms',
+    COGNITO: 'cognito-idp',
+    'COGNITO-IDP': 'cognito-idp',
+  }[service.toUpperCase()];
   if (!prefix) throw new Error(`no IAM prefix known for the AwsClients service ${service}`);
   return iamAction(prefix, operation);
 }
@@ -63,10 +72,13 @@ function resolveModule(from: string, specifier: string): string | undefined {
 /** Relative modules a file loads at run time (type-only imports are left out). */
 function runtimeImports(file: string, text: string): string[] {
   const specifiers: string[] = [];
-  for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+  for (const m of text.matchAll(
+    /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm,
+  )) {
     if (!m[2]) specifiers.push(m[3]!);
   }
-  for (const m of text.matchAll(/(?:require|import)\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) specifiers.push(m[1]!);
+  for (const m of text.matchAll(/(?:require|import)\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g))
+    specifiers.push(m[1]!);
   return specifiers.map((s) => resolveModule(file, s)).filter((f): f is string => f !== undefined);
 }
 
@@ -75,7 +87,10 @@ function commandsIn(text: string): Array<[string, string]> {
   const imported = new Map<string, string>(); // local name -> package
   for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"]@aws-sdk\/(client-[a-z0-9-]+)['"]/g)) {
     for (const part of m[1]!.split(',')) {
-      const [name, alias] = part.replace(/\btype\s+/, '').trim().split(/\s+as\s+/);
+      const [name, alias] = part
+        .replace(/\btype\s+/, '')
+        .trim()
+        .split(/\s+as\s+/);
       if (name && /Command$/.test(name)) imported.set((alias ?? name).trim(), `${m[2]}:${name.trim()}`);
     }
   }
@@ -106,7 +121,10 @@ export function awsActionsReachableFrom(entry: string): DerivedActions {
     const text = readFileSync(file, 'utf8');
     for (const [pkg, operation] of commandsIn(text)) {
       const prefix = IAM_PREFIX[pkg];
-      if (!prefix) throw new Error(`${path.relative(PROJECT_ROOT, file)} calls @aws-sdk/${pkg}: add its IAM prefix to IAM_PREFIX in test/support/aws-actions.ts`);
+      if (!prefix)
+        throw new Error(
+          `${path.relative(PROJECT_ROOT, file)} calls @aws-sdk/${pkg}: add its IAM prefix to IAM_PREFIX in test/support/aws-actions.ts`,
+        );
       const action = iamAction(prefix, operation);
       for (const a of [action, ...(IMPLIED_ACTIONS[action] ?? [])]) {
         if (!actions.has(a)) actions.set(a, new Set());

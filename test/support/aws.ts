@@ -11,7 +11,9 @@ export const REGION = 'us-west-2';
 export const aws = new AwsClients();
 
 export async function instancesTagged(key: string, value: string): Promise<Instance[]> {
-  const out = await aws.ec2(REGION).send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${key}`, Values: [value] }] }));
+  const out = await aws
+    .ec2(REGION)
+    .send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${key}`, Values: [value] }] }));
   return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
 }
 
@@ -25,7 +27,9 @@ export async function parameterValue(name: string): Promise<string | undefined> 
 }
 
 export async function putParameter(name: string, value: string): Promise<void> {
-  await aws.ssm(REGION).send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true }));
+  await aws
+    .ssm(REGION)
+    .send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true }));
 }
 
 export const REPOSITORY = 'ghcr.io/iangreen74/radix-cluster-agent';
@@ -36,9 +40,16 @@ export const REPOSITORY = 'ghcr.io/iangreen74/radix-cluster-agent';
  * (SENTINEL_REGISTRY_URL) and referenced by the digest the push produced.
  * Each image is built (config `created`) after the one pushed before it.
  */
-export async function candidate(seed: string, repository = REPOSITORY, options: { tag?: string; revision?: string; created?: Date } = {}): Promise<string> {
+export async function candidate(
+  seed: string,
+  repository = REPOSITORY,
+  options: { tag?: string; revision?: string; created?: Date } = {},
+): Promise<string> {
   const stack = await sharedStack();
-  const { digest } = await pushImage(stack.registry.url, registryEndpoint(repository).name, { seed, ...options });
+  const { digest } = await pushImage(stack.registry.url, registryEndpoint(repository).name, {
+    seed,
+    ...options,
+  });
   return `${repository}@${digest}`;
 }
 

@@ -9,13 +9,22 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   /** stdout parsed, when the command ran with --json. */
-  json?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json?: any;
 }
 
-export async function sentinel(args: string[], invariantsFile?: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function sentinel(
+  args: string[],
+  invariantsFile?: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliRun> {
   const stack = await sharedStack();
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'sentinel.js'), ...args], {
-    env: { ...process.env, ...stack.env, ...(invariantsFile ? { SENTINEL_INVARIANTS: invariantsFile } : {}), ...env },
+    env: {
+      ...process.env,
+      ...stack.env,
+      ...(invariantsFile ? { SENTINEL_INVARIANTS: invariantsFile } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -40,7 +49,9 @@ export function sentinelCli(args: string[], env: NodeJS.ProcessEnv = {}): Promis
 }
 
 /** The one JSON document `--json` printed on stdout, or an error that shows what was printed. */
-export function jsonOf(run: CliRun): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function jsonOf(run: CliRun): any {
   if (run.json !== undefined) return run.json;
-  throw new Error(`stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  throw new Error(
+    `stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`,
+  );
 }

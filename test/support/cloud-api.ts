@@ -32,7 +32,15 @@ export interface TestCloudApi {
 export interface HealthReport {
   status: string;
   approvedDigest: { reads: number; hits: number; shared: number; misses: number; cacheTtlMs: number };
-  attestation: { required: boolean; kmsKeyId: string; verifications?: number; passed?: number; refused?: number; unavailable?: number; registryRequests: number };
+  attestation: {
+    required: boolean;
+    kmsKeyId: string;
+    verifications?: number;
+    passed?: number;
+    refused?: number;
+    unavailable?: number;
+    registryRequests: number;
+  };
   awsCalls: Record<string, number>;
 }
 
@@ -42,7 +50,10 @@ function installerUrl(base: string, query: Record<string, string>): string {
 }
 
 /** The service in this process, on a free loopback port. */
-export async function startTestCloudApi(env: TestEnvironment, options: { grantKey?: Uint8Array; cache?: boolean } = {}): Promise<TestCloudApi> {
+export async function startTestCloudApi(
+  env: TestEnvironment,
+  options: { grantKey?: Uint8Array; cache?: boolean } = {},
+): Promise<TestCloudApi> {
   await sharedStack(); // AWS_ENDPOINT_URL points at the suite's moto_server from here on
   const aws = new AwsClients();
   const logs: string[] = [];
@@ -83,12 +94,28 @@ export interface CloudApiProcess {
 }
 
 /** `npm run cloud-api -- --env <env> --port 0` as its own process, with extra variables (e.g. another AWS endpoint). */
-export async function startCloudApiProcess(env: TestEnvironment, vars: Record<string, string>, logName: string): Promise<CloudApiProcess> {
+export async function startCloudApiProcess(
+  env: TestEnvironment,
+  vars: Record<string, string>,
+  logName: string,
+): Promise<CloudApiProcess> {
   const stack = await sharedStack();
   const logFile = path.join(suiteDir, `${logName}.log`);
   const proc = startProcess(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cloud-api/main.ts'), '--env', env.name, '--invariants', env.file, '--host', '127.0.0.1', '--port', '0'],
+    [
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'src/cloud-api/main.ts'),
+      '--env',
+      env.name,
+      '--invariants',
+      env.file,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+    ],
     logFile,
     { ...process.env, ...stack.env, ...vars },
   );
@@ -96,7 +123,9 @@ export async function startCloudApiProcess(env: TestEnvironment, vars: Record<st
   await waitUntil(
     'cloud-api process',
     async () => {
-      const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"cloud-api listening"'));
+      const line = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"cloud-api listening"'));
       if (line) url = (JSON.parse(line) as { url: string }).url;
       return url !== '';
     },

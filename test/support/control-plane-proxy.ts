@@ -32,35 +32,45 @@ export async function startControlPlaneProxy(upstream: string): Promise<ControlP
   const rules: Array<ControlPlaneRule & { applied: number }> = [];
   const requests: ControlPlaneProxy['requests'] = [];
   const sockets = new Set<import('node:net').Socket>();
-  const server = http.createServer(asyncHandler(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
-    const path = req.url ?? '/';
-    requests.push({ method: req.method ?? 'GET', path, at: Date.now() });
-    const rule = rules.find((r) => r.method === req.method && r.path.test(path) && (r.times === undefined || r.applied < r.times));
-    if (rule) rule.applied += 1;
-    if (rule?.holdMs) await new Promise((r) => setTimeout(r, rule.holdMs).unref());
-    // A caller that went away meanwhile (its worker was killed): the request is lost, as on a real network.
-    if (res.destroyed || req.socket.destroyed) return;
-    if (rule?.status) {
-      res.writeHead(rule.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ message: `control plane proxy: answered ${rule.status}` }));
-      return;
-    }
-    const out = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path, headers: { ...req.headers, host: target.host, 'content-length': String(body.length) } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    out.on('error', (err) => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end(String(err));
-    });
-    out.end(body);
-  }));
+  const server = http.createServer(
+    asyncHandler(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      const path = req.url ?? '/';
+      requests.push({ method: req.method ?? 'GET', path, at: Date.now() });
+      const rule = rules.find(
+        (r) => r.method === req.method && r.path.test(path) && (r.times === undefined || r.applied < r.times),
+      );
+      if (rule) rule.applied += 1;
+      if (rule?.holdMs) await new Promise((r) => setTimeout(r, rule.holdMs).unref());
+      // A caller that went away meanwhile (its worker was killed): the request is lost, as on a real network.
+      if (res.destroyed || req.socket.destroyed) return;
+      if (rule?.status) {
+        res.writeHead(rule.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: `control plane proxy: answered ${rule.status}` }));
+        return;
+      }
+      const out = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path,
+          headers: { ...req.headers, host: target.host, 'content-length': String(body.length) },
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      out.on('error', (err) => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end(String(err));
+      });
+      out.end(body);
+    }),
+  );
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -35,7 +35,8 @@ export const EC2_ERRORS = {
   /** EC2's eventual consistency: an instance launched a moment ago is not visible to every call yet. */
   'InvalidInstanceID.NotFound': {
     status: 400,
-    message: (_type: string, _zone: string, params?: URLSearchParams) => `The instance ID '${params?.get('InstanceId.1') ?? 'unknown'}' does not exist`,
+    message: (_type: string, _zone: string, params?: URLSearchParams) =>
+      `The instance ID '${params?.get('InstanceId.1') ?? 'unknown'}' does not exist`,
   },
 } as const;
 
@@ -76,7 +77,8 @@ export interface Ec2FaultRule {
 }
 
 /** A DescribeInstances answer with no instances. */
-export const EMPTY_DESCRIBE_INSTANCES = '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>00000000-0000-0000-0000-000000000000</requestId><reservationSet/></DescribeInstancesResponse>';
+export const EMPTY_DESCRIBE_INSTANCES =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>00000000-0000-0000-0000-000000000000</requestId><reservationSet/></DescribeInstancesResponse>';
 
 export interface Ec2FaultProxy {
   /** http://127.0.0.1:<port>, for AWS_ENDPOINT_URL_EC2. */
@@ -91,7 +93,8 @@ export interface Ec2FaultProxy {
 }
 
 export const instanceTypeOf = (p: URLSearchParams): string | null => p.get('InstanceType');
-export const subnetOf = (p: URLSearchParams): string | null => p.get('SubnetId') ?? p.get('NetworkInterface.1.SubnetId');
+export const subnetOf = (p: URLSearchParams): string | null =>
+  p.get('SubnetId') ?? p.get('NetworkInterface.1.SubnetId');
 
 export interface Ec2FaultProxyOptions {
   /** moto_server's endpoint, e.g. http://127.0.0.1:5000. */
@@ -121,10 +124,16 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
   const idempotency = options.clientTokenIdempotency ?? true;
   const rules: Array<Ec2FaultRule & { applied: number }> = [];
   const calls: Ec2Call[] = [];
-  const launches = new Map<string, { fingerprint: string; status: number; headers: http.IncomingHttpHeaders; body: Buffer }>();
+  const launches = new Map<
+    string,
+    { fingerprint: string; status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+  >();
   const sockets = new Set<import('node:net').Socket>();
 
-  function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  function forward(
+    req: http.IncomingMessage,
+    body: Buffer,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const out = http.request(
         {
@@ -137,7 +146,9 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
           res.on('error', reject);
         },
       );
@@ -146,72 +157,102 @@ export async function startEc2FaultProxy(options: Ec2FaultProxyOptions): Promise
     });
   }
 
-  function send(res: http.ServerResponse, status: number, headers: http.IncomingHttpHeaders, body: Buffer | string): void {
+  function send(
+    res: http.ServerResponse,
+    status: number,
+    headers: http.IncomingHttpHeaders,
+    body: Buffer | string,
+  ): void {
     const { 'transfer-encoding': _te, connection: _c, 'content-length': _cl, ...rest } = headers;
     res.writeHead(status, { ...rest, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
 
-  const server = http.createServer(asyncHandler(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
-    const params = new URLSearchParams(body.toString('utf8'));
-    const action = params.get('Action') ?? '';
-    const call: Ec2Call = { action, params, at: Date.now(), status: 0 };
-    calls.push(call);
-    try {
-      const rule = rules.find((r) => r.action === action && (r.times === undefined || r.applied < r.times) && (!r.match || r.match(params)));
-      if (rule) rule.applied += 1;
+  const server = http.createServer(
+    asyncHandler(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action = params.get('Action') ?? '';
+      const call: Ec2Call = { action, params, at: Date.now(), status: 0 };
+      calls.push(call);
+      try {
+        const rule = rules.find(
+          (r) =>
+            r.action === action &&
+            (r.times === undefined || r.applied < r.times) &&
+            (!r.match || r.match(params)),
+        );
+        if (rule) rule.applied += 1;
 
-      if (rule?.error) {
-        if (rule.holdMs) await sleep(rule.holdMs);
-        const spec = EC2_ERRORS[rule.error];
-        call.status = spec.status;
-        call.injected = rule.error;
-        send(res, spec.status, { 'content-type': 'text/xml;charset=UTF-8' }, errorXml(rule.error, spec.message(instanceTypeOf(params) ?? 'unknown', rule.zone ?? 'the requested zone', params)));
-        return;
-      }
-
-      if (rule?.answer !== undefined) {
-        if (rule.holdMs) await sleep(rule.holdMs);
-        call.status = 200;
-        call.injected = 'answer';
-        send(res, 200, { 'content-type': 'text/xml;charset=UTF-8' }, rule.answer);
-        return;
-      }
-
-      const token = action === 'RunInstances' && idempotency ? params.get('ClientToken') : null;
-      const earlier = token ? launches.get(token) : undefined;
-      if (earlier) {
-        // EC2 answers a repeated token with the original launch, whatever has happened to it since.
-        if (earlier.fingerprint !== launchFingerprint(params)) {
-          call.status = 400;
-          call.injected = 'IdempotentParameterMismatch';
-          send(res, 400, { 'content-type': 'text/xml;charset=UTF-8' }, errorXml('IdempotentParameterMismatch', `The client token you have provided is associated with a resource that is already deleted or has different parameters. Please use a different client token.`));
+        if (rule?.error) {
+          if (rule.holdMs) await sleep(rule.holdMs);
+          const spec = EC2_ERRORS[rule.error];
+          call.status = spec.status;
+          call.injected = rule.error;
+          send(
+            res,
+            spec.status,
+            { 'content-type': 'text/xml;charset=UTF-8' },
+            errorXml(
+              rule.error,
+              spec.message(instanceTypeOf(params) ?? 'unknown', rule.zone ?? 'the requested zone', params),
+            ),
+          );
           return;
         }
-        call.status = earlier.status;
-        call.replayedClientToken = true;
-        send(res, earlier.status, earlier.headers, earlier.body);
-        return;
-      }
 
-      if (rule?.holdMs && rule.holdWhere === 'before') await sleep(rule.holdMs);
-      const answer = await forward(req, body);
-      if (token && answer.status === 200) launches.set(token, { fingerprint: launchFingerprint(params), ...answer });
-      if (rule?.dropAnswer) {
-        req.socket.destroy();
-        return;
+        if (rule?.answer !== undefined) {
+          if (rule.holdMs) await sleep(rule.holdMs);
+          call.status = 200;
+          call.injected = 'answer';
+          send(res, 200, { 'content-type': 'text/xml;charset=UTF-8' }, rule.answer);
+          return;
+        }
+
+        const token = action === 'RunInstances' && idempotency ? params.get('ClientToken') : null;
+        const earlier = token ? launches.get(token) : undefined;
+        if (earlier) {
+          // EC2 answers a repeated token with the original launch, whatever has happened to it since.
+          if (earlier.fingerprint !== launchFingerprint(params)) {
+            call.status = 400;
+            call.injected = 'IdempotentParameterMismatch';
+            send(
+              res,
+              400,
+              { 'content-type': 'text/xml;charset=UTF-8' },
+              errorXml(
+                'IdempotentParameterMismatch',
+                `The client token you have provided is associated with a resource that is already deleted or has different parameters. Please use a different client token.`,
+              ),
+            );
+            return;
+          }
+          call.status = earlier.status;
+          call.replayedClientToken = true;
+          send(res, earlier.status, earlier.headers, earlier.body);
+          return;
+        }
+
+        if (rule?.holdMs && rule.holdWhere === 'before') await sleep(rule.holdMs);
+        const answer = await forward(req, body);
+        if (token && answer.status === 200)
+          launches.set(token, { fingerprint: launchFingerprint(params), ...answer });
+        if (rule?.dropAnswer) {
+          req.socket.destroy();
+          return;
+        }
+        if (rule?.holdMs && rule.holdWhere !== 'before') await sleep(rule.holdMs);
+        call.status = answer.status;
+        send(res, answer.status, answer.headers, answer.body);
+      } catch (err) {
+        call.status = 502;
+        if (!res.headersSent)
+          send(res, 502, { 'content-type': 'text/plain' }, `ec2 fault proxy: ${String(err)}`);
       }
-      if (rule?.holdMs && rule.holdWhere !== 'before') await sleep(rule.holdMs);
-      call.status = answer.status;
-      send(res, answer.status, answer.headers, answer.body);
-    } catch (err) {
-      call.status = 502;
-      if (!res.headersSent) send(res, 502, { 'content-type': 'text/plain' }, `ec2 fault proxy: ${String(err)}`);
-    }
-  }));
+    }),
+  );
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -39,7 +39,14 @@ export interface GrpcFaultProxy {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 function forwardable(headers: http2.IncomingHttpHeaders, keepPseudo: string[]): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = {};
@@ -54,7 +61,7 @@ function forwardable(headers: http2.IncomingHttpHeaders, keepPseudo: string[]): 
 /** The protobuf bytes of a gRPC request body: length-prefixed messages, each gzip-compressed when its flag says so. */
 function messages(body: Buffer, encoding: string | undefined): Buffer {
   const out: Buffer[] = [];
-  for (let at = 0; at + 5 <= body.length; ) {
+  for (let at = 0; at + 5 <= body.length;) {
     const compressed = body[at] === 1;
     const length = body.readUInt32BE(at + 1);
     const message = body.subarray(at + 5, at + 5 + length);
@@ -65,7 +72,9 @@ function messages(body: Buffer, encoding: string | undefined): Buffer {
 }
 
 function matches(match: CallMatch, method: string, message: Buffer): boolean {
-  return match.method === method && (match.bodyIncludes === undefined || message.includes(match.bodyIncludes));
+  return (
+    match.method === method && (match.bodyIncludes === undefined || message.includes(match.bodyIncludes))
+  );
 }
 
 export async function startGrpcFaultProxy(upstreamAddress: string): Promise<GrpcFaultProxy> {
@@ -93,7 +102,10 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
     s.on('close', () => clients.delete(s));
   });
   server.on('stream', (stream, headers) => {
-    const method = String(headers[':path'] ?? '').split('/').pop() ?? '';
+    const method =
+      String(headers[':path'] ?? '')
+        .split('/')
+        .pop() ?? '';
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('error', () => undefined);
@@ -104,7 +116,12 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
         injected.set(method, (injected.get(method) ?? 0) + 1);
         if (!stream.destroyed) {
           stream.respond(
-            { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(error.code), 'grpc-message': encodeURIComponent(error.message) },
+            {
+              ':status': 200,
+              'content-type': 'application/grpc',
+              'grpc-status': String(error.code),
+              'grpc-message': encodeURIComponent(error.message),
+            },
             { endStream: true },
           );
         }
@@ -128,7 +145,10 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
         trailersOnly = answer['grpc-status'] !== undefined;
         deliver(() => {
           if (stream.destroyed) return;
-          stream.respond(forwardable(answer, [':status']), trailersOnly ? { endStream: true } : { waitForTrailers: true });
+          stream.respond(
+            forwardable(answer, [':status']),
+            trailersOnly ? { endStream: true } : { waitForTrailers: true },
+          );
         });
       });
       request.on('data', (chunk: Buffer) => deliver(() => !stream.destroyed && stream.write(chunk)));
@@ -138,11 +158,15 @@ export async function startGrpcFaultProxy(upstreamAddress: string): Promise<Grpc
       request.on('end', () =>
         deliver(() => {
           if (trailersOnly || stream.destroyed || stream.closed) return;
-          stream.once('wantTrailers', () => stream.sendTrailers(forwardable(trailers ?? { 'grpc-status': '0' }, [])));
+          stream.once('wantTrailers', () =>
+            stream.sendTrailers(forwardable(trailers ?? { 'grpc-status': '0' }, [])),
+          );
           stream.end();
         }),
       );
-      request.on('error', () => deliver(() => !stream.destroyed && stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR)));
+      request.on('error', () =>
+        deliver(() => !stream.destroyed && stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR)),
+      );
       // The caller gave up (a poll cancelled at shutdown): so does the server.
       stream.on('close', () => {
         if (!request.closed) request.close(http2.constants.NGHTTP2_CANCEL);

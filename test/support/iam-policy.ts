@@ -9,10 +9,14 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../src/config/load';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 export const TEMPLATE_FILE = path.join(PROJECT_ROOT, 'infra', 'sentinel-iam.yaml');
-export const PSEUDO = { 'AWS::Region': 'us-west-2', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws' } as const;
+export const PSEUDO = {
+  'AWS::Region': 'us-west-2',
+  'AWS::AccountId': '123456789012',
+  'AWS::Partition': 'aws',
+} as const;
 
 export interface Statement {
   Sid?: string;
@@ -34,7 +38,8 @@ export function loadTemplate(overrides: Record<string, string | string[]> = {}):
   const parameters: Record<string, string | string[]> = {};
   for (const [name, spec] of Object.entries<Json>(raw.Parameters ?? {})) {
     const value = overrides[name] ?? spec.Default;
-    parameters[name] = spec.Type === 'CommaDelimitedList' && typeof value === 'string' ? value.split(',') : value;
+    parameters[name] =
+      spec.Type === 'CommaDelimitedList' && typeof value === 'string' ? value.split(',') : value;
   }
   const conditions: Record<string, boolean> = {};
   const resolve = (node: Json): Json => {
@@ -52,7 +57,8 @@ export function loadTemplate(overrides: Record<string, string | string[]> = {}):
       if (k === 'Fn::Sub') {
         const [text, vars] = Array.isArray(v) ? [v[0], resolve(v[1])] : [v, {}];
         return String(text).replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
-          const value = vars[name] ?? (name in PSEUDO ? PSEUDO[name as keyof typeof PSEUDO] : parameters[name]);
+          const value =
+            vars[name] ?? (name in PSEUDO ? PSEUDO[name as keyof typeof PSEUDO] : parameters[name]);
           if (value === undefined) throw new Error(`Fn::Sub: unknown \${${name}}`);
           return Array.isArray(value) ? value.join(',') : String(value);
         });
@@ -64,7 +70,8 @@ export function loadTemplate(overrides: Record<string, string | string[]> = {}):
     }
     return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolve(value)]));
   };
-  for (const [name, expression] of Object.entries<Json>(raw.Conditions ?? {})) conditions[name] = resolve(expression) as boolean;
+  for (const [name, expression] of Object.entries<Json>(raw.Conditions ?? {}))
+    conditions[name] = resolve(expression) as boolean;
   const asList = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : [String(value)]);
   const statements = (doc: Json): Statement[] =>
     (doc.Statement as Json[]).map((s) => ({ ...s, Action: asList(s.Action), Resource: asList(s.Resource) }));
@@ -73,7 +80,8 @@ export function loadTemplate(overrides: Record<string, string | string[]> = {}):
     const props = resolve(resource.Properties);
     if (resource.Type === 'AWS::IAM::ManagedPolicy') policies[logicalId] = statements(props.PolicyDocument);
     if (resource.Type === 'AWS::IAM::Role') {
-      for (const inline of props.Policies ?? []) policies[`${logicalId}/${inline.PolicyName}`] = statements(inline.PolicyDocument);
+      for (const inline of props.Policies ?? [])
+        policies[`${logicalId}/${inline.PolicyName}`] = statements(inline.PolicyDocument);
     }
   }
   return { raw, parameters, policies };
@@ -81,7 +89,13 @@ export function loadTemplate(overrides: Record<string, string | string[]> = {}):
 
 /** IAM wildcard match: `*` any run of characters, `?` one; case-insensitive for actions. */
 export function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, ignoreCase ? 'i' : '');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    ignoreCase ? 'i' : '',
+  );
   return re.test(value);
 }
 

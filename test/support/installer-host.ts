@@ -67,12 +67,21 @@ export async function runOnHost(script: string, options: HostOptions = {}): Prom
   mkdirSync(bin);
   const log = path.join(dir, 'calls.log');
   if (!options.noDocker) {
-    stub(bin, 'docker', log, `case "$1" in pull) exit ${options.dockerPullExit ?? 0} ;; run) exit ${options.dockerRunExit ?? 0} ;; esac`);
+    stub(
+      bin,
+      'docker',
+      log,
+      `case "$1" in pull) exit ${options.dockerPullExit ?? 0} ;; run) exit ${options.dockerRunExit ?? 0} ;; esac`,
+    );
   }
   stub(bin, 'curl', log, `exit ${options.curlExit ?? 0}`);
   if (options.nvidia) stub(bin, 'nvidia-smi', log, '');
 
-  const child = spawn('/bin/sh', ['-s'], { cwd: dir, env: { PATH: bin, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('/bin/sh', ['-s'], {
+    cwd: dir,
+    env: { PATH: bin, HOME: dir },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -21,7 +21,7 @@ export interface TestEnvironment {
   evidenceDir: string;
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export function testEnvironment(slug: string, edit?: (env: Json, file: Json) => void): TestEnvironment {
   counter += 1;
@@ -30,7 +30,9 @@ export function testEnvironment(slug: string, edit?: (env: Json, file: Json) => 
   const hostsDir = path.join(dir, 'hosts');
   const evidenceDir = path.join(dir, 'evidence');
   mkdirSync(dir, { recursive: true });
-  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, { recursive: true });
+  cpSync(path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'simulated-hosts'), hostsDir, {
+    recursive: true,
+  });
 
   const file = parse(readFileSync(DEFAULT_INVARIANTS_PATH, 'utf8'), { merge: true }) as Json;
   delete file['x-gpu-targets'];
@@ -47,20 +49,28 @@ export function testEnvironment(slug: string, edit?: (env: Json, file: Json) => 
 }
 
 /** Makes a simulated host's recorded tool answer differently (e.g. a broken driver). */
-export function recordTool(hostsDir: string, host: string, tool: string, record: { cmd: string; out?: string; err?: string; exit?: number; delaySeconds?: number }, name = 'override'): void {
+export function recordTool(
+  hostsDir: string,
+  host: string,
+  tool: string,
+  record: { cmd: string; out?: string; err?: string; exit?: number; delaySeconds?: number },
+  name = 'override',
+): void {
   const dir = path.join(hostsDir, host, 'recordings', tool);
   mkdirSync(dir, { recursive: true });
   // Replaces any recording of the same command line.
   for (const existing of readdirSync(dir)) {
     if (existing.endsWith('.cmd') && readFileSync(path.join(dir, existing), 'utf8') === record.cmd) {
-      for (const ext of ['.cmd', '.out', '.err', '.exit', '.delay']) rmSync(path.join(dir, existing.replace(/\.cmd$/, ext)), { force: true });
+      for (const ext of ['.cmd', '.out', '.err', '.exit', '.delay'])
+        rmSync(path.join(dir, existing.replace(/\.cmd$/, ext)), { force: true });
     }
   }
   writeFileSync(path.join(dir, `${name}.cmd`), record.cmd);
   if (record.out !== undefined) writeFileSync(path.join(dir, `${name}.out`), record.out);
   if (record.err !== undefined) writeFileSync(path.join(dir, `${name}.err`), record.err);
   if (record.exit !== undefined) writeFileSync(path.join(dir, `${name}.exit`), String(record.exit));
-  if (record.delaySeconds !== undefined) writeFileSync(path.join(dir, `${name}.delay`), String(record.delaySeconds));
+  if (record.delaySeconds !== undefined)
+    writeFileSync(path.join(dir, `${name}.delay`), String(record.delaySeconds));
 }
 
 /** Slows a host's GPU detection down by `seconds`, keeping its recorded answer. */

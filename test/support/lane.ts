@@ -17,12 +17,20 @@ import { workflowBundle } from './worker';
 
 export async function laneState(environment: string): Promise<LaneState | undefined> {
   const client = await temporalClient();
-  return client.workflow.getHandle(laneWorkflowId(environment)).query(laneStateQuery).catch(() => undefined);
+  return client.workflow
+    .getHandle(laneWorkflowId(environment))
+    .query(laneStateQuery)
+    .catch(() => undefined);
 }
 
 export async function laneStatus(environment: string): Promise<string | undefined> {
   const client = await temporalClient();
-  return (await client.workflow.getHandle(laneWorkflowId(environment)).describe().catch(() => undefined))?.status.name;
+  return (
+    await client.workflow
+      .getHandle(laneWorkflowId(environment))
+      .describe()
+      .catch(() => undefined)
+  )?.status.name;
 }
 
 export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -36,10 +44,18 @@ export async function laneHistory(environment: string): Promise<HistoryEvent[]> 
 
 /** Waits for the lane to close (idle), then replays its whole history against the current workflow code. */
 export async function assertLaneReplays(environment: string): Promise<void> {
-  await eventually('the lane to close, idle', async () => ((await laneStatus(environment)) === 'COMPLETED' ? true : undefined), 60_000);
+  await eventually(
+    'the lane to close, idle',
+    async () => ((await laneStatus(environment)) === 'COMPLETED' ? true : undefined),
+    60_000,
+  );
   const client = await temporalClient();
   const history = await client.workflow.getHandle(laneWorkflowId(environment)).fetchHistory();
-  await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: `lane ${environment}` }, history, laneWorkflowId(environment));
+  await Worker.runReplayHistory(
+    { workflowBundle: await workflowBundle(), replayName: `lane ${environment}` },
+    history,
+    laneWorkflowId(environment),
+  );
 }
 
 export function signalName(event: HistoryEvent): string | undefined {
@@ -49,7 +65,11 @@ export function signalName(event: HistoryEvent): string | undefined {
 /** The run the lane acts for in a signal event (its JSON payload names the workflow id). */
 export function signalMentions(event: HistoryEvent, workflowId: string): boolean {
   const payloads = event.workflowExecutionSignaledEventAttributes?.input?.payloads ?? [];
-  return payloads.some((p) => Buffer.from(p.data ?? []).toString('utf8').includes(workflowId));
+  return payloads.some((p) =>
+    Buffer.from(p.data ?? [])
+      .toString('utf8')
+      .includes(workflowId),
+  );
 }
 
 export function runIdOf(handle: WorkflowHandleWithFirstExecutionRunId): string {

@@ -18,7 +18,9 @@ function resolve(variable: string, name: string): string {
   }
   const local = path.join(TOOLS_BIN, name);
   if (existsSync(local)) return local;
-  throw new Error(`${name} not found: run \`bash scripts/ensure-tools.sh\` (builds it with Go into .tools/bin) or set ${variable}`);
+  throw new Error(
+    `${name} not found: run \`bash scripts/ensure-tools.sh\` (builds it with Go into .tools/bin) or set ${variable}`,
+  );
 }
 
 export interface CommandResult {
@@ -60,13 +62,27 @@ export function dockerCompose(args: string[]): CommandResult {
     argv = args;
   }
   const out = spawnSync(command, argv, { cwd: PROJECT_ROOT, encoding: 'utf8', env, timeout: 60_000 });
-  return { status: out.status, stdout: out.stdout ?? '', stderr: out.stderr ?? String(out.error ?? ''), display: [command, ...argv].join(' ') };
+  return {
+    status: out.status,
+    stdout: out.stdout ?? '',
+    stderr: out.stderr ?? String(out.error ?? ''),
+    display: [command, ...argv].join(' '),
+  };
 }
 
 export function actionlint(files: string[]): CommandResult {
   const command = resolve('SENTINEL_ACTIONLINT', 'actionlint');
-  const out = spawnSync(command, ['-no-color', ...files], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { status: out.status, stdout: out.stdout ?? '', stderr: out.stderr ?? '', display: [command, ...files].join(' ') };
+  const out = spawnSync(command, ['-no-color', ...files], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return {
+    status: out.status,
+    stdout: out.stdout ?? '',
+    stderr: out.stderr ?? '',
+    display: [command, ...files].join(' '),
+  };
 }
 
 /** `promtool` (Debian's prometheus package, installed by scripts/ensure-tools.sh): SENTINEL_PROMTOOL, else PATH. */
@@ -76,9 +92,17 @@ export function promtool(args: string[], cwd = PROJECT_ROOT): CommandResult {
     if (!existsSync(command)) throw new Error(`SENTINEL_PROMTOOL=${command} does not exist`);
   } else {
     const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
-    if (!found) throw new Error('promtool not found: run `bash scripts/ensure-tools.sh` as root (apt-get install prometheus), or set SENTINEL_PROMTOOL');
+    if (!found)
+      throw new Error(
+        'promtool not found: run `bash scripts/ensure-tools.sh` as root (apt-get install prometheus), or set SENTINEL_PROMTOOL',
+      );
     command = found;
   }
   const out = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 60_000 });
-  return { status: out.status, stdout: out.stdout ?? '', stderr: out.stderr ?? String(out.error ?? ''), display: [command, ...args].join(' ') };
+  return {
+    status: out.status,
+    stdout: out.stdout ?? '',
+    stderr: out.stderr ?? String(out.error ?? ''),
+    display: [command, ...args].join(' '),
+  };
 }

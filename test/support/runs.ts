@@ -16,7 +16,10 @@ export function temporalClient(): Promise<Client> {
   client ??= (async () => {
     const stack = await sharedStack();
     const temporal = loadTemporalConfig(stack.env);
-    return new Client({ connection: await Connection.connect(temporal.connectionOptions), namespace: temporal.namespace });
+    return new Client({
+      connection: await Connection.connect(temporal.connectionOptions),
+      namespace: temporal.namespace,
+    });
   })();
   return client;
 }
@@ -30,7 +33,17 @@ export async function startRun(env: TestEnvironment, input: Partial<MatrixRunInp
   return c.workflow.start<typeof gpuMatrixWorkflow>('gpuMatrixWorkflow', {
     workflowId: runWorkflowId(env.name, ciRunId),
     taskQueue: env.invariants.temporal.taskQueue,
-    args: [{ environment: env.name, gitSha: '0123456789abcdef0123456789abcdef01234567', ciRunId, dryRun: false, queue: 'wait', trigger: 'cli', ...input }],
+    args: [
+      {
+        environment: env.name,
+        gitSha: '0123456789abcdef0123456789abcdef01234567',
+        ciRunId,
+        dryRun: false,
+        queue: 'wait',
+        trigger: 'cli',
+        ...input,
+      },
+    ],
   });
 }
 
@@ -40,10 +53,21 @@ export function readEvidence(result: MatrixRunResult): EvidenceRecord {
 }
 
 /** Resolves once the given leg of a run reports the phase (through its progress query). */
-export async function legReachesPhase(runWorkflowId: string, target: string, phase: string, timeoutMs = 30_000): Promise<void> {
+export async function legReachesPhase(
+  runWorkflowId: string,
+  target: string,
+  phase: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const c = await temporalClient();
-  await eventually(`${target} to reach ${phase}`, async () => {
-    const progress = await c.workflow.getHandle(legWorkflowId(runWorkflowId, target)).query(legProgressQuery);
-    return progress.phase === phase ? true : undefined;
-  }, timeoutMs);
+  await eventually(
+    `${target} to reach ${phase}`,
+    async () => {
+      const progress = await c.workflow
+        .getHandle(legWorkflowId(runWorkflowId, target))
+        .query(legProgressQuery);
+      return progress.phase === phase ? true : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -33,7 +33,13 @@ export async function bootInstance(hostsDir: string, target: string): Promise<Si
   const host: HostRef = { instanceId: `i-sim${process.pid}${++sequence}`, target, region: 'us-west-2' };
   const ready = await executor.probeReady(host);
   if (!ready.ready) throw new Error(ready.detail);
-  const run = (name: string, script: string) => executor.runScript(host, script, { name, timeoutMs: 60_000, wait, polling: { initialMs: 50, maxMs: 200 } });
+  const run = (name: string, script: string) =>
+    executor.runScript(host, script, {
+      name,
+      timeoutMs: 60_000,
+      wait,
+      polling: { initialMs: 50, maxMs: 200 },
+    });
   return {
     executor,
     host,

@@ -27,7 +27,10 @@ export interface SsmFaultProxy {
 }
 
 /** `beforeForward` runs for every call before it goes to moto: delay it, or do something first. */
-export async function startSsmFaultProxy(upstream: string, beforeForward: (call: ProxiedCall) => Promise<void> | void): Promise<SsmFaultProxy> {
+export async function startSsmFaultProxy(
+  upstream: string,
+  beforeForward: (call: ProxiedCall) => Promise<void> | void,
+): Promise<SsmFaultProxy> {
   const target = new URL(upstream);
   const calls: ProxiedCall[] = [];
   let pending = 0;
@@ -38,7 +41,10 @@ export async function startSsmFaultProxy(upstream: string, beforeForward: (call:
     req.on('end', () => {
       void (async () => {
         const body = Buffer.concat(chunks);
-        const call: ProxiedCall = { target: String(req.headers['x-amz-target'] ?? ''), at: performance.now() };
+        const call: ProxiedCall = {
+          target: String(req.headers['x-amz-target'] ?? ''),
+          at: performance.now(),
+        };
         try {
           call.json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         } catch {
@@ -53,7 +59,13 @@ export async function startSsmFaultProxy(upstream: string, beforeForward: (call:
           return;
         }
         const forward = http.request(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
           (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);

@@ -36,39 +36,59 @@ export async function ssmInvocationProxy(target: string): Promise<SsmInvocationP
   const outcomes = new Map<string, InvocationOutcome>();
   const sent: string[] = [];
   const requests: Array<{ operation: string; body: string }> = [];
-  const server = http.createServer(asyncHandler(async (req, res) => {
-    try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks);
-      const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
-      requests.push({ operation, body: body.toString('utf8') });
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (typeof value === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name)) headers[name] = value;
-      }
-      const upstream = await fetch(`${target}${req.url ?? '/'}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
-      let text = await upstream.text();
-      if (upstream.ok && operation === 'SendCommand') {
-        const id = (JSON.parse(text) as { Command?: { CommandId?: string } }).Command?.CommandId;
-        if (id) {
-          sent.push(id);
-          const next = planned.shift();
-          if (next) outcomes.set(id, next);
+  const server = http.createServer(
+    asyncHandler(async (req, res) => {
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const body = Buffer.concat(chunks);
+        const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
+        requests.push({ operation, body: body.toString('utf8') });
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) {
+          if (
+            typeof value === 'string' &&
+            !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name)
+          )
+            headers[name] = value;
         }
+        const upstream = await fetch(`${target}${req.url ?? '/'}`, {
+          method: req.method,
+          headers,
+          ...(body.length ? { body } : {}),
+        });
+        let text = await upstream.text();
+        if (upstream.ok && operation === 'SendCommand') {
+          const id = (JSON.parse(text) as { Command?: { CommandId?: string } }).Command?.CommandId;
+          if (id) {
+            sent.push(id);
+            const next = planned.shift();
+            if (next) outcomes.set(id, next);
+          }
+        }
+        if (upstream.ok && operation === 'GetCommandInvocation') {
+          const id = (JSON.parse(body.toString('utf8')) as { CommandId?: string }).CommandId;
+          const outcome = id ? outcomes.get(id) : undefined;
+          if (outcome)
+            text = JSON.stringify({
+              ...(JSON.parse(text) as object),
+              ResponseCode: -1,
+              StandardOutputContent: '',
+              StandardErrorContent: '',
+              ...outcome,
+              StatusDetails: outcome.Status,
+            });
+        }
+        res.writeHead(upstream.status, {
+          'content-type': upstream.headers.get('content-type') ?? 'application/x-amz-json-1.1',
+        });
+        res.end(text);
+      } catch (err) {
+        res.writeHead(502);
+        res.end(String(err));
       }
-      if (upstream.ok && operation === 'GetCommandInvocation') {
-        const id = (JSON.parse(body.toString('utf8')) as { CommandId?: string }).CommandId;
-        const outcome = id ? outcomes.get(id) : undefined;
-        if (outcome) text = JSON.stringify({ ...(JSON.parse(text) as object), ResponseCode: -1, StandardOutputContent: '', StandardErrorContent: '', ...outcome, StatusDetails: outcome.Status });
-      }
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/x-amz-json-1.1' });
-      res.end(text);
-    } catch (err) {
-      res.writeHead(502);
-      res.end(String(err));
-    }
-  }));
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -10,7 +10,8 @@ import { pointEnvironmentAt } from '../../dev/stack/exports';
 import { startDevStack, type DevStack } from '../../dev/stack/stack';
 
 let starting: Promise<DevStack> | undefined;
-let makeStack = (workDir: string): Promise<DevStack> => startDevStack({ invariants: loadInvariants(), workDir });
+let makeStack = (workDir: string): Promise<DevStack> =>
+  startDevStack({ invariants: loadInvariants(), workDir });
 
 /** The production-shape tier (test/production) puts its own Temporal under the same support code. Call before first use. */
 export function useStack(factory: (workDir: string) => Promise<DevStack>): void {

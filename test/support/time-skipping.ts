@@ -21,7 +21,13 @@ import type { LoadedInvariants } from '../../src/config/load';
 import type { MatrixRunInput } from '../../src/domain/run';
 import { createSentinelWorker } from '../../src/worker/worker';
 import type { gpuMatrixWorkflow } from '../../src/workflows';
-import { laneStateQuery, laneWorkflowId, runWorkflowId, SEARCH_ATTRIBUTES, type LaneState } from '../../src/temporal/definitions';
+import {
+  laneStateQuery,
+  laneWorkflowId,
+  runWorkflowId,
+  SEARCH_ATTRIBUTES,
+  type LaneState,
+} from '../../src/temporal/definitions';
 import type { TestEnvironment } from './invariants';
 import { sharedStack, suiteDir } from './stack';
 import { eventually } from './wait';
@@ -39,7 +45,10 @@ export interface TimeSkippingTemporal {
   startWorker(invariants: LoadedInvariants): Promise<TestWorker>;
   /** Starts a workflow that never ends and leaves the clock free (test/fixtures/hung-run-workflow.ts), under `workflowId`. */
   startHungRun(workflowId: string): Promise<WorkflowHandleWithFirstExecutionRunId>;
-  startRun(env: TestEnvironment, input: Partial<MatrixRunInput> & { candidate: string }): Promise<WorkflowHandleWithFirstExecutionRunId<typeof gpuMatrixWorkflow>>;
+  startRun(
+    env: TestEnvironment,
+    input: Partial<MatrixRunInput> & { candidate: string },
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof gpuMatrixWorkflow>>;
   laneState(environment: string): Promise<LaneState | undefined>;
   /** Waits for the lane to close, idle, then replays its whole history against the current workflow code. */
   assertLaneReplays(environment: string): Promise<void>;
@@ -62,12 +71,19 @@ function testServerBinary(): string {
 
 export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal> {
   await sharedStack(); // moto and the rest: the worker's AWS SDK is pointed at them
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBinary() } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServerBinary() } },
+  });
   const namespace = env.namespace ?? 'default';
   // Sentinel's runs set their search attributes; the test server accepts them once registered.
   await env.connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD: all of Sentinel's are keywords */])),
+    searchAttributes: Object.fromEntries(
+      Object.values(SEARCH_ATTRIBUTES).map((key) => [
+        key.name,
+        2 /* INDEXED_VALUE_TYPE_KEYWORD: all of Sentinel's are keywords */,
+      ]),
+    ),
   });
   const workers = new Set<TestWorker>();
   let runCounter = 0;
@@ -76,7 +92,7 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
   return {
     client: env.client,
     steadyClient: new Client({ connection: env.connection, namespace }),
-    now: async () => (await env.currentTimeMs()),
+    now: async () => await env.currentTimeMs(),
     sleep: (ms) => env.sleep(ms),
     async startWorker(invariants) {
       const sentinel = await createSentinelWorker({
@@ -100,8 +116,16 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
     },
     async startHungRun(workflowId) {
       hungRuns ??= (async () => {
-        hungRunBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/hung-run-workflow'), logger: quietLogger });
-        const worker = await Worker.create({ connection: env.nativeConnection, namespace, taskQueue: hungRunQueue, workflowBundle: await hungRunBundle });
+        hungRunBundle ??= bundleWorkflowCode({
+          workflowsPath: require.resolve('../fixtures/hung-run-workflow'),
+          logger: quietLogger,
+        });
+        const worker = await Worker.create({
+          connection: env.nativeConnection,
+          namespace,
+          taskQueue: hungRunQueue,
+          workflowBundle: await hungRunBundle,
+        });
         return { worker, running: worker.run() };
       })();
       await hungRuns;
@@ -113,14 +137,36 @@ export async function startTimeSkippingTemporal(): Promise<TimeSkippingTemporal>
       return env.client.workflow.start<typeof gpuMatrixWorkflow>('gpuMatrixWorkflow', {
         workflowId: runWorkflowId(testEnv.name, ciRunId),
         taskQueue: testEnv.invariants.temporal.taskQueue,
-        args: [{ environment: testEnv.name, gitSha: '0123456789abcdef0123456789abcdef01234567', ciRunId, dryRun: false, queue: 'wait', trigger: 'cli', ...input }],
+        args: [
+          {
+            environment: testEnv.name,
+            gitSha: '0123456789abcdef0123456789abcdef01234567',
+            ciRunId,
+            dryRun: false,
+            queue: 'wait',
+            trigger: 'cli',
+            ...input,
+          },
+        ],
       });
     },
-    laneState: (environment) => env.client.workflow.getHandle(laneWorkflowId(environment)).query(laneStateQuery).catch(() => undefined),
+    laneState: (environment) =>
+      env.client.workflow
+        .getHandle(laneWorkflowId(environment))
+        .query(laneStateQuery)
+        .catch(() => undefined),
     async assertLaneReplays(environment) {
       const lane = env.client.workflow.getHandle(laneWorkflowId(environment));
-      await eventually('the lane to close, idle', async () => ((await lane.describe()).status.name === 'COMPLETED' ? true : undefined), 60_000);
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: `lane ${environment}` }, await lane.fetchHistory(), lane.workflowId);
+      await eventually(
+        'the lane to close, idle',
+        async () => ((await lane.describe()).status.name === 'COMPLETED' ? true : undefined),
+        60_000,
+      );
+      await Worker.runReplayHistory(
+        { workflowBundle: await workflowBundle(), replayName: `lane ${environment}` },
+        await lane.fetchHistory(),
+        lane.workflowId,
+      );
     },
     async stop() {
       await Promise.all([...workers].map((w) => w.stop()));

@@ -26,24 +26,85 @@ function openssl(args: string[], cwd: string): void {
   try {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    throw new Error(`openssl ${args[0]} failed (the TLS tests need the openssl command): ${(err as Error).message}`);
+    throw new Error(
+      `openssl ${args[0]} failed (the TLS tests need the openssl command): ${(err as Error).message}`,
+    );
   }
 }
 
 export function makePki(serverName = 'temporal.sentinel.test'): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-pki-'));
   for (const ca of ['ca', 'other-ca']) {
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=Sentinel test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.pem`], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=Sentinel test ${ca}`,
+        '-keyout',
+        `${ca}.key`,
+        '-out',
+        `${ca}.pem`,
+      ],
+      dir,
+    );
   }
   const leaf = (name: string, subject: string, ext: string) => {
     writeFileSync(path.join(dir, `${name}.ext`), ext);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
+    openssl(
+      [
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        subject,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+      ],
+      dir,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.pem`,
+      ],
+      dir,
+    );
   };
   leaf('server', `/CN=${serverName}`, `subjectAltName=DNS:${serverName}\nextendedKeyUsage=serverAuth\n`);
   leaf('client', '/CN=sentinel-worker', 'extendedKeyUsage=clientAuth\n');
   const p = (f: string) => path.join(dir, f);
-  return { dir, ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key'), otherCa: p('other-ca.pem'), serverName };
+  return {
+    dir,
+    ca: p('ca.pem'),
+    serverCert: p('server.pem'),
+    serverKey: p('server.key'),
+    clientCert: p('client.pem'),
+    clientKey: p('client.key'),
+    otherCa: p('other-ca.pem'),
+    serverName,
+  };
 }
 
 export interface TlsProxy {
@@ -53,8 +114,15 @@ export interface TlsProxy {
   close(): Promise<void>;
 }
 
-export async function startTlsProxy(pki: TestPki, upstream: string, options: { requireClientCert: boolean }): Promise<TlsProxy> {
-  const [host, port] = [upstream.slice(0, upstream.lastIndexOf(':')), Number(upstream.slice(upstream.lastIndexOf(':') + 1))];
+export async function startTlsProxy(
+  pki: TestPki,
+  upstream: string,
+  options: { requireClientCert: boolean },
+): Promise<TlsProxy> {
+  const [host, port] = [
+    upstream.slice(0, upstream.lastIndexOf(':')),
+    Number(upstream.slice(upstream.lastIndexOf(':') + 1)),
+  ];
   const sockets = new Set<net.Socket>();
   const state = { rejected: 0 };
   const server = tls.createServer(

@@ -15,7 +15,10 @@ const running = new Set<{ stop(): Promise<void> }>();
 
 /** The workflow bundle, built once for the suite. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: quietLogger,
+  });
   return bundle;
 }
 
@@ -49,19 +52,34 @@ export async function startWorker(invariants: LoadedInvariants): Promise<TestWor
 }
 
 /** `npm run worker` as its own process, for tests that kill it. */
-export async function startWorkerProcess(invariantsFile: string, logName: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ManagedProcess> {
+export async function startWorkerProcess(
+  invariantsFile: string,
+  logName: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<ManagedProcess> {
   const stack = await sharedStack();
-  const proc = startProcess(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')], path.join(suiteDir, `${logName}.log`), {
-    ...process.env,
-    ...stack.env,
-    SENTINEL_INVARIANTS: invariantsFile,
-    SENTINEL_LOCAL_WORK_ROOT: path.join(suiteDir, 'hosts-work'),
-    ...extraEnv,
-  });
+  const proc = startProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')],
+    path.join(suiteDir, `${logName}.log`),
+    {
+      ...process.env,
+      ...stack.env,
+      SENTINEL_INVARIANTS: invariantsFile,
+      SENTINEL_LOCAL_WORK_ROOT: path.join(suiteDir, 'hosts-work'),
+      ...extraEnv,
+    },
+  );
   const stopper = { stop: () => proc.stop('SIGKILL') };
   running.add(stopper);
   void proc.exited.then(() => running.delete(stopper));
-  await waitUntil('worker process', async () => (await import('node:fs')).readFileSync(proc.logFile, 'utf8').includes('sentinel worker started'), 60_000, proc);
+  await waitUntil(
+    'worker process',
+    async () =>
+      (await import('node:fs')).readFileSync(proc.logFile, 'utf8').includes('sentinel worker started'),
+    60_000,
+    proc,
+  );
   return proc;
 }
 

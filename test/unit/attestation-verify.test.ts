@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { pae, type DsseEnvelope } from '../../src/attestation/dsse';
-import { legTestResult, runVerificationSummary, IN_TOTO_PAYLOAD_TYPE, type Statement } from '../../src/attestation/statements';
+import {
+  legTestResult,
+  runVerificationSummary,
+  IN_TOTO_PAYLOAD_TYPE,
+  type Statement,
+} from '../../src/attestation/statements';
 import { statementSha256, verifyDigest, type VerifyInput } from '../../src/attestation/verify';
 
 const REPO = 'ghcr.io/iangreen74/radix-cluster-agent';
@@ -15,7 +20,11 @@ function keyPair() {
 function envelope(statement: unknown, privateKey: KeyObject, rawPayload?: Buffer): string {
   const payload = rawPayload ?? Buffer.from(JSON.stringify(statement));
   const sig = sign('sha256', pae(IN_TOTO_PAYLOAD_TYPE, payload), privateKey);
-  const env: DsseEnvelope = { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: payload.toString('base64'), signatures: [{ sig: sig.toString('base64') }] };
+  const env: DsseEnvelope = {
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    payload: payload.toString('base64'),
+    signatures: [{ sig: sig.toString('base64') }],
+  };
   return JSON.stringify(env);
 }
 
@@ -40,7 +49,12 @@ function attestations(privateKey: KeyObject, o: Options = {}): string[] {
         environment,
         runWorkflowId: 'sentinel-run-dev-1',
         simulated,
-        target: { name: target, ami: 'ami-0c2b8ca305e393e06', instanceType: 'g5.xlarge', configSha256: 'ee'.repeat(32) },
+        target: {
+          name: target,
+          ami: 'ami-0c2b8ca305e393e06',
+          instanceType: 'g5.xlarge',
+          configSha256: 'ee'.repeat(32),
+        },
         scripts: { 'ops/checks/gpu-detect.sh': '11'.repeat(32) },
         url: `http://ui/${target}`,
         passed: true,
@@ -84,16 +98,27 @@ describe('attestation verification (the refusals sentinel verify and the install
   it('accepts a PASSED summary for exactly this digest and environment, signed by the key, with every leg', function () {
     const result = verifyDigest(input(attestations(privateKey)));
     assert.equal(result.ok, true, JSON.stringify(result));
-    assert.deepEqual(result.legs.map((l) => l.ok), [true, true]);
+    assert.deepEqual(
+      result.legs.map((l) => l.ok),
+      [true, true],
+    );
   });
 
   const cases: Array<[string, () => string[], string, Partial<VerifyInput>?]> = [
     ['a digest with no summary (a pointer set by hand)', () => [], 'ATTESTATION_MISSING'],
     ['a summary signed by another key', () => attestations(keyPair().privateKey), 'SIGNATURE_INVALID'],
     ['a summary for another digest', () => attestations(privateKey, { digest: OTHER }), 'SUBJECT_MISMATCH'],
-    ['a summary for another environment', () => attestations(privateKey, { environment: 'staging' }), 'ENVIRONMENT_MISMATCH'],
+    [
+      'a summary for another environment',
+      () => attestations(privateKey, { environment: 'staging' }),
+      'ENVIRONMENT_MISMATCH',
+    ],
     ['a FAILED summary', () => attestations(privateKey, { passed: false }), 'RESULT_FAILED'],
-    ['a simulated summary in a live environment', () => attestations(privateKey, { simulated: true }), 'SIMULATED_IN_LIVE'],
+    [
+      'a simulated summary in a live environment',
+      () => attestations(privateKey, { simulated: true }),
+      'SIMULATED_IN_LIVE',
+    ],
     [
       'a truncated envelope',
       () => {
@@ -108,14 +133,20 @@ describe('attestation verification (the refusals sentinel verify and the install
       () => {
         const all = attestations(privateKey);
         const summary = JSON.parse(all.pop()!) as DsseEnvelope;
-        const statement = JSON.parse(Buffer.from(summary.payload, 'base64').toString()) as Statement<{ verificationResult: string }>;
+        const statement = JSON.parse(Buffer.from(summary.payload, 'base64').toString()) as Statement<{
+          verificationResult: string;
+        }>;
         statement.subject[0]!.digest.sha256 = 'cd'.repeat(32);
         summary.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
         return [...all, JSON.stringify(summary)];
       },
       'SIGNATURE_INVALID',
     ],
-    ['a payload that is not JSON', () => [envelope(undefined, privateKey, Buffer.from('not json {'))], 'PAYLOAD_NOT_JSON'],
+    [
+      'a payload that is not JSON',
+      () => [envelope(undefined, privateKey, Buffer.from('not json {'))],
+      'PAYLOAD_NOT_JSON',
+    ],
     [
       'a subject digest in upper case',
       () =>
@@ -126,8 +157,16 @@ describe('attestation verification (the refusals sentinel verify and the install
         }),
       'SUBJECT_DIGEST_INVALID',
     ],
-    ['a leg attestation signed by another key', () => attestations(privateKey, { legKey: keyPair().privateKey }), 'LEG_ATTESTATION_INVALID'],
-    ['a summary whose leg attestations are gone', () => attestations(privateKey).slice(-1), 'LEG_ATTESTATION_MISSING'],
+    [
+      'a leg attestation signed by another key',
+      () => attestations(privateKey, { legKey: keyPair().privateKey }),
+      'LEG_ATTESTATION_INVALID',
+    ],
+    [
+      'a summary whose leg attestations are gone',
+      () => attestations(privateKey).slice(-1),
+      'LEG_ATTESTATION_MISSING',
+    ],
   ];
   for (const [what, make, reason] of cases) {
     it(`refuses ${what} with ${reason}`, function () {
@@ -138,7 +177,10 @@ describe('attestation verification (the refusals sentinel verify and the install
   }
 
   it('accepts a simulated summary in a sandbox environment, and any one good summary among bad ones', function () {
-    assert.equal(verifyDigest(input(attestations(privateKey, { simulated: true }), { live: false })).ok, true);
+    assert.equal(
+      verifyDigest(input(attestations(privateKey, { simulated: true }), { live: false })).ok,
+      true,
+    );
     const mixed = [...attestations(privateKey, { passed: false }), ...attestations(privateKey)];
     assert.equal(verifyDigest(input(mixed)).ok, true);
   });

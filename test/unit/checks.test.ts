@@ -1,6 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CheckFailure, judgeGpu, parseGpuFacts, parseRuntimeFacts } from '../../src/checks/results';
@@ -14,7 +23,10 @@ const HOSTS = path.join(path.dirname(DEFAULT_INVARIANTS_PATH), '..', 'dev', 'sim
 /** A directory with this machine's base tools only (dev/simulated-hosts/base-tools): no GPU tool, no lspci, no docker. */
 function baseToolsOnly(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'base-bin-'));
-  for (const tool of readFileSync(path.join(HOSTS, 'base-tools'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const tool of readFileSync(path.join(HOSTS, 'base-tools'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const found = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => existsSync(f));
     if (found) symlinkSync(found, path.join(dir, tool));
   }
@@ -22,7 +34,12 @@ function baseToolsOnly(): string {
 }
 
 /** Runs a check script with /bin/sh the way the local executor does, on a simulated host image (or none). */
-function runCheck(check: 'gpu-detect' | 'container-runtime', hostsDir: string | undefined, host: string, inputs: Record<string, string> = {}): string {
+function runCheck(
+  check: 'gpu-detect' | 'container-runtime',
+  hostsDir: string | undefined,
+  host: string,
+  inputs: Record<string, string> = {},
+): string {
   const hostDir = hostsDir ? path.join(hostsDir, host) : undefined;
   const out = spawnSync('/bin/sh', ['-c', buildCheckScript(check, inputs)], {
     env: {
@@ -61,7 +78,13 @@ function failureOf(fn: () => unknown): CheckFailure {
 describe('check plan scripts and their results', () => {
   it('reads the A10G from the recorded nvidia-smi of a g5.xlarge', () => {
     const facts = parseGpuFacts(runCheck('gpu-detect', HOSTS, 'nvidia-a10g'));
-    assert.deepEqual(facts, { vendor: 'nvidia', model: 'NVIDIA A10G', count: 1, driverVersion: '535.104.05', memoryMiB: 23028 });
+    assert.deepEqual(facts, {
+      vendor: 'nvidia',
+      model: 'NVIDIA A10G',
+      count: 1,
+      driverVersion: '535.104.05',
+      memoryMiB: 23028,
+    });
     judgeGpu(facts, { name: 'nvidia-a10g', gpu: { vendor: 'nvidia', minCount: 1, modelPattern: 'A10G' } });
   });
 
@@ -69,14 +92,22 @@ describe('check plan scripts and their results', () => {
     const amd = await preparedAmdHost();
     try {
       const facts = parseGpuFacts(await amd.check('gpu-detect'));
-      assert.deepEqual(facts, { vendor: 'amd', model: 'Navi 12 [Radeon Pro V520]', count: 1, driverVersion: '6.7.0' });
+      assert.deepEqual(facts, {
+        vendor: 'amd',
+        model: 'Navi 12 [Radeon Pro V520]',
+        count: 1,
+        driverVersion: '6.7.0',
+      });
     } finally {
       await amd.release();
     }
   });
 
   it('names what is wrong with a host: no GPU tool, a dead driver, no device', () => {
-    assert.equal(failureOf(() => parseGpuFacts(runCheck('gpu-detect', undefined, 'none'))).code, 'GPU_TOOL_MISSING');
+    assert.equal(
+      failureOf(() => parseGpuFacts(runCheck('gpu-detect', undefined, 'none'))).code,
+      'GPU_TOOL_MISSING',
+    );
 
     const broken = mkdtempSync(path.join(os.tmpdir(), 'hosts-'));
     spawnSync('cp', ['-r', path.join(HOSTS, 'nvidia-a10g'), path.join(HOSTS, 'replay.sh'), broken]);
@@ -95,15 +126,25 @@ describe('check plan scripts and their results', () => {
       exit: 6,
     });
     // With the A10G on the PCI bus, a driver that sees no device is the driver's fault; without it, there is no GPU.
-    assert.equal(failureOf(() => parseGpuFacts(runCheck('gpu-detect', broken, 'nvidia-a10g'))).code, 'GPU_DRIVER_ERROR');
-    rmSync(path.join(broken, 'nvidia-a10g', 'root', 'sys', 'bus', 'pci', 'devices', '0000:00:1e.0'), { recursive: true });
-    assert.equal(failureOf(() => parseGpuFacts(runCheck('gpu-detect', broken, 'nvidia-a10g'))).code, 'GPU_NOT_DETECTED');
+    assert.equal(
+      failureOf(() => parseGpuFacts(runCheck('gpu-detect', broken, 'nvidia-a10g'))).code,
+      'GPU_DRIVER_ERROR',
+    );
+    rmSync(path.join(broken, 'nvidia-a10g', 'root', 'sys', 'bus', 'pci', 'devices', '0000:00:1e.0'), {
+      recursive: true,
+    });
+    assert.equal(
+      failureOf(() => parseGpuFacts(runCheck('gpu-detect', broken, 'nvidia-a10g'))).code,
+      'GPU_NOT_DETECTED',
+    );
   });
 
   it('tells a missing driver from a missing GPU by the PCI view (sysfs, else lspci)', () => {
     // A g4ad.xlarge on stock Ubuntu: the V520 is on the bus, but neither amdgpu nor rocm-smi is installed.
     const bare = mkdtempSync(path.join(os.tmpdir(), 'hosts-'));
-    cpSync(path.join(HOSTS, 'amd-v520', 'root', 'sys'), path.join(bare, 'stock-ubuntu', 'root', 'sys'), { recursive: true });
+    cpSync(path.join(HOSTS, 'amd-v520', 'root', 'sys'), path.join(bare, 'stock-ubuntu', 'root', 'sys'), {
+      recursive: true,
+    });
     rmSync(path.join(bare, 'stock-ubuntu', 'root', 'sys', 'module'), { recursive: true, force: true });
     const missing = failureOf(() => parseGpuFacts(runCheck('gpu-detect', bare, 'stock-ubuntu')));
     assert.equal(missing.code, 'GPU_DRIVER_MISSING');
@@ -112,15 +153,25 @@ describe('check plan scripts and their results', () => {
     // The same host seen through lspci only (no sysfs): the recorded `lspci -Dn` of a g4ad.xlarge.
     mkdirSync(path.join(bare, 'lspci-only', 'bin'), { recursive: true });
     cpSync(path.join(HOSTS, 'replay.sh'), path.join(bare, 'replay.sh'));
-    cpSync(path.join(HOSTS, 'amd-v520', 'recordings', 'lspci'), path.join(bare, 'lspci-only', 'recordings', 'lspci'), { recursive: true });
+    cpSync(
+      path.join(HOSTS, 'amd-v520', 'recordings', 'lspci'),
+      path.join(bare, 'lspci-only', 'recordings', 'lspci'),
+      { recursive: true },
+    );
     cpSync(path.join(HOSTS, 'amd-v520', 'bin', 'lspci'), path.join(bare, 'lspci-only', 'bin', 'lspci'));
     const viaLspci = failureOf(() => parseGpuFacts(runCheck('gpu-detect', bare, 'lspci-only')));
     assert.equal(viaLspci.code, 'GPU_DRIVER_MISSING');
-    assert.match(viaLspci.detail, /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus \(lspci\)/);
+    assert.match(
+      viaLspci.detail,
+      /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus \(lspci\)/,
+    );
 
     // An instance type without a GPU: only the Amazon ENA and NVMe controllers on the bus.
     const cpu = path.join(bare, 'no-gpu', 'root', 'sys', 'bus', 'pci', 'devices');
-    for (const [address, vendor, device, klass] of [['0000:00:05.0', '0x1d0f', '0xec20', '0x020000'], ['0000:00:04.0', '0x1d0f', '0x8061', '0x010802']] as const) {
+    for (const [address, vendor, device, klass] of [
+      ['0000:00:05.0', '0x1d0f', '0xec20', '0x020000'],
+      ['0000:00:04.0', '0x1d0f', '0x8061', '0x010802'],
+    ] as const) {
       mkdirSync(path.join(cpu, address), { recursive: true });
       writeFileSync(path.join(cpu, address, 'vendor'), `${vendor}\n`);
       writeFileSync(path.join(cpu, address, 'device'), `${device}\n`);
@@ -147,20 +198,37 @@ describe('check plan scripts and their results', () => {
 
   it('judges facts against the target: vendor, count, model', () => {
     const a10g = { vendor: 'nvidia' as const, model: 'NVIDIA A10G', count: 1, driverVersion: '535' };
-    assert.equal(failureOf(() => judgeGpu(a10g, { name: 't', gpu: { vendor: 'amd', minCount: 1 } })).code, 'GPU_VENDOR_MISMATCH');
-    assert.equal(failureOf(() => judgeGpu(a10g, { name: 't', gpu: { vendor: 'nvidia', minCount: 4 } })).code, 'GPU_COUNT_TOO_LOW');
-    assert.equal(failureOf(() => judgeGpu(a10g, { name: 't', gpu: { vendor: 'nvidia', minCount: 1, modelPattern: 'H100' } })).code, 'GPU_MODEL_MISMATCH');
+    assert.equal(
+      failureOf(() => judgeGpu(a10g, { name: 't', gpu: { vendor: 'amd', minCount: 1 } })).code,
+      'GPU_VENDOR_MISMATCH',
+    );
+    assert.equal(
+      failureOf(() => judgeGpu(a10g, { name: 't', gpu: { vendor: 'nvidia', minCount: 4 } })).code,
+      'GPU_COUNT_TOO_LOW',
+    );
+    assert.equal(
+      failureOf(() =>
+        judgeGpu(a10g, { name: 't', gpu: { vendor: 'nvidia', minCount: 1, modelPattern: 'H100' } }),
+      ).code,
+      'GPU_MODEL_MISMATCH',
+    );
   });
 
   it('checks the container runtime: the nvidia runtime, the ROCm devices, an unreachable daemon', async () => {
-    assert.deepEqual(parseRuntimeFacts(runCheck('container-runtime', HOSTS, 'nvidia-a10g', { RADIX_GPU_VENDOR: 'nvidia' })), {
-      engine: 'docker',
-      version: '24.0.7',
-      gpuRuntime: 'nvidia-container-runtime',
-    });
+    assert.deepEqual(
+      parseRuntimeFacts(runCheck('container-runtime', HOSTS, 'nvidia-a10g', { RADIX_GPU_VENDOR: 'nvidia' })),
+      {
+        engine: 'docker',
+        version: '24.0.7',
+        gpuRuntime: 'nvidia-container-runtime',
+      },
+    );
     const amd = await preparedAmdHost();
     try {
-      assert.equal(parseRuntimeFacts(await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'amd' })).gpuRuntime, 'rocm-devices');
+      assert.equal(
+        parseRuntimeFacts(await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'amd' })).gpuRuntime,
+        'rocm-devices',
+      );
       // The AMD host's docker has no nvidia runtime.
       const nvidiaOnAmd = await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'nvidia' });
       assert.equal(failureOf(() => parseRuntimeFacts(nvidiaOnAmd)).code, 'GPU_RUNTIME_MISSING');
@@ -172,13 +240,32 @@ describe('check plan scripts and their results', () => {
   it('refuses output that breaks the contract instead of guessing', () => {
     assert.equal(failureOf(() => parseGpuFacts('')).code, 'CHECK_OUTPUT_INVALID');
     assert.equal(failureOf(() => parseGpuFacts('bash: syntax error\n')).code, 'CHECK_OUTPUT_INVALID');
-    assert.equal(failureOf(() => parseGpuFacts('{"check":"gpu_detect","ok":true,"vendor":"intel","model":"x","count":1,"driverVersion":"1"}')).code, 'CHECK_OUTPUT_INVALID');
-    assert.equal(failureOf(() => parseGpuFacts('{"check":"gpu_detect","ok":false,"code":"PROMOTION_CONFLICT","detail":"spoofed"}')).code, 'CHECK_OUTPUT_INVALID');
+    assert.equal(
+      failureOf(() =>
+        parseGpuFacts(
+          '{"check":"gpu_detect","ok":true,"vendor":"intel","model":"x","count":1,"driverVersion":"1"}',
+        ),
+      ).code,
+      'CHECK_OUTPUT_INVALID',
+    );
+    assert.equal(
+      failureOf(() =>
+        parseGpuFacts('{"check":"gpu_detect","ok":false,"code":"PROMOTION_CONFLICT","detail":"spoofed"}'),
+      ).code,
+      'CHECK_OUTPUT_INVALID',
+    );
   });
 
   it('quotes check inputs so that nothing in them is expanded', () => {
-    const out = spawnSync('sh', ['-c', `x=${shellQuote("it's $(echo no) `uname` $HOME")}; printf '%s' "$x"`], { encoding: 'utf8' });
+    const out = spawnSync(
+      'sh',
+      ['-c', `x=${shellQuote("it's $(echo no) `uname` $HOME")}; printf '%s' "$x"`],
+      { encoding: 'utf8' },
+    );
     assert.equal(out.stdout, "it's $(echo no) `uname` $HOME");
-    assert.throws(() => buildCheckScript('gpu-detect', { 'bad name': 'x' }), /not an upper-case shell variable name/);
+    assert.throws(
+      () => buildCheckScript('gpu-detect', { 'bad name': 'x' }),
+      /not an upper-case shell variable name/,
+    );
   });
 });

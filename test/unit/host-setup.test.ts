@@ -40,7 +40,10 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
       const gpu = await amd.check('gpu-detect');
       const missing = failureOf(() => parseGpuFacts(gpu));
       assert.equal(missing.code, 'GPU_DRIVER_MISSING');
-      assert.match(missing.detail, /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus \(sysfs\)/);
+      assert.match(
+        missing.detail,
+        /AMD 1 GPU\(s\) \(0x1002:0x7362 at 0000:00:1e\.0\) on the PCI bus \(sysfs\)/,
+      );
       // This machine's own docker client does not leak into the simulated host.
       const runtime = await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'amd' });
       assert.equal(failureOf(() => parseRuntimeFacts(runtime)).code, 'CONTAINER_RUNTIME_MISSING');
@@ -76,10 +79,19 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
         parseSetupResult(again.stdout, 'amdgpu-driver').map((c) => c.action),
         ['present', 'present', 'present', 'present', 'present', 'loaded'],
       );
-      assert.equal(parseSetupResult((await amd.setup('ubuntu-docker')).stdout, 'ubuntu-docker').find((c) => c.name === 'docker.io')?.action, 'present');
+      assert.equal(
+        parseSetupResult((await amd.setup('ubuntu-docker')).stdout, 'ubuntu-docker').find(
+          (c) => c.name === 'docker.io',
+        )?.action,
+        'present',
+      );
 
       assert.equal(parseGpuFacts(await amd.check('gpu-detect')).model, 'Navi 12 [Radeon Pro V520]');
-      assert.deepEqual(parseRuntimeFacts(await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'amd' })), { engine: 'docker', version: '24.0.7', gpuRuntime: 'rocm-devices' });
+      assert.deepEqual(parseRuntimeFacts(await amd.check('container-runtime', { RADIX_GPU_VENDOR: 'amd' })), {
+        engine: 'docker',
+        version: '24.0.7',
+        gpuRuntime: 'rocm-devices',
+      });
     } finally {
       await amd.release();
     }
@@ -149,24 +161,43 @@ describe('host setup scripts on simulated hosts (local executor)', function () {
 describe('prepareHost (the host_setup activity)', function () {
   this.timeout(60_000);
 
-  it('runs the target\'s scripts in order and returns what each did; a retried attempt skips the scripts an earlier one finished', async () => {
+  it("runs the target's scripts in order and returns what each did; a retried attempt skips the scripts an earlier one finished", async () => {
     const executors = new Executors({} as never, mkdtempSync(path.join(os.tmpdir(), 'instances-')));
     const { prepareHost } = hostSetupActivities({ executors });
     const host = { instanceId: `i-prep${process.pid}`, target: 'amd-v520', region: 'us-west-2' };
     const executor = { kind: 'local' as const, hostsDir: HOSTS };
     await executors.for(executor).probeReady(host);
-    const request = { host, executor, timeoutMs: 60_000, polling: { initialMs: 50, maxMs: 200 }, scripts: ['ubuntu-docker', 'amdgpu-driver'] };
+    const request = {
+      host,
+      executor,
+      timeoutMs: 60_000,
+      polling: { initialMs: 50, maxMs: 200 },
+      scripts: ['ubuntu-docker', 'amdgpu-driver'],
+    };
     try {
       const first: HostFacts = await new MockActivityEnvironment().run(prepareHost, request);
-      assert.deepEqual(first.setup.map((s) => s.script), ['ubuntu-docker', 'amdgpu-driver']);
+      assert.deepEqual(
+        first.setup.map((s) => s.script),
+        ['ubuntu-docker', 'amdgpu-driver'],
+      );
       assert.ok(first.setup.every((s) => s.durationSeconds > 0));
 
       // A second attempt whose predecessor heartbeated that ubuntu-docker was done runs only amdgpu-driver.
-      const recorded = { script: 'ubuntu-docker', durationSeconds: 1, components: [{ name: 'docker.io', version: 'as recorded', action: 'installed' as const }] };
-      const retried: HostFacts = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: [recorded] } }).run(prepareHost, request);
+      const recorded = {
+        script: 'ubuntu-docker',
+        durationSeconds: 1,
+        components: [{ name: 'docker.io', version: 'as recorded', action: 'installed' as const }],
+      };
+      const retried: HostFacts = await new MockActivityEnvironment({
+        attempt: 2,
+        heartbeatDetails: { done: [recorded] },
+      }).run(prepareHost, request);
       assert.deepEqual(retried.setup[0], recorded);
       assert.equal(retried.setup[1]?.script, 'amdgpu-driver');
-      assert.ok(retried.setup[1].components.every((c) => c.action !== 'installed'), 'the first attempt already installed everything');
+      assert.ok(
+        retried.setup[1].components.every((c) => c.action !== 'installed'),
+        'the first attempt already installed everything',
+      );
     } finally {
       await executors.for(executor).release(host);
     }

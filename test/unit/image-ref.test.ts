@@ -1,5 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { ImageRefError, parsePinnedImage, pinnedImageFrom, pinnedImageOrUndefined, type ImageRefProblem } from '../../src/domain/image-ref';
+import {
+  ImageRefError,
+  parsePinnedImage,
+  pinnedImageFrom,
+  pinnedImageOrUndefined,
+  type ImageRefProblem,
+} from '../../src/domain/image-ref';
 
 const REPO = 'ghcr.io/iangreen74/radix-cluster-agent';
 const HEX = 'a3f1c2b7a0d44b8a9a616c2f0e5d7b19a3f1c2b7a0d44b8a9a616c2f0e5d7b19';
@@ -17,8 +23,15 @@ function problem(input: string, repo: string | undefined = REPO): ImageRefProble
 describe('pinned image references', () => {
   it('accepts <repository>@sha256:<64 lower-case hex> of the configured repository', () => {
     const image = parsePinnedImage(`${REPO}@sha256:${HEX}`, REPO);
-    assert.deepEqual(image, { repository: REPO, digest: `sha256:${HEX}`, reference: `${REPO}@sha256:${HEX}` });
-    assert.equal(parsePinnedImage(`127.0.0.1:5000/radix/agent@sha256:${HEX}`).repository, '127.0.0.1:5000/radix/agent');
+    assert.deepEqual(image, {
+      repository: REPO,
+      digest: `sha256:${HEX}`,
+      reference: `${REPO}@sha256:${HEX}`,
+    });
+    assert.equal(
+      parsePinnedImage(`127.0.0.1:5000/radix/agent@sha256:${HEX}`).repository,
+      '127.0.0.1:5000/radix/agent',
+    );
   });
 
   it('refuses tags, short or upper-case digests, other repositories and shell metacharacters', () => {
@@ -45,10 +58,14 @@ describe('pinned image references', () => {
     }
   });
 
-  it('checks a pinned image that arrived as data: its parts must be its reference\'s, of the configured repository', () => {
+  it("checks a pinned image that arrived as data: its parts must be its reference's, of the configured repository", () => {
     const image = parsePinnedImage(`${REPO}@sha256:${HEX}`, REPO);
     assert.deepEqual(pinnedImageFrom(image, REPO), image);
-    assert.deepEqual(pinnedImageFrom(image.reference, REPO), image, 'a reference string (inputs recorded before the parsed value) is parsed');
+    assert.deepEqual(
+      pinnedImageFrom(image.reference, REPO),
+      image,
+      'a reference string (inputs recorded before the parsed value) is parsed',
+    );
     const other = `sha256:${'b'.repeat(64)}`;
     const refused = (value: unknown, repo: string | undefined = REPO): ImageRefProblem => {
       try {

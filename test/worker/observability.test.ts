@@ -18,7 +18,8 @@ async function scrape(address: string): Promise<string> {
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -26,9 +27,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe('worker observability: Prometheus metrics and JSON logs', function () {
   it('validates SENTINEL_METRICS_ADDRESS and SENTINEL_LOG_LEVEL', () => {
     assert.deepEqual(telemetrySettings({}), { logLevel: 'INFO' });
-    assert.deepEqual(telemetrySettings({ SENTINEL_METRICS_ADDRESS: '0.0.0.0:9464', SENTINEL_LOG_LEVEL: 'debug' }), { metricsAddress: '0.0.0.0:9464', logLevel: 'DEBUG' });
+    assert.deepEqual(
+      telemetrySettings({ SENTINEL_METRICS_ADDRESS: '0.0.0.0:9464', SENTINEL_LOG_LEVEL: 'debug' }),
+      { metricsAddress: '0.0.0.0:9464', logLevel: 'DEBUG' },
+    );
     assert.throws(() => telemetrySettings({ SENTINEL_METRICS_ADDRESS: '9464' }), TelemetrySettingsError);
-    assert.throws(() => telemetrySettings({ SENTINEL_METRICS_ADDRESS: 'host:99999' }), TelemetrySettingsError);
+    assert.throws(
+      () => telemetrySettings({ SENTINEL_METRICS_ADDRESS: 'host:99999' }),
+      TelemetrySettingsError,
+    );
     assert.throws(() => telemetrySettings({ SENTINEL_LOG_LEVEL: 'LOUD' }), /SENTINEL_LOG_LEVEL=LOUD/);
   });
 
@@ -37,9 +44,17 @@ describe('worker observability: Prometheus metrics and JSON logs', function () {
     await stack.bootstrap('local');
     const env = testEnvironment('metrics');
     // The AMD leg takes a few seconds to find a broken driver: legs are running while we look, and an activity fails.
-    recordTool(env.hostsDir, 'amd-v520', 'rocm-smi', { cmd: 'rocm-smi --showproductname', out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n', exit: 0, delaySeconds: 8 });
+    recordTool(env.hostsDir, 'amd-v520', 'rocm-smi', {
+      cmd: 'rocm-smi --showproductname',
+      out: 'ERROR:root:Driver not initialized (amdgpu not found in modules)\n',
+      exit: 0,
+      delaySeconds: 8,
+    });
     const address = `127.0.0.1:${await freePort()}`;
-    const worker = await startWorkerProcess(env.file, 'metrics-worker', { SENTINEL_METRICS_ADDRESS: address, SENTINEL_LOG_LEVEL: 'INFO' });
+    const worker = await startWorkerProcess(env.file, 'metrics-worker', {
+      SENTINEL_METRICS_ADDRESS: address,
+      SENTINEL_LOG_LEVEL: 'INFO',
+    });
     try {
       const handle = await startRun(env, { candidate: await candidate('metrics') });
       const queue = { task_queue: env.invariants.temporal.taskQueue };
@@ -54,17 +69,37 @@ describe('worker observability: Prometheus metrics and JSON logs', function () {
       assert.equal(result.verdict, 'failed');
 
       const metrics = await scrape(address);
-      assert.ok(sample(metrics, 'temporal_activity_execution_failed', { activity_type: 'detectGpu', ...queue })! >= 1, 'the failed GPU check is counted');
-      assert.ok(sample(metrics, 'temporal_activity_schedule_to_start_latency_count', queue)! >= 10, 'activity schedule-to-start latency, per task queue');
+      assert.ok(
+        sample(metrics, 'temporal_activity_execution_failed', { activity_type: 'detectGpu', ...queue })! >= 1,
+        'the failed GPU check is counted',
+      );
+      assert.ok(
+        sample(metrics, 'temporal_activity_schedule_to_start_latency_count', queue)! >= 10,
+        'activity schedule-to-start latency, per task queue',
+      );
       assert.ok(sample(metrics, 'temporal_workflow_task_schedule_to_start_latency_count', queue)! >= 1);
-      assert.ok(sample(metrics, 'temporal_worker_task_slots_available', { worker_type: 'ActivityWorker', ...queue })! > 0);
-      assert.ok(sample(metrics, 'temporal_workflow_completed', { workflow_type: 'hardwareLegWorkflow', ...queue })! >= 2);
+      assert.ok(
+        sample(metrics, 'temporal_worker_task_slots_available', {
+          worker_type: 'ActivityWorker',
+          ...queue,
+        })! > 0,
+      );
+      assert.ok(
+        sample(metrics, 'temporal_workflow_completed', { workflow_type: 'hardwareLegWorkflow', ...queue })! >=
+          2,
+      );
       assert.notEqual(sample(metrics, 'sentinel_runs_running', queue), undefined);
 
       // Log lines reach the file through the SDK's log buffer and a pipe: give them a moment.
       const logged = Date.now() + 10_000;
-      while (Date.now() < logged && !readFileSync(worker.logFile, 'utf8').includes('"activityType":"detectGpu"')) await new Promise((r) => setTimeout(r, 200));
-      const lines = readFileSync(worker.logFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
+      while (
+        Date.now() < logged &&
+        !readFileSync(worker.logFile, 'utf8').includes('"activityType":"detectGpu"')
+      )
+        await new Promise((r) => setTimeout(r, 200));
+      const lines = readFileSync(worker.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       const entries = lines.map((line) => {
         try {
           return JSON.parse(line) as Record<string, unknown>;
@@ -80,7 +115,10 @@ describe('worker observability: Prometheus metrics and JSON logs', function () {
       const started = entries.find((e) => e.message === 'sentinel worker started');
       assert.equal(started?.taskQueue, env.invariants.temporal.taskQueue);
       assert.equal(started?.metrics, `http://${address}/metrics`);
-      assert.ok(entries.some((e) => e.activityType === 'detectGpu' && e.level === 'warn'), 'the activity failure is logged with its activity type');
+      assert.ok(
+        entries.some((e) => e.activityType === 'detectGpu' && e.level === 'warn'),
+        'the activity failure is logged with its activity type',
+      );
     } finally {
       await worker.stop('SIGTERM');
     }

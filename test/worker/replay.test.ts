@@ -11,10 +11,14 @@ import { sharedStack } from '../support/stack';
 import { startWorker } from '../support/worker';
 
 function replay(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts', 'replay-history.ts'), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts', 'replay-history.ts'), ...args],
+    { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 },
+  );
 }
 
-describe('replaying a run\'s history (docs/replay.md)', function () {
+describe("replaying a run's history (docs/replay.md)", function () {
   let files: string[];
 
   before(async function () {
@@ -30,7 +34,22 @@ describe('replaying a run\'s history (docs/replay.md)', function () {
     }
     // Exactly what the docs tell an operator to do: `temporal workflow show --output json`.
     files = [result.workflowId, result.legs[0]!.workflowId].map((id) => {
-      const out = spawnSync(temporalBinary(), ['workflow', 'show', '--workflow-id', id, '--output', 'json', '--address', stack.temporal.address, '--namespace', stack.temporal.namespace], { encoding: 'utf8' });
+      const out = spawnSync(
+        temporalBinary(),
+        [
+          'workflow',
+          'show',
+          '--workflow-id',
+          id,
+          '--output',
+          'json',
+          '--address',
+          stack.temporal.address,
+          '--namespace',
+          stack.temporal.namespace,
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(out.status, 0, out.stderr);
       const file = path.join(env.dir, `${id}.json`);
       writeFileSync(file, out.stdout);
@@ -45,7 +64,11 @@ describe('replaying a run\'s history (docs/replay.md)', function () {
   });
 
   it('reports a determinism violation when the workflow code changed incompatibly', () => {
-    const out = replay([files[0]!, '--workflows', path.join(PROJECT_ROOT, 'test', 'fixtures', 'changed-workflows.ts')]);
+    const out = replay([
+      files[0]!,
+      '--workflows',
+      path.join(PROJECT_ROOT, 'test', 'fixtures', 'changed-workflows.ts'),
+    ]);
     assert.equal(out.status, 1, out.stdout + out.stderr);
     assert.match(out.stdout, /FAIL .*DeterminismViolationError/);
   });

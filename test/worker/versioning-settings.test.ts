@@ -15,25 +15,52 @@ import { suiteDir } from '../support/stack';
 const noGit = () => undefined;
 
 describe('worker versioning settings', () => {
-  it('is on by default: the deployment is the task queue, the build id the checkout\'s git sha', () => {
+  it("is on by default: the deployment is the task queue, the build id the checkout's git sha", () => {
     const head = projectGitHead();
     assert.match(head ?? '', /^[0-9a-f]{40}$/, 'the suite runs from a git checkout');
-    assert.deepEqual(workerVersioningSettings('sentinel-gpu-matrix', {}), { enabled: true, version: { deploymentName: 'sentinel-gpu-matrix', buildId: head } });
+    assert.deepEqual(workerVersioningSettings('sentinel-gpu-matrix', {}), {
+      enabled: true,
+      version: { deploymentName: 'sentinel-gpu-matrix', buildId: head },
+    });
   });
 
   it('takes SENTINEL_BUILD_ID and SENTINEL_DEPLOYMENT_NAME over the defaults, and can be switched off', () => {
-    assert.deepEqual(workerVersioningSettings('q', { SENTINEL_BUILD_ID: 'abc123', SENTINEL_DEPLOYMENT_NAME: 'sentinel-prod' }, noGit), {
-      enabled: true,
-      version: { deploymentName: 'sentinel-prod', buildId: 'abc123' },
+    assert.deepEqual(
+      workerVersioningSettings(
+        'q',
+        { SENTINEL_BUILD_ID: 'abc123', SENTINEL_DEPLOYMENT_NAME: 'sentinel-prod' },
+        noGit,
+      ),
+      {
+        enabled: true,
+        version: { deploymentName: 'sentinel-prod', buildId: 'abc123' },
+      },
+    );
+    assert.deepEqual(workerVersioningSettings('q', { SENTINEL_WORKER_VERSIONING: 'off' }, noGit), {
+      enabled: false,
     });
-    assert.deepEqual(workerVersioningSettings('q', { SENTINEL_WORKER_VERSIONING: 'off' }, noGit), { enabled: false });
   });
 
   it('refuses what the worker cannot poll with, saying what to set', () => {
-    assert.throws(() => workerVersioningSettings('q', {}, noGit), (err: Error) => err instanceof WorkerVersioningError && /SENTINEL_BUILD_ID/.test(err.message) && /--build-arg/.test(err.message));
-    assert.throws(() => workerVersioningSettings('q', { SENTINEL_WORKER_VERSIONING: 'yes' }, noGit), /SENTINEL_WORKER_VERSIONING=yes is not understood/);
-    assert.throws(() => workerVersioningSettings('sentinel.gpu', { SENTINEL_BUILD_ID: 'a' }), /must not contain "\." or ":"/);
-    assert.throws(() => workerVersioningSettings('q', { SENTINEL_BUILD_ID: 'v1.2 beta' }), /SENTINEL_BUILD_ID="v1.2 beta" must be letters, digits/);
+    assert.throws(
+      () => workerVersioningSettings('q', {}, noGit),
+      (err: Error) =>
+        err instanceof WorkerVersioningError &&
+        /SENTINEL_BUILD_ID/.test(err.message) &&
+        /--build-arg/.test(err.message),
+    );
+    assert.throws(
+      () => workerVersioningSettings('q', { SENTINEL_WORKER_VERSIONING: 'yes' }, noGit),
+      /SENTINEL_WORKER_VERSIONING=yes is not understood/,
+    );
+    assert.throws(
+      () => workerVersioningSettings('sentinel.gpu', { SENTINEL_BUILD_ID: 'a' }),
+      /must not contain "\." or ":"/,
+    );
+    assert.throws(
+      () => workerVersioningSettings('q', { SENTINEL_BUILD_ID: 'v1.2 beta' }),
+      /SENTINEL_BUILD_ID="v1.2 beta" must be letters, digits/,
+    );
   });
 
   it('the worker process without a build id nor a git checkout exits 3 with that message, no stack trace', function () {
@@ -47,12 +74,22 @@ describe('worker versioning settings', () => {
     } catch {
       // already there from an earlier run of this test
     }
-    const out = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      timeout: 90_000,
-      env: { ...process.env, PATH: bin, SENTINEL_INVARIANTS: env.file, SENTINEL_BUILD_ID: '', SENTINEL_WORKER_VERSIONING: '' },
-    });
+    const out = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/worker/main.ts')],
+      {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+        timeout: 90_000,
+        env: {
+          ...process.env,
+          PATH: bin,
+          SENTINEL_INVARIANTS: env.file,
+          SENTINEL_BUILD_ID: '',
+          SENTINEL_WORKER_VERSIONING: '',
+        },
+      },
+    );
     assert.equal(out.status, 3, out.stderr);
     assert.match(out.stderr, /the worker has no build id: set SENTINEL_BUILD_ID/);
     assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack trace');
@@ -63,7 +100,12 @@ describe('worker versioning settings', () => {
     const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
     assert.match(runtime, /^ARG SENTINEL_BUILD_ID=$/m);
     assert.match(runtime, /^ENV SENTINEL_BUILD_ID=\$\{SENTINEL_BUILD_ID\}$/m);
-    const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.temporal.yml'), 'utf8')) as { services: Record<string, { build?: { args?: Record<string, string> } }> };
-    assert.equal(compose.services['sentinel-worker']?.build?.args?.SENTINEL_BUILD_ID, '${SENTINEL_BUILD_ID:-}');
+    const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.temporal.yml'), 'utf8')) as {
+      services: Record<string, { build?: { args?: Record<string, string> } }>;
+    };
+    assert.equal(
+      compose.services['sentinel-worker']?.build?.args?.SENTINEL_BUILD_ID,
+      '${SENTINEL_BUILD_ID:-}',
+    );
   });
 });

@@ -32,13 +32,22 @@ function gpus() {
   const nvidia = access === 'nvidia' ? spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }) : { status: 1 };
   if (nvidia.status === 0) {
     const lines = nvidia.stdout.split('\n').filter((l) => l.startsWith('GPU '));
-    return { vendor: 'nvidia', count: lines.length, model: (/^GPU \d+: (.+?) \(UUID/.exec(lines[0] || '') || [])[1] || 'unknown' };
+    return {
+      vendor: 'nvidia',
+      count: lines.length,
+      model: (/^GPU \d+: (.+?) \(UUID/.exec(lines[0] || '') || [])[1] || 'unknown',
+    };
   }
-  const amd = access === 'amd' ? spawnSync('rocm-smi', ['--showproductname'], { encoding: 'utf8' }) : { status: 1 };
+  const amd =
+    access === 'amd' ? spawnSync('rocm-smi', ['--showproductname'], { encoding: 'utf8' }) : { status: 1 };
   if (amd.status === 0) {
     const lines = amd.stdout.split('\n').filter((l) => l.includes('Card series:'));
     const ids = new Set(lines.map((l) => (/^GPU\[(\d+)\]/.exec(l) || [])[1]));
-    return { vendor: 'amd', count: ids.size, model: (lines[0] || '').replace(/^.*Card series:\s*/, '').trim() || 'unknown' };
+    return {
+      vendor: 'amd',
+      count: ids.size,
+      model: (lines[0] || '').replace(/^.*Card series:\s*/, '').trim() || 'unknown',
+    };
   }
   return { vendor: 'none', count: 0, model: 'none' };
 }
@@ -54,10 +63,19 @@ async function post(path, body, token) {
 }
 
 function smoke(job) {
-  if (behaviour === 'smoke-fails') return { status: 'failed', message: 'CUDA error: no CUDA-capable device is detected (the container cannot open the GPU)' };
+  if (behaviour === 'smoke-fails')
+    return {
+      status: 'failed',
+      message: 'CUDA error: no CUDA-capable device is detected (the container cannot open the GPU)',
+    };
   const found = gpus();
-  if (job.vendor && found.vendor !== job.vendor) return { status: 'failed', message: `expected ${job.vendor} GPUs, the container sees ${found.vendor}` };
-  if (found.count < (job.gpuCount || 1)) return { status: 'failed', message: `expected ${job.gpuCount} GPU(s), the container sees ${found.count}` };
+  if (job.vendor && found.vendor !== job.vendor)
+    return { status: 'failed', message: `expected ${job.vendor} GPUs, the container sees ${found.vendor}` };
+  if (found.count < (job.gpuCount || 1))
+    return {
+      status: 'failed',
+      message: `expected ${job.gpuCount} GPU(s), the container sees ${found.count}`,
+    };
   return { status: 'succeeded', message: `${found.count}x ${found.model} visible to the container` };
 }
 
@@ -82,7 +100,10 @@ async function main() {
   }
   let unreachableSince;
   for (;;) {
-    const beat = await post('/v1/agent/heartbeat', { status: 'ready' }, agentToken).catch((err) => ({ status: 0, body: { message: String(err) } }));
+    const beat = await post('/v1/agent/heartbeat', { status: 'ready' }, agentToken).catch((err) => ({
+      status: 0,
+      body: { message: String(err) },
+    }));
     if (beat.status === 401) {
       log('cluster gone; stopping');
       process.exit(0);

@@ -13,9 +13,15 @@ export function configCommand(printer: Printer): Command {
       const invariants = loadConfig(command.optsWithGlobals<GlobalOptions>());
       printer.info(`${invariants.file}: valid (sha256 ${invariants.sha256.slice(0, 16)})`);
       for (const [name, env] of Object.entries(invariants.environments)) {
-        printer.info(`  ${name} (${env.kind}, executor ${env.executor.kind}): ${env.awsRegion}, ${env.targets.map((t) => `${t.name}=${t.instanceTypes.join('|')}`).join(', ')}`);
+        printer.info(
+          `  ${name} (${env.kind}, executor ${env.executor.kind}): ${env.awsRegion}, ${env.targets.map((t) => `${t.name}=${t.instanceTypes.join('|')}`).join(', ')}`,
+        );
       }
-      printer.json({ file: invariants.file, sha256: invariants.sha256, environments: invariants.environments });
+      printer.json({
+        file: invariants.file,
+        sha256: invariants.sha256,
+        environments: invariants.environments,
+      });
       process.exitCode = EXIT.PASSED;
     });
   return config;

@@ -25,11 +25,16 @@ const AWS_CODES = new Set(['AWS_CREDENTIALS_REFUSED', 'JANITOR_SCAN_FAILED', 'CL
 
 export function janitorCommand(printer: Printer): Command {
   return new Command('janitor')
-    .description('terminate the environment\'s GPU-matrix instances that outlived their run (never one an open run uses)')
+    .description(
+      "terminate the environment's GPU-matrix instances that outlived their run (never one an open run uses)",
+    )
     .requiredOption('--env <env>', 'environment of ops/invariants.yaml')
     .option('--dry-run', 'list what would be terminated; terminate nothing')
     .action(async (options: JanitorOptions, command: Command) => {
-      process.exitCode = await runJanitor({ ...command.optsWithGlobals<JanitorOptions>(), ...options }, printer);
+      process.exitCode = await runJanitor(
+        { ...command.optsWithGlobals<JanitorOptions>(), ...options },
+        printer,
+      );
     });
 }
 
@@ -58,7 +63,15 @@ export async function runJanitor(options: JanitorOptions, printer: Printer): Pro
       const coded = codedCause(err);
       if (coded) {
         const info = failureInfo(coded.code);
-        throw new CliError(coded.code === 'CONFIG_INVALID' ? EXIT.CONFIG_INVALID : AWS_CODES.has(coded.code) ? EXIT.AWS_ERROR : EXIT.INTERNAL, `janitor ${workflowId} failed: ${coded.code}: ${coded.message}`, [`remediation: ${info.remediation}`]);
+        throw new CliError(
+          coded.code === 'CONFIG_INVALID'
+            ? EXIT.CONFIG_INVALID
+            : AWS_CODES.has(coded.code)
+              ? EXIT.AWS_ERROR
+              : EXIT.INTERNAL,
+          `janitor ${workflowId} failed: ${coded.code}: ${coded.message}`,
+          [`remediation: ${info.remediation}`],
+        );
       }
       throw new CliError(EXIT.INTERNAL, `janitor ${workflowId} failed: ${err.cause?.message ?? err.message}`);
     }
@@ -78,26 +91,37 @@ export function printJanitorReport(printer: Printer, report: JanitorReport): voi
       `${acted.length} ${report.dryRun ? 'would be terminated' : 'terminated'}, ${report.spared.length} spared; cleanupTtl ${formatDuration(report.cleanupTtlSeconds * 1000)}`,
   );
   const line = (verb: string, a: Pick<JanitorAction, 'instanceId' | 'ageSeconds' | 'runId' | 'detail'>) =>
-    printer.info(`  ${verb.padEnd(15)} ${a.instanceId.padEnd(20)} age ${formatDuration(a.ageSeconds * 1000).padEnd(7)} run ${a.runId ?? '(none)'}: ${a.detail}`);
+    printer.info(
+      `  ${verb.padEnd(15)} ${a.instanceId.padEnd(20)} age ${formatDuration(a.ageSeconds * 1000).padEnd(7)} run ${a.runId ?? '(none)'}: ${a.detail}`,
+    );
   for (const a of acted) line(report.dryRun ? 'would terminate' : 'terminated', a);
   for (const s of report.spared) line(`spared`, s);
   const clusters = report.clusters;
   if (!clusters) return;
   if (clusters.failure) {
-    printer.info(`test clusters: not swept (${clusters.failure.code}: ${clusters.failure.detail ?? clusters.failure.summary})`);
+    printer.info(
+      `test clusters: not swept (${clusters.failure.code}: ${clusters.failure.detail ?? clusters.failure.summary})`,
+    );
     return;
   }
   const removed = report.dryRun ? clusters.wouldDelete : clusters.deleted;
-  printer.info(`test clusters: ${clusters.seen} seen, ${removed.length} ${report.dryRun ? 'would be deleted' : 'deleted'}, ${clusters.spared.length} spared`);
+  printer.info(
+    `test clusters: ${clusters.seen} seen, ${removed.length} ${report.dryRun ? 'would be deleted' : 'deleted'}, ${clusters.spared.length} spared`,
+  );
   const clusterLine = (verb: string, c: ClusterAction) =>
-    printer.info(`  ${verb.padEnd(15)} ${c.clusterId} ${c.name} age ${formatDuration(c.ageSeconds * 1000)} run ${c.runId}: ${c.detail}`);
+    printer.info(
+      `  ${verb.padEnd(15)} ${c.clusterId} ${c.name} age ${formatDuration(c.ageSeconds * 1000)} run ${c.runId}: ${c.detail}`,
+    );
   for (const c of removed) clusterLine(report.dryRun ? 'would delete' : 'deleted', c);
   for (const c of clusters.spared) clusterLine('spared', c);
 }
 
-function codedCause(err: WorkflowFailedError): { code: Parameters<typeof failureInfo>[0]; message: string } | undefined {
+function codedCause(
+  err: WorkflowFailedError,
+): { code: Parameters<typeof failureInfo>[0]; message: string } | undefined {
   for (let cause: unknown = err.cause; cause; cause = (cause as Error).cause) {
-    if (cause instanceof ApplicationFailure && isFailureCode(cause.type)) return { code: cause.type, message: cause.message };
+    if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+      return { code: cause.type, message: cause.message };
   }
   return undefined;
 }

@@ -26,23 +26,33 @@ export interface PromoteOptions extends GlobalOptions {
 
 export function promoteCommand(printer: Printer): Command {
   return new Command('promote')
-    .description('change the approved digest by hand: --rollback restores the previous one (promotion itself goes through `sentinel run`)')
+    .description(
+      'change the approved digest by hand: --rollback restores the previous one (promotion itself goes through `sentinel run`)',
+    )
     .requiredOption('--env <env>', 'environment of ops/invariants.yaml')
     .option('--rollback', 'restore the newest earlier valid value of the approved-digest parameter')
     .option('--reason <text>', 'why, recorded in the evidence')
     .option('--dry-run', 'show what would be restored; write nothing')
     .action(async (options: PromoteOptions, command: Command) => {
-      process.exitCode = await runPromote({ ...command.optsWithGlobals<PromoteOptions>(), ...options }, printer);
+      process.exitCode = await runPromote(
+        { ...command.optsWithGlobals<PromoteOptions>(), ...options },
+        printer,
+      );
     });
 }
 
 function actor(): string {
-  return process.env.GITHUB_ACTOR ? `${process.env.GITHUB_ACTOR} (GitHub Actions)` : `${os.userInfo().username}@${os.hostname()}`;
+  return process.env.GITHUB_ACTOR
+    ? `${process.env.GITHUB_ACTOR} (GitHub Actions)`
+    : `${os.userInfo().username}@${os.hostname()}`;
 }
 
 export async function runPromote(options: PromoteOptions, printer: Printer): Promise<ExitCode> {
   if (!options.rollback) {
-    throw new CliError(EXIT.REFUSED, 'only --rollback is supported: a digest is promoted by passing the GPU matrix (sentinel run)');
+    throw new CliError(
+      EXIT.REFUSED,
+      'only --rollback is supported: a digest is promoted by passing the GPU matrix (sentinel run)',
+    );
   }
   const invariants = loadConfig(options);
   const env = environmentFrom(invariants, options.env);
@@ -51,15 +61,23 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
     const plan = await planRollback(aws, options.env, env);
     printer.info(`${plan.parameter} (${plan.region})`);
     printer.info(`  current:  ${plan.current.reference} (version ${plan.current.version})`);
-    printer.info(`  restores: ${plan.restore.reference} (version ${plan.restore.version}${plan.restore.lastModified ? `, ${plan.restore.lastModified}` : ''})`);
+    printer.info(
+      `  restores: ${plan.restore.reference} (version ${plan.restore.version}${plan.restore.lastModified ? `, ${plan.restore.lastModified}` : ''})`,
+    );
     // Only a digest with a PASSED, signed summary for this environment may reach customers again.
     const restore = parsePinnedImage(plan.restore.reference, env.image.repository);
     const proof = await checkDigest(aws.kms(env.awsRegion), digestCheckRequest(options.env, env, restore));
     if (!proof.ok) {
       const text = REASON_TEXT[proof.reason!];
-      throw new CliError(EXIT.UNATTESTED, `refusing to restore ${plan.restore.reference}: ${proof.reason}: ${text.summary}${proof.detail ? ` (${proof.detail})` : ''}`, [text.remediation]);
+      throw new CliError(
+        EXIT.UNATTESTED,
+        `refusing to restore ${plan.restore.reference}: ${proof.reason}: ${text.summary}${proof.detail ? ` (${proof.detail})` : ''}`,
+        [text.remediation],
+      );
     }
-    printer.info(`  attested: PASSED summary of ${proof.summary!.sentinel.runWorkflowId}, signed by ${env.attestation.kmsKeyId}`);
+    printer.info(
+      `  attested: PASSED summary of ${proof.summary!.sentinel.runWorkflowId}, signed by ${env.attestation.kmsKeyId}`,
+    );
     if (options.dryRun) {
       printer.info('dry run: nothing written');
       printer.json({ status: 'dry_run', plan });
@@ -72,9 +90,13 @@ export async function runPromote(options: PromoteOptions, printer: Printer): Pro
       configFile: invariants.file,
       configSha256: invariants.sha256,
     });
-    printer.info(`rolled back: ${record.after.reference} is approved again (version ${record.after.version})`);
+    printer.info(
+      `rolled back: ${record.after.reference} is approved again (version ${record.after.version})`,
+    );
     for (const o of record.overwritten ?? []) {
-      printer.info(`warning: PROMOTION_OVERWRITTEN: another write landed just before the rollback's and was overwritten: ${o.reference} (version ${o.version}${o.description ? `, ${o.description}` : ''})`);
+      printer.info(
+        `warning: PROMOTION_OVERWRITTEN: another write landed just before the rollback's and was overwritten: ${o.reference} (version ${o.version}${o.description ? `, ${o.description}` : ''})`,
+      );
     }
     printer.info(`evidence: ${evidence.json}\n          ${evidence.markdown}`);
     printer.json({ status: 'rolled_back', record, evidence });

@@ -27,14 +27,25 @@ export interface ReportOptions extends GlobalOptions {
 
 export function reportCommand(printer: Printer): Command {
   return new Command('report')
-    .description('build a static HTML report (runs table, charts over time, a page per run) from the evidence store')
+    .description(
+      'build a static HTML report (runs table, charts over time, a page per run) from the evidence store',
+    )
     .requiredOption('--env <env>', 'environment of ops/invariants.yaml')
     .requiredOption('--out <dir>', 'directory to write index.html and runs/*.html into')
-    .option('--since <age>', 'only the runs started within this age: 12h, 30d (default: all the evidence in the store)')
-    .option('--evidence <location>', "a directory or s3://bucket/prefix/ to read instead of the environment's evidence.location")
+    .option(
+      '--since <age>',
+      'only the runs started within this age: 12h, 30d (default: all the evidence in the store)',
+    )
+    .option(
+      '--evidence <location>',
+      "a directory or s3://bucket/prefix/ to read instead of the environment's evidence.location",
+    )
     .option('--run <id>', "write only this run's page (its workflow id, run id or CI run id)")
     .action(async (options: ReportOptions, command: Command) => {
-      process.exitCode = await runReport({ ...command.optsWithGlobals<ReportOptions>(), ...options }, printer);
+      process.exitCode = await runReport(
+        { ...command.optsWithGlobals<ReportOptions>(), ...options },
+        printer,
+      );
     });
 }
 
@@ -43,19 +54,26 @@ export async function runReport(options: ReportOptions, printer: Printer): Promi
   if (options.since !== undefined) {
     sinceMs = parseDuration(options.since);
     if (!sinceMs) {
-      throw new CliError(EXIT.REPORT_SINCE_INVALID, `--since ${JSON.stringify(options.since)} is not an age: give a number and a unit (m, h or d), e.g. --since 12h or --since 30d`);
+      throw new CliError(
+        EXIT.REPORT_SINCE_INVALID,
+        `--since ${JSON.stringify(options.since)} is not an age: give a number and a unit (m, h or d), e.g. --since 12h or --since 30d`,
+      );
     }
   }
   const invariants = loadConfig(options);
   const env = environmentFrom(invariants, options.env);
-  const location = options.evidence === undefined || parseS3Location(options.evidence) ? (options.evidence ?? env.evidence.location) : path.resolve(options.evidence);
+  const location =
+    options.evidence === undefined || parseS3Location(options.evidence)
+      ? (options.evidence ?? env.evidence.location)
+      : path.resolve(options.evidence);
 
   const aws = new AwsClients();
   let loaded;
   try {
     loaded = await loadEvidence(location, env.awsRegion, aws);
   } catch (err) {
-    if (err instanceof EvidenceUnreadableError) throw new CliError(EXIT.REPORT_EVIDENCE_UNREADABLE, err.message);
+    if (err instanceof EvidenceUnreadableError)
+      throw new CliError(EXIT.REPORT_EVIDENCE_UNREADABLE, err.message);
     throw err;
   } finally {
     aws.destroy();
@@ -64,17 +82,26 @@ export async function runReport(options: ReportOptions, printer: Printer): Promi
 
   const cutoff = sinceMs !== undefined ? Date.now() - sinceMs : undefined;
   const otherEnvironments = loaded.runs.filter((r) => r.environment !== options.env).length;
-  const runs = loaded.runs.filter((r) => r.environment === options.env && (cutoff === undefined || r.startMs >= cutoff));
+  const runs = loaded.runs.filter(
+    (r) => r.environment === options.env && (cutoff === undefined || r.startMs >= cutoff),
+  );
 
   let only;
   if (options.run !== undefined) {
-    only = loaded.runs.find((r) => r.environment === options.env && [r.id, r.runId, r.ciRunId].includes(options.run!));
+    only = loaded.runs.find(
+      (r) => r.environment === options.env && [r.id, r.runId, r.ciRunId].includes(options.run!),
+    );
     if (!only) {
-      const known = loaded.runs.filter((r) => r.environment === options.env).slice(0, 3).map((r) => r.id);
+      const known = loaded.runs
+        .filter((r) => r.environment === options.env)
+        .slice(0, 3)
+        .map((r) => r.id);
       throw new CliError(
         EXIT.REPORT_RUN_UNKNOWN,
         `no evidence pack for run ${JSON.stringify(options.run)} of environment ${options.env} in ${location}: name it by its workflow id, run id or CI run id` +
-          (known.length ? ` (newest there: ${known.join(', ')}); sentinel report without --run lists them all` : ' (the store has no evidence pack of this environment)'),
+          (known.length
+            ? ` (newest there: ${known.join(', ')}); sentinel report without --run lists them all`
+            : ' (the store has no evidence pack of this environment)'),
       );
     }
   }
@@ -91,19 +118,41 @@ export async function runReport(options: ReportOptions, printer: Printer): Promi
   let written;
   try {
     // The location as the operator named it (a relative --evidence stays relative in the page).
-    written = writeReport(options.out, runs, { environment: options.env, location: options.evidence ?? location, ...(options.since ? { since: options.since } : {}), generatedAt: new Date(), warnings: loaded.warnings }, ui, only);
+    written = writeReport(
+      options.out,
+      runs,
+      {
+        environment: options.env,
+        location: options.evidence ?? location,
+        ...(options.since ? { since: options.since } : {}),
+        generatedAt: new Date(),
+        warnings: loaded.warnings,
+      },
+      ui,
+      only,
+    );
   } catch (err) {
     if (err instanceof ReportOutputError) throw new CliError(EXIT.REPORT_OUTPUT_UNWRITABLE, err.message);
     throw err;
   }
 
   if (written.index) {
-    printer.info(`report: ${runs.length} run(s) of ${options.env} from ${location}${otherEnvironments ? ` (${otherEnvironments} of other environments left out)` : ''}`);
+    printer.info(
+      `report: ${runs.length} run(s) of ${options.env} from ${location}${otherEnvironments ? ` (${otherEnvironments} of other environments left out)` : ''}`,
+    );
     printer.info(`open ${written.index}`);
   } else {
     printer.info(`open ${written.pages[0]}`);
   }
-  if (loaded.warnings.length) printer.info(`${loaded.warnings.length} evidence file(s) skipped (named above); the report shows the rest`);
-  printer.json({ index: written.index ?? null, pages: written.pages, runs: only ? 1 : runs.length, warnings: loaded.warnings });
+  if (loaded.warnings.length)
+    printer.info(
+      `${loaded.warnings.length} evidence file(s) skipped (named above); the report shows the rest`,
+    );
+  printer.json({
+    index: written.index ?? null,
+    pages: written.pages,
+    runs: only ? 1 : runs.length,
+    warnings: loaded.warnings,
+  });
   return loaded.warnings.length ? EXIT.REPORT_EVIDENCE_SKIPPED : EXIT.PASSED;
 }

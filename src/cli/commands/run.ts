@@ -4,7 +4,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { Command } from 'commander';
 import { sandboxEmulationProblems } from '../../config/sandbox-emulation';
@@ -12,7 +17,14 @@ import { ImageRefError, parsePinnedImage } from '../../domain/image-ref';
 import type { MatrixRunInput, MatrixRunResult, QueueMode, Trigger } from '../../domain/run';
 import type { gpuMatrixWorkflow } from '../../workflows';
 import { runWorkflowId } from '../../temporal/definitions';
-import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
+import {
+  connectTemporal,
+  environmentFrom,
+  loadConfig,
+  workflowUrl,
+  type GlobalOptions,
+  type TemporalContext,
+} from '../context';
 import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { codedCauseOf, firstLine } from '../failure-cause';
 import { writeJunitReport } from '../junit';
@@ -38,12 +50,21 @@ export function runCommand(printer: Printer): Command {
     .description('prove a candidate digest on every hardware target and promote it if all pass')
     .requiredOption('--env <env>', 'environment of ops/invariants.yaml (dev, local, ...)')
     .requiredOption('--digest <image>', 'candidate as <repository>@sha256:<64 lower-case hex>')
-    .option('--git-sha <sha>', 'commit the candidate was built from (default: $GITHUB_SHA, then git rev-parse HEAD)')
-    .option('--run-id <id>', 'CI run id; names the run (default: $GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT, else a new id)')
+    .option(
+      '--git-sha <sha>',
+      'commit the candidate was built from (default: $GITHUB_SHA, then git rev-parse HEAD)',
+    )
+    .option(
+      '--run-id <id>',
+      'CI run id; names the run (default: $GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT, else a new id)',
+    )
     .option('--dry-run', 'check the candidate and the setup without any instance; never promotes')
     .option('--no-wait', 'start the run and return at once')
     .option('--no-queue', 'refuse (exit 4) instead of waiting when another run holds the environment')
-    .option('--junit <path>', 'also write a JUnit XML report: one test case per target and phase (src/cli/junit.ts)')
+    .option(
+      '--junit <path>',
+      'also write a JUnit XML report: one test case per target and phase (src/cli/junit.ts)',
+    )
     .action(async (options: RunOptions, command: Command) => {
       const global = command.optsWithGlobals<RunOptions>();
       process.exitCode = await runMatrix({ ...global, ...options }, printer);
@@ -55,7 +76,11 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   const env = environmentFrom(invariants, options.env);
   const unemulated = sandboxEmulationProblems(env);
   if (unemulated.length > 0) {
-    throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `${options.env} is a sandbox environment (simulated hosts): every AWS service its run uses must point at an emulator, so no simulated run touches real AWS or a real approved pointer; nothing was started`, unemulated);
+    throw new CliError(
+      EXIT.SANDBOX_NOT_EMULATED,
+      `${options.env} is a sandbox environment (simulated hosts): every AWS service its run uses must point at an emulator, so no simulated run touches real AWS or a real approved pointer; nothing was started`,
+      unemulated,
+    );
   }
   let candidate;
   try {
@@ -65,10 +90,16 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     throw err;
   }
   const gitSha = options.gitSha ?? process.env.GITHUB_SHA ?? localGitSha() ?? 'unknown';
-  if (!GIT_SHA.test(gitSha)) throw new CliError(EXIT.REFUSED, `--git-sha ${JSON.stringify(gitSha)} is not a hex commit id`);
-  if (options.junit !== undefined && !options.wait) throw new CliError(EXIT.REFUSED, '--junit needs the run\'s verdict: drop --no-wait');
+  if (!GIT_SHA.test(gitSha))
+    throw new CliError(EXIT.REFUSED, `--git-sha ${JSON.stringify(gitSha)} is not a hex commit id`);
+  if (options.junit !== undefined && !options.wait)
+    throw new CliError(EXIT.REFUSED, "--junit needs the run's verdict: drop --no-wait");
   const ciRunId = options.runId ?? ciRunIdFromEnv() ?? generatedRunId();
-  if (!RUN_ID.test(ciRunId)) throw new CliError(EXIT.REFUSED, `--run-id ${JSON.stringify(ciRunId)} must be 1-64 of letters, digits, '.', '_' and '-'`);
+  if (!RUN_ID.test(ciRunId))
+    throw new CliError(
+      EXIT.REFUSED,
+      `--run-id ${JSON.stringify(ciRunId)} must be 1-64 of letters, digits, '.', '_' and '-'`,
+    );
 
   const input: MatrixRunInput = {
     environment: options.env,
@@ -78,7 +109,9 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     ciRunId,
     dryRun: Boolean(options.dryRun),
     queue: (options.queue ? 'wait' : 'refuse') satisfies QueueMode,
-    trigger: (process.env.GITHUB_ACTIONS === 'true' || process.env.CI === 'true' ? 'ci' : 'cli') satisfies Trigger,
+    trigger: (process.env.GITHUB_ACTIONS === 'true' || process.env.CI === 'true'
+      ? 'ci'
+      : 'cli') satisfies Trigger,
   };
 
   const temporal = await connectTemporal(invariants);
@@ -95,7 +128,9 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
         // A run id names one run: a closed run's id is never started again (its leg tokens, tags and evidence are taken).
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
-      printer.info(`started ${workflowId}${input.dryRun ? ' (dry run)' : ''}${env.executor.kind === 'local' ? ' [SIMULATED hosts]' : ''}`);
+      printer.info(
+        `started ${workflowId}${input.dryRun ? ' (dry run)' : ''}${env.executor.kind === 'local' ? ' [SIMULATED hosts]' : ''}`,
+      );
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       handle = temporal.client.workflow.getHandle(workflowId);
@@ -135,7 +170,8 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
     }
     printResult(printer, result, url);
     // Preflight found no configured zone offering a target's instance types: nothing was launched.
-    if (result.verdict === 'failed' && result.failure?.code === 'PLACEMENT_UNAVAILABLE') return EXIT.PLACEMENT_UNAVAILABLE;
+    if (result.verdict === 'failed' && result.failure?.code === 'PLACEMENT_UNAVAILABLE')
+      return EXIT.PLACEMENT_UNAVAILABLE;
     return exitCodeForRun(result);
   } finally {
     await following;
@@ -143,7 +179,11 @@ export async function runMatrix(options: RunOptions, printer: Printer): Promise<
   }
 }
 
-export async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkflow>, address: string, environment: string): Promise<MatrixRunResult> {
+export async function waitForResult(
+  handle: WorkflowHandle<typeof gpuMatrixWorkflow>,
+  address: string,
+  environment: string,
+): Promise<MatrixRunResult> {
   try {
     return await handle.result();
   } catch (err) {
@@ -151,9 +191,15 @@ export async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkf
       // prepareRun's refusal arrives as WorkflowFailedError → ActivityFailure → ApplicationFailure(code).
       const coded = codedCauseOf(err);
       // The worker's own sandbox check (prepareRun) refused: its environment lacks an emulator endpoint.
-      if (coded?.code === 'SANDBOX_NOT_EMULATED') throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `refused by the worker: ${coded.message}`);
-      if (coded?.code === 'INPUT_REFUSED') throw new CliError(EXIT.REFUSED, `refused by the worker: ${coded.message}`);
-      if (coded?.code === 'CONFIG_INVALID') throw new CliError(EXIT.CONFIG_INVALID, `the worker's configuration refused the run: ${coded.message}`);
+      if (coded?.code === 'SANDBOX_NOT_EMULATED')
+        throw new CliError(EXIT.SANDBOX_NOT_EMULATED, `refused by the worker: ${coded.message}`);
+      if (coded?.code === 'INPUT_REFUSED')
+        throw new CliError(EXIT.REFUSED, `refused by the worker: ${coded.message}`);
+      if (coded?.code === 'CONFIG_INVALID')
+        throw new CliError(
+          EXIT.CONFIG_INVALID,
+          `the worker's configuration refused the run: ${coded.message}`,
+        );
       const detail = coded ? `${coded.code}: ${coded.message}` : firstLine(err.cause ?? err);
       throw new CliError(EXIT.INTERNAL, `run ${handle.workflowId} failed without a verdict: ${detail}`);
     }
@@ -165,7 +211,10 @@ export async function waitForResult(handle: WorkflowHandle<typeof gpuMatrixWorkf
       );
     }
     if (isGrpcServiceError(err)) {
-      throw new CliError(EXIT.TEMPORAL_UNREACHABLE, `lost Temporal at ${address} while following ${handle.workflowId}: ${firstLine(err)}; the run goes on without this command (sentinel run --run-id … follows it again)`);
+      throw new CliError(
+        EXIT.TEMPORAL_UNREACHABLE,
+        `lost Temporal at ${address} while following ${handle.workflowId}: ${firstLine(err)}; the run goes on without this command (sentinel run --run-id … follows it again)`,
+      );
     }
     throw err;
   }
@@ -179,7 +228,9 @@ export async function warnWithoutWorker(temporal: TemporalContext, printer: Prin
       taskQueue: { name: temporal.taskQueue },
     });
     if ((out.pollers ?? []).length === 0) {
-      printer.info(`warning: no worker is polling task queue ${temporal.taskQueue}; the run waits until one starts (npm run worker)`);
+      printer.info(
+        `warning: no worker is polling task queue ${temporal.taskQueue}; the run waits until one starts (npm run worker)`,
+      );
     }
   } catch {
     // Informational only.
@@ -188,7 +239,11 @@ export async function warnWithoutWorker(temporal: TemporalContext, printer: Prin
 
 function localGitSha(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined;
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim() || undefined
+    );
   } catch {
     return undefined;
   }

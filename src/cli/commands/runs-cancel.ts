@@ -33,7 +33,10 @@ export async function cancelRun(options: RunsOptions, printer: Printer, run: str
     const found = await findRun(temporal, run, options.env);
     const { workflowId, runId } = found.description;
     if (!found.running) {
-      throw new CliError(EXIT.REFUSED, `${workflowId} is not running (${found.description.status.name.toLowerCase()}): there is nothing to cancel; sentinel runs show ${workflowId} shows how it ended`);
+      throw new CliError(
+        EXIT.REFUSED,
+        `${workflowId} is not running (${found.description.status.name.toLowerCase()}): there is nothing to cancel; sentinel runs show ${workflowId} shows how it ended`,
+      );
     }
     const identity = `sentinel runs cancel (${os.userInfo().username}@${os.hostname()})`;
     try {
@@ -45,15 +48,21 @@ export async function cancelRun(options: RunsOptions, printer: Printer, run: str
         reason: options.reason ?? '',
       });
     } catch (err) {
-      throw new CliError(EXIT.TEMPORAL_UNREACHABLE, `could not ask ${workflowId} to cancel: ${firstLine(err)}`);
+      throw new CliError(
+        EXIT.TEMPORAL_UNREACHABLE,
+        `could not ask ${workflowId} to cancel: ${firstLine(err)}`,
+      );
     }
-    printer.info(`cancel requested for ${workflowId}${options.reason ? ` (${options.reason})` : ''}; waiting for its legs to clean up`);
+    printer.info(
+      `cancel requested for ${workflowId}${options.reason ? ` (${options.reason})` : ''}; waiting for its legs to clean up`,
+    );
     const url = workflowUrl(temporal, workflowId, runId);
     const result = await waitForResult(found.handle, temporal.settings.address, options.env ?? '<env>');
     const { evidence, warning } = await readEvidencePack(result, invariants);
     if (warning) printer.info(`warning: ${warning}`);
     const cleaned = evidence ? cleanedOf(evidence) : cleanedFromResult(result);
-    if (result.verdict !== 'cancelled') printer.info(`${workflowId} ended ${result.verdict} before the cancellation took effect`);
+    if (result.verdict !== 'cancelled')
+      printer.info(`${workflowId} ended ${result.verdict} before the cancellation took effect`);
     else printer.info(`${workflowId} cancelled`);
     for (const c of cleaned) {
       const parts = [
@@ -68,7 +77,16 @@ export async function cancelRun(options: RunsOptions, printer: Printer, run: str
       printer.info(`  ${c.target}: ${said}`);
     }
     if (url) printer.info(`web ui: ${url}`);
-    printer.json({ workflowId, runId, verdict: result.verdict, reason: options.reason ?? null, identity, cleaned, ...(result.evidence ? { evidence: result.evidence } : {}), ...(url ? { url } : {}) });
+    printer.json({
+      workflowId,
+      runId,
+      verdict: result.verdict,
+      reason: options.reason ?? null,
+      identity,
+      cleaned,
+      ...(result.evidence ? { evidence: result.evidence } : {}),
+      ...(url ? { url } : {}),
+    });
     return exitCodeForRun(result);
   });
 }
@@ -83,8 +101,14 @@ export function cleanedOf(evidence: EvidenceRecord): Cleaned[] {
       target: leg.target,
       cleanup: cleanup?.outcome ?? 'unknown',
       ...(ok && leg.instance ? { instanceTerminated: leg.instance.instanceId } : {}),
-      ...(ok && installer && installer.outcome !== 'skipped' ? { clusterDeleted: leg.onboarding?.clusterId ?? leg.workflowId } : {}),
-      ...(leg.cleanupFailure ? { cleanupFailure: `${leg.cleanupFailure.code}: ${firstLine(leg.cleanupFailure.detail ?? leg.cleanupFailure.summary)}` } : {}),
+      ...(ok && installer && installer.outcome !== 'skipped'
+        ? { clusterDeleted: leg.onboarding?.clusterId ?? leg.workflowId }
+        : {}),
+      ...(leg.cleanupFailure
+        ? {
+            cleanupFailure: `${leg.cleanupFailure.code}: ${firstLine(leg.cleanupFailure.detail ?? leg.cleanupFailure.summary)}`,
+          }
+        : {}),
     };
   });
 }

@@ -42,12 +42,19 @@ export function listFilters(options: RunsOptions): ListFilters {
   if (options.since !== undefined) {
     sinceMs = parseDuration(options.since);
     if (sinceMs === undefined || sinceMs === 0) {
-      throw new CliError(EXIT.REFUSED, `--since ${JSON.stringify(options.since)} is not an age: give a number and a unit (m, h or d), e.g. --since 30m, --since 12h, --since 7d`);
+      throw new CliError(
+        EXIT.REFUSED,
+        `--since ${JSON.stringify(options.since)} is not an age: give a number and a unit (m, h or d), e.g. --since 30m, --since 12h, --since 7d`,
+      );
     }
   }
   let limit = DEFAULT_LIMIT;
   if (options.limit !== undefined) {
-    if (!/^[1-9]\d{0,4}$/.test(options.limit)) throw new CliError(EXIT.REFUSED, `--limit ${JSON.stringify(options.limit)} is not a count: give a whole number from 1 to 99999`);
+    if (!/^[1-9]\d{0,4}$/.test(options.limit))
+      throw new CliError(
+        EXIT.REFUSED,
+        `--limit ${JSON.stringify(options.limit)} is not a count: give a whole number from 1 to 99999`,
+      );
     limit = Number(options.limit);
   }
   return { ...(sinceMs !== undefined ? { sinceMs } : {}), limit };
@@ -68,11 +75,17 @@ function quoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export async function runRows(temporal: TemporalContext, options: RunsOptions, filters: ListFilters): Promise<RunRow[]> {
+export async function runRows(
+  temporal: TemporalContext,
+  options: RunsOptions,
+  filters: ListFilters,
+): Promise<RunRow[]> {
   const since = filters.sinceMs !== undefined ? new Date(Date.now() - filters.sinceMs) : undefined;
   const clauses = [`WorkflowType = ${quoted(RUN_WORKFLOW_TYPE)}`];
-  if (options.env !== undefined) clauses.push(`${SEARCH_ATTRIBUTES.environment.name} = ${quoted(options.env)}`);
-  if (options.verdict !== undefined) clauses.push(`${SEARCH_ATTRIBUTES.verdict.name} = ${quoted(options.verdict)}`);
+  if (options.env !== undefined)
+    clauses.push(`${SEARCH_ATTRIBUTES.environment.name} = ${quoted(options.env)}`);
+  if (options.verdict !== undefined)
+    clauses.push(`${SEARCH_ATTRIBUTES.verdict.name} = ${quoted(options.verdict)}`);
   if (since) clauses.push(`StartTime >= ${quoted(since.toISOString())}`);
   const runs: WorkflowExecutionInfo[] = [];
   for await (const info of temporal.client.workflow.list({ query: clauses.join(' AND ') })) runs.push(info);
@@ -82,10 +95,15 @@ export async function runRows(temporal: TemporalContext, options: RunsOptions, f
   if (shown.length === 0) return [];
 
   const oldest = shown[shown.length - 1]!.startTime;
-  const legClauses = [`WorkflowType = ${quoted(LEG_WORKFLOW_TYPE)}`, `StartTime >= ${quoted(oldest.toISOString())}`];
-  if (options.env !== undefined) legClauses.push(`${SEARCH_ATTRIBUTES.environment.name} = ${quoted(options.env)}`);
+  const legClauses = [
+    `WorkflowType = ${quoted(LEG_WORKFLOW_TYPE)}`,
+    `StartTime >= ${quoted(oldest.toISOString())}`,
+  ];
+  if (options.env !== undefined)
+    legClauses.push(`${SEARCH_ATTRIBUTES.environment.name} = ${quoted(options.env)}`);
   const legs: WorkflowExecutionInfo[] = [];
-  for await (const info of temporal.client.workflow.list({ query: legClauses.join(' AND ') })) legs.push(info);
+  for await (const info of temporal.client.workflow.list({ query: legClauses.join(' AND ') }))
+    legs.push(info);
 
   return Promise.all(
     shown.map(async (info): Promise<RunRow> => {
@@ -96,7 +114,10 @@ export async function runRows(temporal: TemporalContext, options: RunsOptions, f
           const target = leg.typedSearchAttributes.get(SEARCH_ATTRIBUTES.target);
           return target !== undefined && leg.workflowId === `${info.workflowId}--${target}`;
         })
-        .map((leg) => ({ target: leg.typedSearchAttributes.get(SEARCH_ATTRIBUTES.target)!, outcome: outcomeOf(leg) }))
+        .map((leg) => ({
+          target: leg.typedSearchAttributes.get(SEARCH_ATTRIBUTES.target)!,
+          outcome: outcomeOf(leg),
+        }))
         .sort((a, b) => a.target.localeCompare(b.target));
       return {
         workflowId: info.workflowId,
@@ -124,7 +145,10 @@ function outcomeOf(info: WorkflowExecutionInfo): string {
 }
 
 /** Who started the run (cli, ci, schedule): it is in the run's input, the first event of its history. */
-async function triggerOf(temporal: TemporalContext, info: WorkflowExecutionInfo): Promise<string | undefined> {
+async function triggerOf(
+  temporal: TemporalContext,
+  info: WorkflowExecutionInfo,
+): Promise<string | undefined> {
   try {
     const page = await temporal.client.workflowService.getWorkflowExecutionHistory({
       namespace: temporal.settings.namespace,

@@ -3,7 +3,11 @@
  * closed, its evidence pack, and the cancel request (with its reason) in its
  * history.
  */
-import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { AwsClients } from '../../aws/clients';
 import type { LoadedInvariants } from '../../config/load';
@@ -25,8 +29,17 @@ export interface FoundRun {
 }
 
 /** `<run>` is a run's workflow id (sentinel-run-<env>-<run id>), or its run id when --env names the environment. */
-export async function findRun(temporal: TemporalContext, run: string, environment?: string): Promise<FoundRun> {
-  const candidates = [run, ...(environment !== undefined && !run.startsWith('sentinel-run-') ? [runWorkflowId(environment, run)] : [])];
+export async function findRun(
+  temporal: TemporalContext,
+  run: string,
+  environment?: string,
+): Promise<FoundRun> {
+  const candidates = [
+    run,
+    ...(environment !== undefined && !run.startsWith('sentinel-run-')
+      ? [runWorkflowId(environment, run)]
+      : []),
+  ];
   for (const workflowId of candidates.reverse()) {
     const handle = temporal.client.workflow.getHandle<typeof gpuMatrixWorkflow>(workflowId);
     let description: WorkflowExecutionDescription;
@@ -34,12 +47,22 @@ export async function findRun(temporal: TemporalContext, run: string, environmen
       description = await handle.describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) continue;
-      throw new CliError(EXIT.TEMPORAL_UNREACHABLE, `cannot describe ${workflowId} at ${temporal.settings.address}: ${firstLine(err)}`);
+      throw new CliError(
+        EXIT.TEMPORAL_UNREACHABLE,
+        `cannot describe ${workflowId} at ${temporal.settings.address}: ${firstLine(err)}`,
+      );
     }
     if (description.type !== RUN_WORKFLOW_TYPE) {
-      throw new CliError(EXIT.REFUSED, `${workflowId} is a ${description.type}, not a matrix run: sentinel runs list shows the runs`);
+      throw new CliError(
+        EXIT.REFUSED,
+        `${workflowId} is a ${description.type}, not a matrix run: sentinel runs list shows the runs`,
+      );
     }
-    return { handle: temporal.client.workflow.getHandle(workflowId, description.runId), description, running: description.status.name === 'RUNNING' };
+    return {
+      handle: temporal.client.workflow.getHandle(workflowId, description.runId),
+      description,
+      running: description.status.name === 'RUNNING',
+    };
   }
   throw new CliError(
     EXIT.NOT_FOUND,
@@ -54,19 +77,27 @@ export async function closedResult(found: FoundRun): Promise<{ result?: MatrixRu
     return { result: await found.handle.result() };
   } catch (err) {
     const detail = err instanceof WorkflowFailedError ? firstLine(err.cause ?? err) : firstLine(err);
-    return { problem: `${found.description.status.name.toLowerCase().replace(/_/g, ' ')} without a verdict: ${detail}` };
+    return {
+      problem: `${found.description.status.name.toLowerCase().replace(/_/g, ' ')} without a verdict: ${detail}`,
+    };
   }
 }
 
 /** The run's evidence pack (a local file or an S3 object), or a warning saying why it could not be read. */
-export async function readEvidencePack(result: MatrixRunResult, invariants: LoadedInvariants): Promise<{ evidence?: EvidenceRecord; warning?: string }> {
+export async function readEvidencePack(
+  result: MatrixRunResult,
+  invariants: LoadedInvariants,
+): Promise<{ evidence?: EvidenceRecord; warning?: string }> {
   if (!result.evidence) return { warning: 'the run wrote no evidence pack' };
   const where = result.evidence.json;
   try {
-    const region = invariants.environments[result.environment]?.awsRegion ?? process.env.AWS_REGION ?? 'us-east-1';
+    const region =
+      invariants.environments[result.environment]?.awsRegion ?? process.env.AWS_REGION ?? 'us-east-1';
     return { evidence: await readEvidenceRecord(where, region, new AwsClients()) };
   } catch (err) {
-    return { warning: `cannot read the evidence pack ${where}: ${firstLine(err)}; showing the run's result instead` };
+    return {
+      warning: `cannot read the evidence pack ${where}: ${firstLine(err)}; showing the run's result instead`,
+    };
   }
 }
 

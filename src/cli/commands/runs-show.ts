@@ -25,9 +25,17 @@ export async function showRun(options: RunsOptions, printer: Printer, run: strin
     printer.info(`${workflowId} (${status})`);
     if (url) printer.info(`web ui: ${url}`);
     if (cancelRequest) {
-      printer.info(`cancel requested ${cancelRequest.at}${cancelRequest.identity ? ` by ${cancelRequest.identity}` : ''}${cancelRequest.reason ? `: ${cancelRequest.reason}` : ''}`);
+      printer.info(
+        `cancel requested ${cancelRequest.at}${cancelRequest.identity ? ` by ${cancelRequest.identity}` : ''}${cancelRequest.reason ? `: ${cancelRequest.reason}` : ''}`,
+      );
     }
-    const common = { workflowId, runId, status, ...(url ? { url } : {}), ...(cancelRequest ? { cancelRequest } : {}) };
+    const common = {
+      workflowId,
+      runId,
+      status,
+      ...(url ? { url } : {}),
+      ...(cancelRequest ? { cancelRequest } : {}),
+    };
 
     if (found.running) {
       const progress = await liveProgress(temporal, workflowId);
@@ -70,8 +78,15 @@ async function liveProgress(temporal: TemporalContext, workflowId: string): Prom
   const run = await ask(() => temporal.client.workflow.getHandle(workflowId).query(runProgressQuery));
   const legs = await Promise.all(
     (run?.legs ?? []).map(async (leg) => {
-      const progress = leg.outcome ? undefined : await ask(() => temporal.client.workflow.getHandle(leg.workflowId).query(legProgressQuery));
-      return { target: leg.target, workflowId: leg.workflowId, ...(progress ? { progress } : {}), ...(leg.outcome ? { outcome: leg.outcome } : {}) };
+      const progress = leg.outcome
+        ? undefined
+        : await ask(() => temporal.client.workflow.getHandle(leg.workflowId).query(legProgressQuery));
+      return {
+        target: leg.target,
+        workflowId: leg.workflowId,
+        ...(progress ? { progress } : {}),
+        ...(leg.outcome ? { outcome: leg.outcome } : {}),
+      };
     }),
   );
   return { ...(run ? { run } : {}), legs };
@@ -82,7 +97,9 @@ function printProgress(printer: Printer, live: LiveProgress): void {
     printer.info('  running, but its progress did not answer (is a worker polling its task queue?)');
     return;
   }
-  printer.info(`  stage: ${live.run.stage.replace(/_/g, ' ')}${live.run.lane?.holder ? ` (lane held by ${live.run.lane.holder})` : ''}`);
+  printer.info(
+    `  stage: ${live.run.stage.replace(/_/g, ' ')}${live.run.lane?.holder ? ` (lane held by ${live.run.lane.holder})` : ''}`,
+  );
   printer.info(`  candidate: ${live.run.candidate}${live.run.simulated ? ' [SIMULATED]' : ''}`);
   for (const leg of live.legs) {
     if (leg.outcome) {
@@ -90,18 +107,27 @@ function printProgress(printer: Printer, live: LiveProgress): void {
       continue;
     }
     const p = leg.progress;
-    printer.info(`  ${leg.target}: ${p ? p.phase : 'not answering'}${p?.instanceId ? ` (${p.instanceId})` : ''}`);
-    for (const phase of p?.phases ?? []) if (phase.outcome !== 'skipped' || phase.startedAt) printer.info(phaseLine(phase));
+    printer.info(
+      `  ${leg.target}: ${p ? p.phase : 'not answering'}${p?.instanceId ? ` (${p.instanceId})` : ''}`,
+    );
+    for (const phase of p?.phases ?? [])
+      if (phase.outcome !== 'skipped' || phase.startedAt) printer.info(phaseLine(phase));
   }
 }
 
 function printEvidence(printer: Printer, e: EvidenceRecord): void {
-  printer.info(`verdict: ${e.verdict.toUpperCase()}${e.run.dryRun ? ' (dry run)' : ''}${e.simulated ? ' [SIMULATED]' : ''} in ${formatDuration(e.run.durationSeconds * 1000)}`);
-  printer.info(`  environment ${e.run.environment}, trigger ${e.run.trigger}, candidate ${e.candidate.reference}`);
+  printer.info(
+    `verdict: ${e.verdict.toUpperCase()}${e.run.dryRun ? ' (dry run)' : ''}${e.simulated ? ' [SIMULATED]' : ''} in ${formatDuration(e.run.durationSeconds * 1000)}`,
+  );
+  printer.info(
+    `  environment ${e.run.environment}, trigger ${e.run.trigger}, candidate ${e.candidate.reference}`,
+  );
   printer.info(`  started ${e.run.startedAt}, finished ${e.run.finishedAt}`);
   if (e.failure) printFailure(printer, '  ', e.failure);
   for (const leg of e.legs) {
-    printer.info(`  ${leg.outcome.toUpperCase().padEnd(9)} ${leg.target} (${leg.vendor})${leg.instance ? ` ${leg.instance.instanceId} ${leg.instance.instanceType}` : ''}`);
+    printer.info(
+      `  ${leg.outcome.toUpperCase().padEnd(9)} ${leg.target} (${leg.vendor})${leg.instance ? ` ${leg.instance.instanceId} ${leg.instance.instanceType}` : ''}`,
+    );
     for (const phase of leg.phases) printer.info(phaseLine(phase));
     if (leg.failure) printFailure(printer, '      ', leg.failure);
     if (leg.cleanupFailure) printFailure(printer, '      cleanup: ', leg.cleanupFailure);

@@ -5,7 +5,13 @@
  */
 import { Command, Option } from 'commander';
 import type { Verdict } from '../../domain/run';
-import { connectTemporal, environmentFrom, loadConfig, type GlobalOptions, type TemporalContext } from '../context';
+import {
+  connectTemporal,
+  environmentFrom,
+  loadConfig,
+  type GlobalOptions,
+  type TemporalContext,
+} from '../context';
 import type { ExitCode } from '../exit-codes';
 import type { Printer } from '../output';
 import { cancelRun } from './runs-cancel';
@@ -22,10 +28,19 @@ export interface RunsOptions extends GlobalOptions {
   reason?: string;
 }
 
-export const VERDICT_CHOICES = ['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict', 'running'] as const;
+export const VERDICT_CHOICES = [
+  'passed',
+  'failed',
+  'cancelled',
+  'lane_busy',
+  'promotion_conflict',
+  'running',
+] as const;
 
 export function runsCommand(printer: Printer): Command {
-  const runs = new Command('runs').description('list, show, follow and cancel matrix runs, wherever they were started');
+  const runs = new Command('runs').description(
+    'list, show, follow and cancel matrix runs, wherever they were started',
+  );
   const env = '--env <env>';
   const action =
     (body: (options: RunsOptions, printer: Printer, run?: string) => Promise<ExitCode>) =>
@@ -36,34 +51,43 @@ export function runsCommand(printer: Printer): Command {
     };
   runs
     .command('list')
-    .description('the runs, newest first: environment, candidate, trigger, verdict, duration and each target\'s outcome')
+    .description(
+      "the runs, newest first: environment, candidate, trigger, verdict, duration and each target's outcome",
+    )
     .option(env, 'only the runs of this environment')
-    .addOption(new Option('--verdict <verdict>', 'only the runs with this verdict').choices([...VERDICT_CHOICES]))
+    .addOption(
+      new Option('--verdict <verdict>', 'only the runs with this verdict').choices([...VERDICT_CHOICES]),
+    )
     .option('--since <age>', 'only the runs started within this age: 30m, 12h, 7d')
     .option('--limit <n>', 'at most this many runs (default 20)')
     .action(action((o, p) => listRuns(o, p)));
   runs
     .command('show <run>')
-    .description('a run\'s evidence summary (legs, phases, failures and their remediation), or its live progress while it runs')
+    .description(
+      "a run's evidence summary (legs, phases, failures and their remediation), or its live progress while it runs",
+    )
     .option(env, 'environment, to name the run by its run id instead of its workflow id')
     .action(action((o, p, r) => showRun(o, p, r!)));
   runs
     .command('watch <run>')
-    .description('follow a running run live, as sentinel run does, and exit with its verdict\'s code')
+    .description("follow a running run live, as sentinel run does, and exit with its verdict's code")
     .option(env, 'environment, to name the run by its run id instead of its workflow id')
     .action(action((o, p, r) => watchRun(o, p, r!)));
   runs
     .command('cancel <run>')
     .description('cancel a run and wait until its legs have cleaned up, printing what was cleaned')
     .option(env, 'environment, to name the run by its run id instead of its workflow id')
-    .option('--reason <text>', 'why; kept in the run\'s history and shown by sentinel runs show')
+    .option('--reason <text>', "why; kept in the run's history and shown by sentinel runs show")
     .action(action((o, p, r) => cancelRun(o, p, r!)));
   runs.commands.forEach((c) => c.exitOverride());
   return runs;
 }
 
 /** The configuration (and the environment, when named) checked, then a Temporal connection for the body. */
-export async function withRunsContext<T>(options: RunsOptions, body: (ctx: TemporalContext, invariants: LoadedInvariants) => Promise<T>): Promise<T> {
+export async function withRunsContext<T>(
+  options: RunsOptions,
+  body: (ctx: TemporalContext, invariants: LoadedInvariants) => Promise<T>,
+): Promise<T> {
   const invariants = loadConfig(options);
   if (options.env !== undefined) environmentFrom(invariants, options.env);
   const temporal = await connectTemporal(invariants);

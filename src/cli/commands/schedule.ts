@@ -6,9 +6,22 @@
 import type { ScheduleDescription } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import type { EnvironmentConfig } from '../../config/schema';
-import { applySchedules, describeOrUndefined, OVERLAP, scheduleStatuses, type ScheduleStatus } from '../../schedules/schedules';
+import {
+  applySchedules,
+  describeOrUndefined,
+  OVERLAP,
+  scheduleStatuses,
+  type ScheduleStatus,
+} from '../../schedules/schedules';
 import { SCHEDULE_KINDS, scheduleId, type ScheduleKind } from '../../temporal/definitions';
-import { connectTemporal, environmentFrom, loadConfig, workflowUrl, type GlobalOptions, type TemporalContext } from '../context';
+import {
+  connectTemporal,
+  environmentFrom,
+  loadConfig,
+  workflowUrl,
+  type GlobalOptions,
+  type TemporalContext,
+} from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import type { Printer } from '../output';
 
@@ -22,9 +35,14 @@ export interface ScheduleOptions extends GlobalOptions {
 const TRIGGER_WATCH_MS = 15_000;
 
 export function scheduleCommand(printer: Printer): Command {
-  const schedule = new Command('schedule').description('the environment\'s Temporal Schedules: nightly matrix run and janitor (ops/invariants.yaml schedules:)');
+  const schedule = new Command('schedule').description(
+    "the environment's Temporal Schedules: nightly matrix run and janitor (ops/invariants.yaml schedules:)",
+  );
   const which = (fallback?: string) =>
-    new Option('--schedule <name>', `nightly or janitor${fallback ? ` (default: ${fallback})` : ' (default: both)'}`).choices([...SCHEDULE_KINDS]);
+    new Option(
+      '--schedule <name>',
+      `nightly or janitor${fallback ? ` (default: ${fallback})` : ' (default: both)'}`,
+    ).choices([...SCHEDULE_KINDS]);
   const env = '--env <env>';
   const envHelp = 'environment of ops/invariants.yaml';
   const action =
@@ -35,10 +53,16 @@ export function scheduleCommand(printer: Printer): Command {
 
   schedule
     .command('apply')
-    .description('create or update the schedules from the configuration (idempotent); delete those it no longer declares')
+    .description(
+      'create or update the schedules from the configuration (idempotent); delete those it no longer declares',
+    )
     .requiredOption(env, envHelp)
     .action(action(applyCommand));
-  schedule.command('list').description('show the schedules, their state, next and recent runs').requiredOption(env, envHelp).action(action(listCommand));
+  schedule
+    .command('list')
+    .description('show the schedules, their state, next and recent runs')
+    .requiredOption(env, envHelp)
+    .action(action(listCommand));
   schedule
     .command('pause')
     .description('stop a schedule from starting runs (a running run goes on)')
@@ -55,7 +79,7 @@ export function scheduleCommand(printer: Printer): Command {
     .action(action((o, p) => pauseCommand(o, p, false)));
   schedule
     .command('trigger')
-    .description('start the schedule\'s run now (skipped while its previous run is still running)')
+    .description("start the schedule's run now (skipped while its previous run is still running)")
     .requiredOption(env, envHelp)
     .addOption(which('nightly'))
     .action(action(triggerCommand));
@@ -70,7 +94,10 @@ export function scheduleCommand(printer: Printer): Command {
   return schedule;
 }
 
-async function withTemporal<T>(options: ScheduleOptions, body: (ctx: TemporalContext, env: EnvironmentConfig) => Promise<T>): Promise<T> {
+async function withTemporal<T>(
+  options: ScheduleOptions,
+  body: (ctx: TemporalContext, env: EnvironmentConfig) => Promise<T>,
+): Promise<T> {
   const invariants = loadConfig(options);
   const env = environmentFrom(invariants, options.env);
   const temporal = await connectTemporal(invariants);
@@ -84,11 +111,15 @@ async function withTemporal<T>(options: ScheduleOptions, body: (ctx: TemporalCon
 async function applyCommand(options: ScheduleOptions, printer: Printer): Promise<ExitCode> {
   return withTemporal(options, async (temporal, env) => {
     if (!env.schedules?.nightly && !env.schedules?.janitor) {
-      printer.info(`environment ${options.env} declares no schedules (schedules.nightly, schedules.janitor in ops/invariants.yaml)`);
+      printer.info(
+        `environment ${options.env} declares no schedules (schedules.nightly, schedules.janitor in ops/invariants.yaml)`,
+      );
     }
     const outcomes = await applySchedules(temporal.client, options.env, env, temporal.taskQueue);
     for (const o of outcomes) {
-      printer.info(`${o.status.padEnd(9)} ${o.scheduleId.padEnd(34)} ${o.summary}${o.paused ? ' (paused; left paused)' : ''}`);
+      printer.info(
+        `${o.status.padEnd(9)} ${o.scheduleId.padEnd(34)} ${o.summary}${o.paused ? ' (paused; left paused)' : ''}`,
+      );
     }
     printer.json({ environment: options.env, schedules: outcomes });
     return EXIT.PASSED;
@@ -107,21 +138,31 @@ async function listCommand(options: ScheduleOptions, printer: Printer): Promise<
 function printStatus(printer: Printer, s: ScheduleStatus, temporal: TemporalContext): void {
   const d = s.description;
   if (!d) {
-    printer.info(`${s.scheduleId}: ${s.configured ? `not created (configured: ${s.summary}); run sentinel schedule apply` : 'not configured'}`);
+    printer.info(
+      `${s.scheduleId}: ${s.configured ? `not created (configured: ${s.summary}); run sentinel schedule apply` : 'not configured'}`,
+    );
     return;
   }
   const state = d.state.paused ? `PAUSED${d.state.note ? ` (${d.state.note})` : ''}` : 'active';
-  printer.info(`${s.scheduleId}: ${s.summary ?? 'not in the configuration any more (apply deletes it)'}, ${state}`);
+  printer.info(
+    `${s.scheduleId}: ${s.summary ?? 'not in the configuration any more (apply deletes it)'}, ${state}`,
+  );
   if (s.drift) printer.info('  differs from ops/invariants.yaml: run sentinel schedule apply');
   const next = d.info.nextActionTimes[0];
   if (next && !d.state.paused) printer.info(`  next run:   ${next.toISOString()}`);
   for (const r of d.info.runningActions) printer.info(`  running:    ${r.workflow.workflowId}`);
-  const recent = [...d.info.recentActions].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime()).slice(0, 5);
+  const recent = [...d.info.recentActions]
+    .sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime())
+    .slice(0, 5);
   for (const r of recent) {
     const url = workflowUrl(temporal, r.action.workflow.workflowId);
-    printer.info(`  recent:     ${r.takenAt.toISOString()} ${r.action.workflow.workflowId}${url ? ` ${url}` : ''}`);
+    printer.info(
+      `  recent:     ${r.takenAt.toISOString()} ${r.action.workflow.workflowId}${url ? ` ${url}` : ''}`,
+    );
   }
-  printer.info(`  runs taken ${d.info.numActionsTaken}, skipped while one ran ${d.info.numActionsSkippedOverlap}, missed ${d.info.numActionsMissedCatchupWindow}`);
+  printer.info(
+    `  runs taken ${d.info.numActionsTaken}, skipped while one ran ${d.info.numActionsSkippedOverlap}, missed ${d.info.numActionsMissedCatchupWindow}`,
+  );
 }
 
 function statusJson(s: ScheduleStatus) {
@@ -141,7 +182,10 @@ function statusJson(s: ScheduleStatus) {
           spec: d.spec,
           nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
           runningActions: d.info.runningActions.map((r) => r.workflow.workflowId),
-          recentActions: d.info.recentActions.map((r) => ({ takenAt: r.takenAt.toISOString(), workflowId: r.action.workflow.workflowId })),
+          recentActions: d.info.recentActions.map((r) => ({
+            takenAt: r.takenAt.toISOString(),
+            workflowId: r.action.workflow.workflowId,
+          })),
           numActionsTaken: d.info.numActionsTaken,
           numActionsSkippedOverlap: d.info.numActionsSkippedOverlap,
         }
@@ -150,7 +194,10 @@ function statusJson(s: ScheduleStatus) {
 }
 
 /** The named schedule, or every schedule of the environment that exists; NOT_FOUND when there is none. */
-async function existingSchedules(temporal: TemporalContext, options: ScheduleOptions): Promise<Array<{ id: string; description: ScheduleDescription }>> {
+async function existingSchedules(
+  temporal: TemporalContext,
+  options: ScheduleOptions,
+): Promise<Array<{ id: string; description: ScheduleDescription }>> {
   const kinds = options.schedule ? [options.schedule] : SCHEDULE_KINDS;
   const found: Array<{ id: string; description: ScheduleDescription }> = [];
   for (const kind of kinds) {
@@ -170,12 +217,16 @@ async function existingSchedules(temporal: TemporalContext, options: ScheduleOpt
 async function pauseCommand(options: ScheduleOptions, printer: Printer, pause: boolean): Promise<ExitCode> {
   return withTemporal(options, async (temporal) => {
     const found = await existingSchedules(temporal, options);
-    const note = options.reason ?? `${pause ? 'paused' : 'unpaused'} with sentinel schedule ${pause ? 'pause' : 'unpause'}`;
+    const note =
+      options.reason ??
+      `${pause ? 'paused' : 'unpaused'} with sentinel schedule ${pause ? 'pause' : 'unpause'}`;
     for (const { id, description } of found) {
       const handle = temporal.client.schedule.getHandle(id);
       if (pause) await handle.pause(note);
       else await handle.unpause(note);
-      printer.info(`${pause ? 'paused  ' : 'unpaused'} ${id}${description.state.paused === pause ? ' (it already was)' : ''}: ${note}`);
+      printer.info(
+        `${pause ? 'paused  ' : 'unpaused'} ${id}${description.state.paused === pause ? ' (it already was)' : ''}: ${note}`,
+      );
     }
     printer.json({ environment: options.env, [pause ? 'paused' : 'unpaused']: found.map((f) => f.id), note });
     return EXIT.PASSED;
@@ -185,7 +236,10 @@ async function pauseCommand(options: ScheduleOptions, printer: Printer, pause: b
 async function triggerCommand(options: ScheduleOptions, printer: Printer): Promise<ExitCode> {
   const kind = options.schedule ?? 'nightly';
   return withTemporal(options, async (temporal) => {
-    const [{ id, description: before }] = (await existingSchedules(temporal, { ...options, schedule: kind })) as [{ id: string; description: ScheduleDescription }];
+    const [{ id, description: before }] = (await existingSchedules(temporal, {
+      ...options,
+      schedule: kind,
+    })) as [{ id: string; description: ScheduleDescription }];
     const handle = temporal.client.schedule.getHandle(id);
     // The SDK's trigger defaults to ALLOW_ALL; the schedule's own policy is what an operator expects.
     await handle.trigger(OVERLAP);
@@ -193,24 +247,35 @@ async function triggerCommand(options: ScheduleOptions, printer: Printer): Promi
     while (Date.now() < deadline) {
       const now = await handle.describe();
       if (now.info.numActionsTaken > before.info.numActionsTaken) {
-        const started = [...now.info.recentActions].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime())[0];
+        const started = [...now.info.recentActions].sort(
+          (a, b) => b.takenAt.getTime() - a.takenAt.getTime(),
+        )[0];
         const workflowId = started?.action.workflow.workflowId;
         const url = workflowId ? workflowUrl(temporal, workflowId) : undefined;
         printer.info(`triggered ${id}: started ${workflowId ?? '(a run)'}`);
         if (url) printer.info(`web ui: ${url}`);
-        printer.json({ scheduleId: id, status: 'started', ...(workflowId ? { workflowId } : {}), ...(url ? { url } : {}) });
+        printer.json({
+          scheduleId: id,
+          status: 'started',
+          ...(workflowId ? { workflowId } : {}),
+          ...(url ? { url } : {}),
+        });
         return EXIT.PASSED;
       }
       if (now.info.numActionsSkippedOverlap > before.info.numActionsSkippedOverlap) {
         const running = now.info.runningActions.map((r) => r.workflow.workflowId);
         printer.json({ scheduleId: id, status: 'skipped', running });
-        throw new CliError(EXIT.LANE_BUSY, `trigger of ${id} skipped: its previous run ${running.join(', ') || ''} is still running (overlap policy: skip)`, [
-          'wait for it to finish (sentinel schedule list shows it), then trigger again',
-        ]);
+        throw new CliError(
+          EXIT.LANE_BUSY,
+          `trigger of ${id} skipped: its previous run ${running.join(', ') || ''} is still running (overlap policy: skip)`,
+          ['wait for it to finish (sentinel schedule list shows it), then trigger again'],
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    printer.info(`triggered ${id}; the run it starts is not visible yet (sentinel schedule list --env ${options.env} shows it)`);
+    printer.info(
+      `triggered ${id}; the run it starts is not visible yet (sentinel schedule list --env ${options.env} shows it)`,
+    );
     printer.json({ scheduleId: id, status: 'triggered' });
     return EXIT.PASSED;
   });
