@@ -8,9 +8,15 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 
-# Lint first: ESLint (type-aware, eslint.config.mjs) and the type-check; a finding fails the suite.
-echo "test: lint (eslint, tsc --noEmit)" >&2
-npm run --silent lint
+# The whole suite lints first: ESLint (type-aware, eslint.config.mjs), Prettier's check and the
+# type-check; a finding fails it. Named files (`npm test -- test/x.test.ts`) get the type-check only.
+if [ "$#" -eq 0 ]; then
+  echo "test: lint (eslint, prettier --check, tsc --noEmit)" >&2
+  npm run --silent lint
+  set -- "test/**/*.test.ts"
+else
+  echo "test: type-checking" >&2
+  npx tsc --noEmit -p tsconfig.json
+fi
 echo "test: mocha" >&2
-if [ "$#" -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 exec npx mocha "$@"
