@@ -17,7 +17,7 @@ import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { firstLine } from '../failure-cause';
 import type { Printer } from '../output';
 import { waitForResult } from './run';
-import { withRunsContext, type RunsOptions } from './runs';
+import { withRunsContext, type RunsOptions } from './runs-context';
 import { findRun, readEvidencePack } from './runs-lookup';
 
 export interface Cleaned {

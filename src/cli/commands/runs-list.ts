@@ -11,7 +11,7 @@ import { SEARCH_ATTRIBUTES } from '../../temporal/definitions';
 import type { TemporalContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import type { Printer } from '../output';
-import { withRunsContext, type RunsOptions } from './runs';
+import { withRunsContext, type RunsOptions } from './runs-context';
 import { RUN_WORKFLOW_TYPE } from './runs-lookup';
 
 const LEG_WORKFLOW_TYPE = 'hardwareLegWorkflow';

@@ -12,7 +12,7 @@ import { workflowUrl, type TemporalContext } from '../context';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { firstLine } from '../failure-cause';
 import { printResult, type Printer } from '../output';
-import { withRunsContext, type RunsOptions } from './runs';
+import { withRunsContext, type RunsOptions } from './runs-context';
 import { cancelRequestOf, closedResult, findRun, readEvidencePack } from './runs-lookup';
 
 export async function showRun(options: RunsOptions, printer: Printer, run: string): Promise<ExitCode> {

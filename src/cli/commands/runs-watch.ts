@@ -7,7 +7,7 @@ import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { printResult, type Printer } from '../output';
 import { followRun } from '../progress';
 import { waitForResult } from './run';
-import { withRunsContext, type RunsOptions } from './runs';
+import { withRunsContext, type RunsOptions } from './runs-context';
 import { closedResult, findRun } from './runs-lookup';
 
 export async function watchRun(options: RunsOptions, printer: Printer, run: string): Promise<ExitCode> {

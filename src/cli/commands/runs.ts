@@ -4,38 +4,13 @@
  * the `temporal` CLI or the search-attribute names.
  */
 import { Command, Option } from 'commander';
-import type { Verdict } from '../../domain/run';
-import {
-  connectTemporal,
-  environmentFrom,
-  loadConfig,
-  type GlobalOptions,
-  type TemporalContext,
-} from '../context';
 import type { ExitCode } from '../exit-codes';
 import type { Printer } from '../output';
 import { cancelRun } from './runs-cancel';
 import { listRuns } from './runs-list';
 import { showRun } from './runs-show';
 import { watchRun } from './runs-watch';
-import type { LoadedInvariants } from '../../config/load';
-
-export interface RunsOptions extends GlobalOptions {
-  env?: string;
-  verdict?: Verdict | 'running';
-  since?: string;
-  limit?: string;
-  reason?: string;
-}
-
-export const VERDICT_CHOICES = [
-  'passed',
-  'failed',
-  'cancelled',
-  'lane_busy',
-  'promotion_conflict',
-  'running',
-] as const;
+import { VERDICT_CHOICES, type RunsOptions } from './runs-context';
 
 export function runsCommand(printer: Printer): Command {
   const runs = new Command('runs').description(
@@ -81,19 +56,4 @@ export function runsCommand(printer: Printer): Command {
     .action(action((o, p, r) => cancelRun(o, p, r!)));
   runs.commands.forEach((c) => c.exitOverride());
   return runs;
-}
-
-/** The configuration (and the environment, when named) checked, then a Temporal connection for the body. */
-export async function withRunsContext<T>(
-  options: RunsOptions,
-  body: (ctx: TemporalContext, invariants: LoadedInvariants) => Promise<T>,
-): Promise<T> {
-  const invariants = loadConfig(options);
-  if (options.env !== undefined) environmentFrom(invariants, options.env);
-  const temporal = await connectTemporal(invariants);
-  try {
-    return await body(temporal, invariants);
-  } finally {
-    await temporal.close();
-  }
 }
