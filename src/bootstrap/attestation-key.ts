@@ -8,7 +8,7 @@ import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-s
 import type { AwsClients } from '../aws/clients';
 import { awsErrorMessage, awsErrorName } from '../aws/errors';
 import type { EnvironmentConfig } from '../config/schema';
-import type { BootstrapItem } from './bootstrap';
+import type { BootstrapItem } from './items';
 
 export async function attestationKey(
   aws: AwsClients,

@@ -37,18 +37,11 @@ import type { EnvironmentConfig, NetworkConfig } from '../config/schema';
 import { parsePinnedImage } from '../domain/image-ref';
 import { parseS3Location } from '../evidence/store';
 import { attestationKey } from './attestation-key';
+import type { BootstrapItem } from './items';
+
+export type { BootstrapItem, ItemStatus } from './items';
 
 export const SSM_CORE_POLICY_ARN = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore';
-
-export type ItemStatus = 'present' | 'created' | 'missing' | 'invalid';
-
-export interface BootstrapItem {
-  item: 'instance-profile' | 'approved-digest' | 'amis' | 'network' | 'evidence-store' | 'attestation-key';
-  status: ItemStatus;
-  detail: string;
-  /** What to do about a missing or invalid item. */
-  remediation?: string;
-}
 
 export interface BootstrapReport {
   environment: string;
