@@ -54,6 +54,8 @@ export interface EvidenceRecord {
   preflight?: PreflightCheck[];
   /** The janitor pre-step: what it terminated (or would have, in a dry run) and spared. */
   janitor?: JanitorOutcome;
+  /** Who asked the run to cancel and why (`sentinel runs cancel --reason`); absent when nobody said. */
+  cancellation?: { reason: string; requestedBy: string };
   /** Machines and clusters a failed cleanup may have left running (absent when every cleanup completed). */
   cleanupIncomplete?: CleanupIncomplete;
   /** What the run's machines cost: instance-seconds, leaked instance-seconds and USD at the configured prices. */

@@ -21,19 +21,42 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
   out.push('| | |', '|---|---|');
   const rows: Array<[string, string]> = [
     ['Verdict', `**${e.verdict}**`],
-    ['Environment', `${text(e.run.environment)} (executor ${text(e.run.executor)}${e.simulated ? ', simulated' : ''})`],
+    [
+      'Environment',
+      `${text(e.run.environment)} (executor ${text(e.run.executor)}${e.simulated ? ', simulated' : ''})`,
+    ],
     ['Candidate', code(e.candidate.reference)],
     ...(e.run.candidateSource
-      ? [['Candidate source', `tag ${code(e.run.candidateSource.reference)} resolved ${text(e.run.candidateSource.resolvedAt)}${e.run.candidateSource.scheduleId ? ` (schedule ${code(e.run.candidateSource.scheduleId)})` : ''}`] as [string, string]]
+      ? [
+          [
+            'Candidate source',
+            `tag ${code(e.run.candidateSource.reference)} resolved ${text(e.run.candidateSource.resolvedAt)}${e.run.candidateSource.scheduleId ? ` (schedule ${code(e.run.candidateSource.scheduleId)})` : ''}`,
+          ] as [string, string],
+        ]
       : []),
     ['Approved before', approved(e.approvedDigest.before)],
     ['Approved after', approved(e.approvedDigest.after)],
     ['Promotion', `${text(e.promotion.status)}${e.promotion.detail ? `: ${text(e.promotion.detail)}` : ''}`],
     ...(e.promotion.order
-      ? [['Build order', `candidate built ${text(e.promotion.order.candidateCreated)}; ${code(e.promotion.order.approvedReference)} built ${text(e.promotion.order.approvedCreated)}`] as [string, string]]
+      ? [
+          [
+            'Build order',
+            `candidate built ${text(e.promotion.order.candidateCreated)}; ${code(e.promotion.order.approvedReference)} built ${text(e.promotion.order.approvedCreated)}`,
+          ] as [string, string],
+        ]
       : []),
     ...(e.promotion.overwritten && e.promotion.overwritten.length > 0
-      ? [['**Overwritten**', e.promotion.overwritten.map((o) => `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`).join('; ')] as [string, string]]
+      ? [
+          [
+            '**Overwritten**',
+            e.promotion.overwritten
+              .map(
+                (o) =>
+                  `${code(o.reference)} (version ${o.version}${o.description ? `: ${text(o.description)}` : ''})`,
+              )
+              .join('; '),
+          ] as [string, string],
+        ]
       : []),
     ['Approved pointer', code(e.approvedDigest.parameter)],
     ['Git SHA', code(e.run.gitSha)],
@@ -53,6 +76,12 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
     );
   }
   if (e.failure) out.push('## Run failure', '', ...failureLines(e.failure), '');
+  if (e.cancellation) {
+    out.push(
+      `Cancel requested by ${text(e.cancellation.requestedBy)}: ${text(e.cancellation.reason || '(no reason given)')}`,
+      '',
+    );
+  }
   if (e.cost) out.push(...costSection(e.cost, e.legs));
   if (e.preflight && e.preflight.length > 0) {
     out.push('## Preflight', '', '| Check | Outcome | Detail |', '|---|---|---|');
@@ -64,7 +93,9 @@ export function renderEvidenceMarkdown(e: EvidenceRecord): string {
 
   if (e.legs.length > 0) {
     out.push('## Targets', '');
-    out.push('| Target | Outcome | Instance | Type | AMI | GPU | Driver | Onboarding | Time to active | Smoke job | Failure |');
+    out.push(
+      '| Target | Outcome | Instance | Type | AMI | GPU | Driver | Onboarding | Time to active | Smoke job | Failure |',
+    );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const leg of e.legs) out.push(legRow(leg));
     out.push('');
@@ -99,7 +130,10 @@ function legRow(leg: LegResult): string {
  * are drawn; names are reduced to characters Mermaid cannot misread.
  */
 export function phaseTimeline(legs: LegResult[]): string[] {
-  const timed = legs.map((leg) => ({ leg, phases: leg.phases.filter((p) => p.startedAt !== undefined && !Number.isNaN(Date.parse(p.startedAt))) }));
+  const timed = legs.map((leg) => ({
+    leg,
+    phases: leg.phases.filter((p) => p.startedAt !== undefined && !Number.isNaN(Date.parse(p.startedAt))),
+  }));
   if (timed.every((t) => t.phases.length === 0)) return [];
   const out = ['## Timeline', '', '```mermaid', 'gantt', '  dateFormat x', '  axisFormat %H:%M:%S'];
   const TAG = { passed: 'done', failed: 'crit', cancelled: 'active', skipped: 'done' } as const;
@@ -110,7 +144,9 @@ export function phaseTimeline(legs: LegResult[]): string[] {
       const start = Date.parse(p.startedAt!);
       // A phase shorter than a millisecond is drawn as one, so it stays visible.
       const end = start + Math.max(1, Math.round((p.durationSeconds ?? 0) * 1000));
-      out.push(`  ${p.name} ${p.outcome}${p.failure ? ` ${mermaidName(p.failure.code)}` : ''} :${TAG[p.outcome]}, l${i}_${p.name}, ${start}, ${end}`);
+      out.push(
+        `  ${p.name} ${p.outcome}${p.failure ? ` ${mermaidName(p.failure.code)}` : ''} :${TAG[p.outcome]}, l${i}_${p.name}, ${start}, ${end}`,
+      );
     }
   });
   out.push('```', '');
@@ -126,11 +162,24 @@ function legSection(leg: LegResult): string[] {
   const out = [`### ${text(leg.target)}: ${leg.outcome}`, ''];
   out.push(`Region ${text(leg.region)}, AMI ${code(leg.ami)}, workflow ${code(leg.workflowId)}.`);
   if (leg.host) out.push(...hostSetupLines(leg.host));
-  if (leg.runtime) out.push(`Container runtime: ${text(leg.runtime.engine)} ${text(leg.runtime.version)}, GPU access via ${text(leg.runtime.gpuRuntime)}.`);
-  if (leg.onboarding) out.push(`Cluster ${code(leg.onboarding.clusterId)} installed ${code(leg.onboarding.installedDigest)}.`);
-  if (leg.instance?.subnetId) out.push(`Placed in ${text(leg.instance.availabilityZone ?? '?')}, subnet ${code(leg.instance.subnetId)}.`);
+  if (leg.runtime)
+    out.push(
+      `Container runtime: ${text(leg.runtime.engine)} ${text(leg.runtime.version)}, GPU access via ${text(leg.runtime.gpuRuntime)}.`,
+    );
+  if (leg.onboarding)
+    out.push(`Cluster ${code(leg.onboarding.clusterId)} installed ${code(leg.onboarding.installedDigest)}.`);
+  if (leg.instance?.subnetId)
+    out.push(
+      `Placed in ${text(leg.instance.availabilityZone ?? '?')}, subnet ${code(leg.instance.subnetId)}.`,
+    );
   if (leg.provisionAttempts && leg.provisionAttempts.length > 0) {
-    out.push('', 'Capacity sweep (every RunInstances attempt, in order):', '', '| # | Instance type | Zone | Subnet | Result | At |', '|---|---|---|---|---|---|');
+    out.push(
+      '',
+      'Capacity sweep (every RunInstances attempt, in order):',
+      '',
+      '| # | Instance type | Zone | Subnet | Result | At |',
+      '|---|---|---|---|---|---|',
+    );
     leg.provisionAttempts.forEach((a, i) => {
       out.push(
         `| ${i + 1} | ${text(a.instanceType)} | ${a.availabilityZone ? text(a.availabilityZone) : '–'} | ${a.subnetId ? code(a.subnetId) : '–'} | ${a.result === 'launched' ? `launched ${a.instanceId ? code(a.instanceId) : ''}` : code(a.result)} | ${text(a.at)} |`,
@@ -147,14 +196,25 @@ function legSection(leg: LegResult): string[] {
   if (leg.failure) out.push(...failureLines(leg.failure), '');
   if (leg.cleanupFailure) out.push('Cleanup did not complete:', '', ...failureLines(leg.cleanupFailure), '');
   if (leg.earlierAttempts && leg.earlierAttempts.length > 0) {
-    out.push(`This was attempt ${leg.attempt ?? leg.earlierAttempts.length + 1}; the earlier ones ended for an infrastructure reason, each on its own machine:`, '');
+    out.push(
+      `This was attempt ${leg.attempt ?? leg.earlierAttempts.length + 1}; the earlier ones ended for an infrastructure reason, each on its own machine:`,
+      '',
+    );
     out.push('| Attempt | Workflow | Instance | Failure |', '|---|---|---|---|');
     leg.earlierAttempts.forEach((a, i) => {
-      out.push(`| ${i + 1} | ${code(a.workflowId)} | ${a.instance ? code(a.instance.instanceId) : '–'} | ${a.failure ? `${code(a.failure.code)}: ${text(a.failure.detail ?? a.failure.summary)}` : '–'} |`);
+      out.push(
+        `| ${i + 1} | ${code(a.workflowId)} | ${a.instance ? code(a.instance.instanceId) : '–'} | ${a.failure ? `${code(a.failure.code)}: ${text(a.failure.detail ?? a.failure.summary)}` : '–'} |`,
+      );
     });
     out.push('');
   }
-  if (leg.leftBehind?.length) out.push('**May be left running:**', '', ...leg.leftBehind.map((l) => `- ${l.kind} ${code(l.id)}: ${text(l.detail)}`), '');
+  if (leg.leftBehind?.length)
+    out.push(
+      '**May be left running:**',
+      '',
+      ...leg.leftBehind.map((l) => `- ${l.kind} ${code(l.id)}: ${text(l.detail)}`),
+      '',
+    );
   return out;
 }
 
@@ -164,7 +224,8 @@ function hostSetupLines(host: NonNullable<LegResult['host']>): string[] {
   const out = ['', '| Setup script | Component | Version | Action |', '|---|---|---|---|'];
   for (const run of host.setup) {
     if (run.components.length === 0) out.push(`| ${code(run.script)} | – | – | – |`);
-    for (const c of run.components) out.push(`| ${code(run.script)} | ${text(c.name)} | ${code(c.version)} | ${c.action} |`);
+    for (const c of run.components)
+      out.push(`| ${code(run.script)} | ${text(c.name)} | ${code(c.version)} | ${c.action} |`);
   }
   out.push('');
   return out;
@@ -208,23 +269,45 @@ function costRow(target: string, attempt: number, c: LegCost): string {
 
 function janitorSection(j: NonNullable<EvidenceRecord['janitor']>): string[] {
   const out = ['## Janitor', '', `Workflow ${code(j.workflowId)}.`];
-  if (j.failure) return [...out, 'The janitor did not complete; the run went on without it.', '', ...failureLines(j.failure), ''];
+  if (j.failure)
+    return [
+      ...out,
+      'The janitor did not complete; the run went on without it.',
+      '',
+      ...failureLines(j.failure),
+      '',
+    ];
   const r = j.report;
   if (!r) return [...out, ''];
   const acted = r.dryRun ? r.wouldTerminate : r.terminated;
-  out.push(`${r.seen} instance(s) seen in ${text(r.region)}; ${acted.length} ${r.dryRun ? 'would be terminated (dry run)' : 'terminated'}, ${r.spared.length} spared.`, '');
+  out.push(
+    `${r.seen} instance(s) seen in ${text(r.region)}; ${acted.length} ${r.dryRun ? 'would be terminated (dry run)' : 'terminated'}, ${r.spared.length} spared.`,
+    '',
+  );
   if (acted.length + r.spared.length > 0) {
     out.push('| Instance | Action | Age | Run | Why |', '|---|---|---|---|---|');
-    for (const a of acted) out.push(`| ${code(a.instanceId)} | ${r.dryRun ? 'would terminate' : 'terminated'} | ${seconds(a.ageSeconds)} | ${a.runId ? code(a.runId) : '–'} | ${text(a.detail)} |`);
-    for (const s of r.spared) out.push(`| ${code(s.instanceId)} | spared | ${seconds(s.ageSeconds)} | ${s.runId ? code(s.runId) : '–'} | ${text(s.detail)} |`);
+    for (const a of acted)
+      out.push(
+        `| ${code(a.instanceId)} | ${r.dryRun ? 'would terminate' : 'terminated'} | ${seconds(a.ageSeconds)} | ${a.runId ? code(a.runId) : '–'} | ${text(a.detail)} |`,
+      );
+    for (const s of r.spared)
+      out.push(
+        `| ${code(s.instanceId)} | spared | ${seconds(s.ageSeconds)} | ${s.runId ? code(s.runId) : '–'} | ${text(s.detail)} |`,
+      );
     out.push('');
   }
   const c = r.clusters;
   if (c?.failure) out.push('Test clusters were not swept:', '', ...failureLines(c.failure), '');
   else if (c) {
     const removed = r.dryRun ? c.wouldDelete : c.deleted;
-    out.push(`${c.seen} test cluster(s) of this environment's runs seen; ${removed.length} ${r.dryRun ? 'would be deleted (dry run)' : 'deleted'}, ${c.spared.length} spared.`, '');
-    for (const a of removed) out.push(`- ${r.dryRun ? 'would delete' : 'deleted'} ${code(a.name)} (${code(a.clusterId)}): ${text(a.detail)}`);
+    out.push(
+      `${c.seen} test cluster(s) of this environment's runs seen; ${removed.length} ${r.dryRun ? 'would be deleted (dry run)' : 'deleted'}, ${c.spared.length} spared.`,
+      '',
+    );
+    for (const a of removed)
+      out.push(
+        `- ${r.dryRun ? 'would delete' : 'deleted'} ${code(a.name)} (${code(a.clusterId)}): ${text(a.detail)}`,
+      );
     for (const a of c.spared) out.push(`- spared ${code(a.name)} (${code(a.clusterId)}): ${text(a.detail)}`);
     if (removed.length + c.spared.length > 0) out.push('');
   }

@@ -14,7 +14,9 @@ const failure = z.object({
   remediation: z.string(),
   detail: z.string().optional(),
 });
-const approved = z.object({ reference: z.string().nullable(), version: z.number().int().nullable() }).nullable();
+const approved = z
+  .object({ reference: z.string().nullable(), version: z.number().int().nullable() })
+  .nullable();
 const vendor = z.enum(['nvidia', 'amd']);
 
 const phase = z.object({
@@ -46,75 +48,100 @@ const runCost = z.object({
   priceSource: z.string().optional(),
 });
 
-const leg = z.object({
-  target: z.string(),
-  vendor,
-  provider: z.string(),
-  workflowId: z.string(),
-  outcome: z.enum(['passed', 'failed', 'cancelled', 'inconclusive']),
-  simulated: z.boolean(),
-  executor: z.string(),
-  region: z.string(),
-  ami: z.string(),
-  instance: z
-    .object({
-      instanceId: z.string(),
-      instanceType: z.string(),
-      ami: z.string(),
-      region: z.string(),
-      launchedAt: iso.optional(),
-      subnetId: z.string().optional(),
-      availabilityZone: z.string().optional(),
-    })
-    .optional(),
-  provisionAttempts: z
-    .array(
-      z.object({
+const leg = z
+  .object({
+    target: z.string(),
+    vendor,
+    provider: z.string(),
+    workflowId: z.string(),
+    outcome: z.enum(['passed', 'failed', 'cancelled', 'inconclusive']),
+    simulated: z.boolean(),
+    executor: z.string(),
+    region: z.string(),
+    ami: z.string(),
+    instance: z
+      .object({
+        instanceId: z.string(),
         instanceType: z.string(),
+        ami: z.string(),
+        region: z.string(),
+        launchedAt: iso.optional(),
         subnetId: z.string().optional(),
         availabilityZone: z.string().optional(),
-        result: z.string(),
-        at: iso,
-        instanceId: z.string().optional(),
-      }),
-    )
-    .optional(),
-  host: z
-    .object({
-      setup: z.array(
+      })
+      .optional(),
+    provisionAttempts: z
+      .array(
         z.object({
-          script: z.string(),
-          durationSeconds: z.number().min(0),
-          components: z.array(z.object({ name: z.string(), version: z.string(), action: z.enum(['installed', 'present', 'loaded']) })),
+          instanceType: z.string(),
+          subnetId: z.string().optional(),
+          availabilityZone: z.string().optional(),
+          result: z.string(),
+          at: iso,
+          instanceId: z.string().optional(),
         }),
-      ),
-    })
-    .optional(),
-  gpu: z
-    .object({ vendor, model: z.string(), count: z.number().int(), driverVersion: z.string(), memoryMiB: z.number().optional() })
-    .optional(),
-  runtime: z.object({ engine: z.string(), version: z.string(), gpuRuntime: z.string() }).optional(),
-  onboarding: z
-    .object({
-      clusterId: z.string(),
-      installedDigest: z.string(),
-      onboardingDurationSeconds: z.number(),
-      timeToActiveSeconds: z.number(),
-    })
-    .optional(),
-  smokeJob: z
-    .object({ jobId: z.string(), status: z.string(), durationSeconds: z.number(), message: z.string().optional() })
-    .optional(),
-  phases: z.array(phase),
-  failure: failure.optional(),
-  cleanupFailure: failure.optional(),
-  leftBehind: z.array(z.object({ kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() })).optional(),
-  attempt: z.number().int().min(1).optional(),
-  get earlierAttempts() {
-    return z.array(leg).optional();
-  },
-  cost: legCost.optional(),
-}).meta({ id: 'leg', description: 'One attempt of a hardware leg; earlier attempts that ended for an infrastructure reason nest under earlierAttempts' });
+      )
+      .optional(),
+    host: z
+      .object({
+        setup: z.array(
+          z.object({
+            script: z.string(),
+            durationSeconds: z.number().min(0),
+            components: z.array(
+              z.object({
+                name: z.string(),
+                version: z.string(),
+                action: z.enum(['installed', 'present', 'loaded']),
+              }),
+            ),
+          }),
+        ),
+      })
+      .optional(),
+    gpu: z
+      .object({
+        vendor,
+        model: z.string(),
+        count: z.number().int(),
+        driverVersion: z.string(),
+        memoryMiB: z.number().optional(),
+      })
+      .optional(),
+    runtime: z.object({ engine: z.string(), version: z.string(), gpuRuntime: z.string() }).optional(),
+    onboarding: z
+      .object({
+        clusterId: z.string(),
+        installedDigest: z.string(),
+        onboardingDurationSeconds: z.number(),
+        timeToActiveSeconds: z.number(),
+      })
+      .optional(),
+    smokeJob: z
+      .object({
+        jobId: z.string(),
+        status: z.string(),
+        durationSeconds: z.number(),
+        message: z.string().optional(),
+      })
+      .optional(),
+    phases: z.array(phase),
+    failure: failure.optional(),
+    cleanupFailure: failure.optional(),
+    leftBehind: z
+      .array(z.object({ kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() }))
+      .optional(),
+    attempt: z.number().int().min(1).optional(),
+    get earlierAttempts() {
+      return z.array(leg).optional();
+    },
+    cost: legCost.optional(),
+  })
+  .meta({
+    id: 'leg',
+    description:
+      'One attempt of a hardware leg; earlier attempts that ended for an infrastructure reason nest under earlierAttempts',
+  });
 
 const candidateSource = z.object({
   kind: z.literal('tag'),
@@ -141,7 +168,13 @@ const janitorAction = z.object({
   detail: z.string(),
 });
 
-const clusterAction = z.object({ clusterId: z.string(), name: z.string(), runId: z.string(), ageSeconds: z.number().min(0), detail: z.string() });
+const clusterAction = z.object({
+  clusterId: z.string(),
+  name: z.string(),
+  runId: z.string(),
+  ageSeconds: z.number().min(0),
+  detail: z.string(),
+});
 
 const janitor = z.object({
   workflowId: z.string(),
@@ -181,7 +214,16 @@ const janitor = z.object({
 export const evidenceSchema = z.object({
   schema: z.literal('sentinel.evidence/v1'),
   simulated: z.boolean(),
-  verdict: z.enum(['passed', 'failed', 'cancelled', 'lane_busy', 'promotion_conflict', 'promotion_stale', 'promotion_overwritten', 'inconclusive']),
+  verdict: z.enum([
+    'passed',
+    'failed',
+    'cancelled',
+    'lane_busy',
+    'promotion_conflict',
+    'promotion_stale',
+    'promotion_overwritten',
+    'inconclusive',
+  ]),
   failure: failure.optional(),
   run: z.object({
     workflowId: z.string(),
@@ -202,11 +244,29 @@ export const evidenceSchema = z.object({
   candidate: z.object({ reference: z.string(), repository: z.string(), digest: z.string() }),
   approvedDigest: z.object({ parameter: z.string(), before: approved, after: approved }),
   promotion: z.object({
-    status: z.enum(['promoted', 'already_promoted', 'not_promoted_dry_run', 'not_promoted_failed', 'conflict', 'stale', 'overwritten', 'error']),
+    status: z.enum([
+      'promoted',
+      'already_promoted',
+      'not_promoted_dry_run',
+      'not_promoted_failed',
+      'conflict',
+      'stale',
+      'overwritten',
+      'error',
+    ]),
     detail: z.string().optional(),
-    order: z.object({ candidateCreated: iso, approvedReference: z.string(), approvedCreated: iso }).optional(),
+    order: z
+      .object({ candidateCreated: iso, approvedReference: z.string(), approvedCreated: iso })
+      .optional(),
     overwritten: z
-      .array(z.object({ reference: z.string(), version: z.number().int(), lastModified: iso.optional(), description: z.string().optional() }))
+      .array(
+        z.object({
+          reference: z.string(),
+          version: z.number().int(),
+          lastModified: iso.optional(),
+          description: z.string().optional(),
+        }),
+      )
       .optional(),
   }),
   legs: z.array(leg),
@@ -217,13 +277,28 @@ export const evidenceSchema = z.object({
       result: z.enum(['PASSED', 'FAILED']),
       kmsKeyId: z.string(),
       summary: z.object({ file: z.string(), registryManifest: z.string(), statementSha256: z.string() }),
-      legs: z.array(z.object({ target: z.string(), file: z.string(), registryManifest: z.string(), statementSha256: z.string() })),
+      legs: z.array(
+        z.object({
+          target: z.string(),
+          file: z.string(),
+          registryManifest: z.string(),
+          statementSha256: z.string(),
+        }),
+      ),
       publicKey: z.string(),
     })
     .optional(),
   cost: runCost.optional(),
+  cancellation: z.object({ reason: z.string(), requestedBy: z.string() }).optional(),
   cleanupIncomplete: z
-    .array(z.object({ target: z.string(), kind: z.enum(['instance', 'cluster']), id: z.string(), detail: z.string() }))
+    .array(
+      z.object({
+        target: z.string(),
+        kind: z.enum(['instance', 'cluster']),
+        id: z.string(),
+        detail: z.string(),
+      }),
+    )
     .optional(),
 });
 

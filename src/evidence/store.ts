@@ -24,12 +24,19 @@ export function parseS3Location(location: string): { bucket: string; prefix: str
   return { bucket: match[1]!, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
 
-export async function storeEvidence(aws: AwsClients, region: string, location: string, files: EvidenceFiles): Promise<EvidenceLocation> {
+export async function storeEvidence(
+  aws: AwsClients,
+  region: string,
+  location: string,
+  files: EvidenceFiles,
+): Promise<EvidenceLocation> {
   const safeName = files.name.replace(/[^A-Za-z0-9._-]/g, '_');
   const s3 = parseS3Location(location);
   if (s3) {
     const put = async (key: string, body: string, contentType: string) => {
-      await aws.s3(region).send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }));
+      await aws
+        .s3(region)
+        .send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }));
       return `s3://${s3.bucket}/${key}`;
     };
     return {

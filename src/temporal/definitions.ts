@@ -84,5 +84,12 @@ export const laneReleaseSignal = defineSignal<[Pick<LaneRequest, 'workflowId' | 
 export const laneGrantSignal = defineSignal<[LaneGrant]>('laneGrant');
 export const laneStateQuery = defineQuery<LaneState>('laneState');
 
+/** Who asked a run to cancel, and why: sent just before the cancel request, kept in the run's evidence. */
+export interface CancelReason {
+  reason: string;
+  requestedBy: string;
+}
+export const cancelReasonSignal = defineSignal<[CancelReason]>('cancelReason');
+
 export const runProgressQuery = defineQuery<RunProgress>('progress');
 export const legProgressQuery = defineQuery<LegProgress>('progress');

@@ -39,11 +39,13 @@ import type {
 } from '../domain/run';
 import { activityOptions, boundedAttemptOptions } from './activity-options';
 import {
+  cancelReasonSignal,
   laneGrantSignal,
   laneReleaseSignal,
   laneWorkflowId,
   runProgressQuery,
   SEARCH_ATTRIBUTES,
+  type CancelReason,
   type LaneGrant,
 } from '../temporal/definitions';
 import { runFailure } from './failure-mapping';
@@ -78,6 +80,11 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
   };
   let grant: LaneGrant | undefined;
   setHandler(runProgressQuery, () => progress);
+  // A signal handler issues no command: histories from before it replay unchanged.
+  let cancellation: CancelReason | undefined;
+  setHandler(cancelReasonSignal, (said) => {
+    cancellation = { reason: said.reason, requestedBy: said.requestedBy };
+  });
   setHandler(laneGrantSignal, (answer) => {
     grant = answer;
   });
@@ -308,6 +315,7 @@ export async function gpuMatrixWorkflow(input: MatrixRunInput): Promise<MatrixRu
         ? { attestation: { ...attestation, kmsKeyId: plan.settings.attestation.kmsKeyId } }
         : {}),
       ...(cost ? { cost } : {}),
+      ...(cancellation ? { cancellation } : {}),
       ...(leftBehind(legs).length > 0 ? { cleanupIncomplete: leftBehind(legs) } : {}),
     };
     try {

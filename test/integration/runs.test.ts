@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TAG } from '../../src/machines/tags';
 import { EXIT } from '../../src/cli/exit-codes';
@@ -221,6 +221,13 @@ describe('sentinel runs: list, show, watch, cancel', function () {
       const show = await sentinel(['runs', 'show', handle.workflowId], env.file);
       assert.equal(show.code, EXIT.PASSED, show.stderr);
       assert.match(show.stdout, /cancel requested .* by sentinel runs cancel .*: candidate withdrawn/);
+      assert.match(
+        show.stdout,
+        /cancelled by sentinel runs cancel \(.*\): candidate withdrawn/,
+        'from the evidence pack',
+      );
+      const pack = JSON.parse(readFileSync(out.evidence.json, 'utf8'));
+      assert.deepEqual(pack.cancellation, { reason: 'candidate withdrawn', requestedBy: out.identity });
       assert.match(show.stdout, /verdict: CANCELLED/);
       assert.match(show.stdout, /CANCELLED +amd-v520/);
       assert.match(show.stdout, /onboarding +cancelled/);

@@ -3,15 +3,16 @@
  * until it has closed, which is after its legs' cleanup (every instance
  * terminated, every test cluster deleted); then prints what was cleaned.
  *
- * The reason travels in the cancel request itself: Temporal keeps it (and
- * who asked) in the run's history as the WorkflowExecutionCancelRequested
- * event, next to the evidence, and `sentinel runs show` prints it. No
- * workflow code changes for it.
+ * The reason and who asked go to the run as a `cancelReason` signal, which
+ * its evidence pack keeps (`cancellation`), and in the cancel request itself,
+ * which Temporal keeps in the run's history (WorkflowExecutionCancelRequested);
+ * `sentinel runs show` prints both.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { EvidenceRecord } from '../../domain/evidence';
 import type { MatrixRunResult } from '../../domain/run';
+import { cancelReasonSignal } from '../../temporal/definitions';
 import { workflowUrl } from '../context';
 import { CliError, EXIT, exitCodeForRun, type ExitCode } from '../exit-codes';
 import { firstLine } from '../failure-cause';
@@ -40,6 +41,8 @@ export async function cancelRun(options: RunsOptions, printer: Printer, run: str
     }
     const identity = `sentinel runs cancel (${os.userInfo().username}@${os.hostname()})`;
     try {
+      // The reason first, so the run's evidence keeps it; then the cancel request, which Temporal keeps in history.
+      await found.handle.signal(cancelReasonSignal, { reason: options.reason ?? '', requestedBy: identity });
       await temporal.client.workflowService.requestCancelWorkflowExecution({
         namespace: temporal.settings.namespace,
         workflowExecution: { workflowId, runId },

@@ -124,6 +124,11 @@ function printEvidence(printer: Printer, e: EvidenceRecord): void {
   );
   printer.info(`  started ${e.run.startedAt}, finished ${e.run.finishedAt}`);
   if (e.failure) printFailure(printer, '  ', e.failure);
+  if (e.cancellation) {
+    printer.info(
+      `  cancelled by ${e.cancellation.requestedBy}: ${e.cancellation.reason || '(no reason given)'}`,
+    );
+  }
   for (const leg of e.legs) {
     printer.info(
       `  ${leg.outcome.toUpperCase().padEnd(9)} ${leg.target} (${leg.vendor})${leg.instance ? ` ${leg.instance.instanceId} ${leg.instance.instanceType}` : ''}`,
