@@ -41,7 +41,13 @@ describe('Node.js versions: the image, the tested ones and engines agree', () =>
       Number(imageTag[1]),
       'the Dockerfile says which Node the pinned digest carries',
     );
-    assert.match(read('scripts/test-node24.sh'), /\[ "\$major" != "24" \]/);
+    assert.match(
+      read('scripts/use-node24.sh'),
+      /\)" != "24" \]/,
+      'scripts/use-node24.sh refuses any other major',
+    );
+    for (const tier of ['scripts/test-node24.sh', 'scripts/test-production.sh'])
+      assert.match(read(tier), /source "\$root\/scripts\/use-node24\.sh"/, `${tier} runs on Node 24`);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     assert.equal(scripts['test:node24'], 'bash scripts/test-node24.sh');
     assert.match(read('README.md'), /npm run test:node24/, 'the README says how to run the suite on Node 24');
