@@ -38,6 +38,7 @@ export function runPage(run: ReportRun, ui: WebUi): string {
 <tr><th>evidence</th><td><code>${esc(run.source)}</code>, schema ${esc(run.schema)}${run.notRecorded.length ? `; ${NOT_RECORDED}: <span class="missing">${run.notRecorded.map(esc).join(', ')}</span>` : ''}</td></tr>
 </table>
 ${e.failure ? `<div class="warn"><strong>${esc(e.failure.code)}</strong>: ${esc(e.failure.detail ?? e.failure.summary)}<br>remediation: ${esc(e.failure.remediation)}</div>` : ''}
+${e.cancellation ? `<p class="cancellation">cancel requested by ${esc(e.cancellation.requestedBy)}: ${esc(e.cancellation.reason || '(no reason given)')}</p>` : ''}
 <h2>Timeline</h2>
 ${run.attempts.length ? ganttChart(run, janitorAt) : '<p>no legs (a dry run, or the run ended before any leg)</p>'}
 <p class="legend">${Object.entries(PHASE_COLOUR)

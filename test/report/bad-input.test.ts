@@ -202,6 +202,7 @@ describe('sentinel report: bad input', function () {
     };
     pack.legs[0].failure = pack.legs[0].phases[0].failure;
     pack.run.workflowId = '../../escape"me';
+    pack.cancellation = { reason: '<b>withdrawn</b>', requestedBy: 'sentinel runs cancel (ops@host)' };
     writeFileSync(file, JSON.stringify(pack));
     const out = path.join(dir, 'site');
     const run = await sentinelReport(['--env', 'local', '--out', out, '--evidence', dir]);
@@ -220,6 +221,10 @@ describe('sentinel report: bad input', function () {
       assert.match(html, /&lt;img src=x onerror=&quot;document\.title=1&quot;&gt;/);
     }
     assert.match(pages[1]!, /&lt;\/td&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    assert.match(
+      pages[1]!,
+      /cancel requested by sentinel runs cancel \(ops@host\): &lt;b&gt;withdrawn&lt;\/b&gt;/,
+    );
   });
 
   describe('S3 (moto)', () => {
