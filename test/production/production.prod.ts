@@ -70,6 +70,9 @@ async function worker(env: TestEnvironment, name: string): Promise<ImageWorker> 
   const stack = await sharedStack();
   return startImageWorker(path.join(suiteDir, `${name}.log`), {
     ...stack.env,
+    // The compose file's worker names its server `temporal:7233`; here that server listens on loopback.
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    TEMPORAL_NAMESPACE: stack.temporal.namespace,
     SENTINEL_INVARIANTS: env.file,
     SENTINEL_LOCAL_WORK_ROOT: path.join(suiteDir, 'hosts-work'),
   });
