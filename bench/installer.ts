@@ -21,10 +21,10 @@ import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { Command, InvalidArgumentError } from 'commander';
+import { passedAttestationRequest } from '../dev/stack/passed-attestation';
 import { attestRun } from '../src/attestation/attest-run';
 import { AwsClients } from '../src/aws/clients';
 import type { EnvironmentConfig } from '../src/config/schema';
-import { parsePinnedImage } from '../src/domain/image-ref';
 import { pushImage, startRegistry } from '../dev/stack/registry';
 import { registryEndpoint } from '../src/registry/client';
 import { loadInvariants, PROJECT_ROOT } from '../src/config/load';
@@ -338,32 +338,20 @@ async function attestedDigest(
     { seed: 'bench:installer' },
   );
   const reference = `${env.image.repository}@${pushed.digest}`;
-  await attestRun(aws, {
-    environment: name,
-    region: env.awsRegion,
-    kmsKeyId: env.attestation.kmsKeyId,
-    evidenceLocation: path.join(workDir, 'evidence'),
-    candidate: parsePinnedImage(reference),
-    simulated: env.kind !== 'live',
-    runWorkflowId: `sentinel-run-${name}-bench`,
-    runId: 'bench',
-    sentinelVersion: '0.1.0',
-    configFile,
-    configSha256,
-    timeVerified: new Date().toISOString(),
-    passed: true,
-    scripts: {},
-    legs: env.targets.map((t) => ({
-      target: t.name,
-      ami: t.ami,
-      instanceType: t.instanceTypes[0]!,
-      configSha256: '00'.repeat(32),
-      passed: true,
-      passedPhases: ['provision', 'cleanup'],
-      failedPhases: [],
-      url: 'http://127.0.0.1:8233',
-    })),
-  });
+  await attestRun(
+    aws,
+    passedAttestationRequest({
+      environment: name,
+      settings: env,
+      reference,
+      evidenceLocation: path.join(workDir, 'evidence'),
+      runWorkflowId: `sentinel-run-${name}-bench`,
+      runId: 'bench',
+      simulated: env.kind !== 'live',
+      configFile,
+      configSha256,
+    }),
+  );
   return reference;
 }
 
